@@ -6,7 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { UserError } from '../errors.js';
 
 // Command modules: each exports `register(program: Command): void`.
-const commandModules: Array<() => Promise<{ register: (p: Command) => void }>> = [
+const commandModules: Array<() => Promise<{ register: (p: Command) => void | Promise<void> }>> = [
+  async () => ({ register: (await import('./data.js')).registerAsync }),
 ];
 
 export async function main(argv: string[]): Promise<void> {
@@ -16,7 +17,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('Personalized outfit recommendation: LPAE anchors, Set Transformer, FND distillation, contrastive learning')
     .showHelpAfterError()
     .exitOverride();
-  for (const load of commandModules) (await load()).register(program);
+  for (const load of commandModules) await (await load()).register(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {
