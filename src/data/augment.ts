@@ -1,0 +1,116 @@
+/**
+ * Outfit augmentations for contrastive learning (SPEC §4 "Contrastive"; paper-notes §5.2, Q9):
+ * `erase` drops one uniformly chosen present item (never below 2 items) and `replace` swaps one uniformly
+ * chosen present item for a different item of the same category from the training pool.
+ *
+ * Augmented tables may have -1 in any slot (not only the second top): consumers pack outfits with
+ * `packOutfits` (src/data/batches.ts), which compacts present items and masks the rest.
+ */
+import type { Rng } from '../rng.js';
+import type { OutfitTable, PolyvoreSet } from './types.js';
+
+/** Items available per category, e.g. the items of a split's positives (SPEC §6.2, §4). */
+export interface ItemPools {
+  /** `byCategory[c]`: distinct global ids of category c, ascending. */
+  readonly byCategory: readonly Int32Array[];
+  /** Category per global item id (the set's `catalog.category`). */
+  readonly categoryOf: Uint8Array;
+}
+
+/** Pools of the items that appear in `table` (all rows, or the given rows). */
+export function itemPoolsFromTable(set: PolyvoreSet, table: OutfitTable, rows?: ArrayLike<number>): ItemPools {
+  const categoryOf = set.catalog.category;
+  const seen = new Uint8Array(categoryOf.length);
+  const n = rows ? rows.length : table.users.length;
+  for (let i = 0; i < n; i++) {
+    const base = (rows ? rows[i] : i) * table.slots;
+    for (let j = 0; j < table.slots; j++) {
+      const item = table.items[base + j];
+      if (item >= 0) seen[item] = 1;
+    }
+  }
+  const lists: number[][] = set.catalog.counts.map(() => []);
+  for (let item = 0; item < seen.length; item++) if (seen[item]) lists[categoryOf[item]].push(item);
+  return { byCategory: lists.map((l) => Int32Array.from(l)), categoryOf };
+}
+
+/** Pools of the training positives: the replacement pool of SPEC §4. */
+export function trainingItemPools(set: PolyvoreSet): ItemPools {
+  return itemPoolsFromTable(set, set.splits.train.posi);
+}
+
+/** Items of row `rowIndex` with one uniformly chosen present item set to -1; unchanged if it has ≤ 2 items. */
+export function erase(table: OutfitTable, rowIndex: number, rng: Rng): Int32Array {
+  const row = table.items.slice(rowIndex * table.slots, (rowIndex + 1) * table.slots);
+  eraseInPlace(row, 0, table.slots, rng);
+  return row;
+}
+
+/** `erase` applied to every row (a new table; users kept). */
+export function eraseTable(table: OutfitTable, rng: Rng): OutfitTable {
+  const items = table.items.slice();
+  for (let r = 0; r < table.users.length; r++) eraseInPlace(items, r * table.slots, table.slots, rng);
+  return { slots: table.slots, users: table.users.slice(), items };
+}
+
+/**
+ * Items of row `rowIndex` with one uniformly chosen present item replaced by a uniformly drawn item of the
+ * same category from `pools` that is not already in the outfit. When the pool offers no such item the row
+ * is returned unchanged.
+ */
+export function replace(table: OutfitTable, rowIndex: number, pools: ItemPools, rng: Rng): Int32Array {
+  const row = table.items.slice(rowIndex * table.slots, (rowIndex + 1) * table.slots);
+  replaceInPlace(row, 0, table.slots, pools, rng);
+  return row;
+}
+
+/** `replace` applied to every row (a new table; users kept). */
+export function replaceTable(table: OutfitTable, pools: ItemPools, rng: Rng): OutfitTable {
+  const items = table.items.slice();
+  for (let r = 0; r < table.users.length; r++) replaceInPlace(items, r * table.slots, table.slots, pools, rng);
+  return { slots: table.slots, users: table.users.slice(), items };
+}
+
+/** Index of the k-th present slot (0-based) of the row at `base`. */
+function presentSlot(items: Int32Array, base: number, slots: number, k: number): number {
+  for (let j = 0; j < slots; j++) if (items[base + j] >= 0 && k-- === 0) return j;
+  throw new Error('presentSlot: k out of range');
+}
+
+function presentCount(items: Int32Array, base: number, slots: number): number {
+  let n = 0;
+  for (let j = 0; j < slots; j++) if (items[base + j] >= 0) n++;
+  return n;
+}
+
+function eraseInPlace(items: Int32Array, base: number, slots: number, rng: Rng): void {
+  const present = presentCount(items, base, slots);
+  // SPEC §4: never below 2 items, so a 2-item outfit is left as it is.
+  if (present <= 2) return;
+  items[base + presentSlot(items, base, slots, rng.int(present))] = -1;
+}
+
+/** Rejection draws before falling back to listing the admissible items (only tiny pools get there). */
+const REPLACE_ATTEMPTS = 32;
+
+function replaceInPlace(items: Int32Array, base: number, slots: number, pools: ItemPools, rng: Rng): void {
+  const present = presentCount(items, base, slots);
+  if (present === 0) return;
+  const slot = presentSlot(items, base, slots, rng.int(present));
+  const pool = pools.byCategory[pools.categoryOf[items[base + slot]]];
+  if (!pool || pool.length === 0) return;
+  const inOutfit = (item: number): boolean => {
+    for (let j = 0; j < slots; j++) if (items[base + j] === item) return true;
+    return false;
+  };
+  for (let attempt = 0; attempt < REPLACE_ATTEMPTS; attempt++) {
+    const candidate = pool[rng.int(pool.length)];
+    if (!inOutfit(candidate)) {
+      items[base + slot] = candidate;
+      return;
+    }
+  }
+  const admissible: number[] = [];
+  for (let i = 0; i < pool.length; i++) if (!inOutfit(pool[i])) admissible.push(pool[i]);
+  if (admissible.length > 0) items[base + slot] = admissible[rng.int(admissible.length)];
+}
