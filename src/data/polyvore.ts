@@ -333,26 +333,32 @@ function categoryOf(offsets: number[], id: number): number {
 }
 
 function checkImages(root: string, dir: string, catalog: Catalog, sink: ProblemSink): void {
+  for (const e of locateImages(root, dir, catalog).errors) sink.add(e.file, e.line, e.detail);
+}
+
+/**
+ * Finds the image folder of `root` and the image file of every catalog item. Problems (no image
+ * folder, an ambiguous one, missing files) come back as DataErrors naming the image list and line.
+ */
+export function locateImages(root: string, dir: string, catalog: Catalog): { imageDir?: ImageDir; paths: (string | undefined)[]; errors: DataError[] } {
   let imageDir: ImageDir | undefined;
   try {
     imageDir = findImageDir(root);
   } catch (err) {
-    if (err instanceof DataError) {
-      sink.add(err.file, err.line, err.detail);
-      return;
-    }
+    if (err instanceof DataError) return { paths: [], errors: [err] };
     throw err;
   }
   if (!imageDir) {
-    sink.add(join(root, 'images'), undefined, 'no image folder found (expected images/<W>x<H>/, e.g. images/291x291/)');
-    return;
+    return { paths: [], errors: [new DataError(join(root, 'images'), undefined, 'no image folder found (expected images/<W>x<H>/, e.g. images/291x291/)')] };
   }
-  const { missing } = resolveImagePaths(catalog, imageDir);
-  for (const id of missing) {
+  const { paths, missing } = resolveImagePaths(catalog, imageDir);
+  const errors = missing.map((id) => {
     const c = catalog.category[id];
     const name = catalog.names[id];
-    sink.add(imageListPath(dir, c), id - catalog.offsets[c] + 1, `image "${name}" not found in ${imageDir.path} (tried ${IMAGE_EXTENSIONS.map((e) => name + e).join(', ')})`);
-  }
+    const tried = IMAGE_EXTENSIONS.map((e) => name + e).join(', ');
+    return new DataError(imageListPath(dir, c), id - catalog.offsets[c] + 1, `image "${name}" not found in ${imageDir.path} (tried ${tried})`);
+  });
+  return { imageDir, paths, errors };
 }
 
 interface RowLayout {
