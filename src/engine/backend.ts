@@ -1,4 +1,5 @@
 /** Backend choice (DESIGN.md Engine): wasm by default, cpu as the exact reference for tests. */
+import { installEngineFixes } from './kernels.js';
 import { tf } from './tf.js';
 
 export type BackendName = 'wasm' | 'cpu';
@@ -8,8 +9,9 @@ export interface EngineOptions {
   backend?: BackendName | 'auto';
 }
 
-/** Selects and readies a backend; returns the name of the backend in use. */
+/** Selects and readies a backend, installing the engine fixes; returns the backend in use. */
 export async function initEngine(opts: EngineOptions = {}): Promise<BackendName> {
+  installEngineFixes();
   const want = opts.backend ?? 'auto';
   const order: BackendName[] = want === 'auto' ? ['wasm', 'cpu'] : [want];
   for (const name of order) {
@@ -19,4 +21,32 @@ export async function initEngine(opts: EngineOptions = {}): Promise<BackendName>
     }
   }
   throw new Error(`no tfjs backend could be initialised (tried ${order.join(', ')})`);
+}
+
+/**
+ * Runs `fn` with backend `name` active, then restores the previous backend (tests that compare
+ * wasm against the cpu reference). Tensors made inside live on `name`; read them out inside `fn`.
+ */
+export async function withBackend<R>(name: BackendName, fn: () => R | Promise<R>): Promise<R> {
+  installEngineFixes();
+  const previous = tf.getBackend();
+  if (!(await tf.setBackend(name))) throw new Error(`withBackend: backend ${name} could not be initialised`);
+  await tf.ready();
+  try {
+    return await fn();
+  } finally {
+    if (previous && previous !== name) {
+      await tf.setBackend(previous);
+      await tf.ready();
+    }
+  }
+}
+
+/**
+ * Removes the wasm backend, which terminates its pthread workers (threads: 2), so the process can
+ * exit on its own. Harmless with 1 thread.
+ */
+export function shutdownEngine(): void {
+  const registry = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry;
+  if (registry.wasm) tf.removeBackend('wasm');
 }

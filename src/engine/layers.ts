@@ -1,14 +1,65 @@
 /**
  * Layer primitives the model is written in. Their signatures are the contract between
- * engine/ and model/; their insides are where the DESIGN.md Engine fixes live.
+ * engine/ and model/; their insides are where the DESIGN.md Engine fixes live:
+ * every product in a forward or backward pass is an untransposed rank-2 matMul or a forward
+ * convolution, so wasm runs it on XNNPACK (engine-research §2 traps 1, 3; §4 items 3–5).
+ *
+ * Custom gradients keep what the backward pass needs through `save` (the engine keeps saved
+ * tensors alive until backprop; tensors merely captured by the closure may already be disposed).
  */
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from './tf.js';
 
 export type Activation = 'linear' | 'relu';
 
+type Save = (tensors: Tensor[]) => void;
+type CustomGradFn = (...args: Tensor[]) => Tensor;
+type CustomGradArg = Parameters<typeof tf.customGrad>[0];
+
+function transpose2d(x: Tensor): Tensor2D {
+  return tf.transpose(x as Tensor2D, [1, 0]);
+}
+
+/** dy masked by the relu output: relu'(z) = 1 where y = relu(z) > 0 (0 at 0, as tf.relu). */
+function reluBackward(dy: Tensor, y: Tensor): Tensor {
+  return tf.mul(dy, tf.step(y));
+}
+
+const denseCache = new Map<string, CustomGradFn>();
+
+/** One tf.customGrad per (bias?, activation, inputGrad?) combination, built on first use. */
+function denseFn(hasBias: boolean, activation: Activation, inputGrad: boolean): CustomGradFn {
+  const key = `${hasBias}/${activation}/${inputGrad}`;
+  let fn = denseCache.get(key);
+  if (fn) return fn;
+  const relu = activation === 'relu';
+  fn = tf.customGrad(((...args: unknown[]) => {
+    const x = args[0] as Tensor2D;
+    const w = args[1] as Tensor2D;
+    const b = hasBias ? (args[2] as Tensor1D) : undefined;
+    const save = args[hasBias ? 3 : 2] as Save;
+    // One XNNPACK kernel: matMul + bias + relu.
+    const y = tf.fused.matMul({ a: x, b: w, bias: b, activation: relu ? 'relu' : 'linear' });
+    save(relu ? [x, w, y] : [x, w]);
+    return {
+      value: y,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [xs, ws, ys] = saved;
+        const g = relu ? reluBackward(dy, ys) : dy;
+        // Explicit transposes keep both products on XNNPACK (a transposed operand does not).
+        const dx = inputGrad ? tf.matMul(g as Tensor2D, transpose2d(ws)) : tf.zerosLike(xs);
+        const dw = tf.matMul(transpose2d(xs), g as Tensor2D);
+        return hasBias ? [dx, dw, tf.sum(g, 0)] : [dx, dw];
+      },
+    };
+  }) as unknown as CustomGradArg) as unknown as CustomGradFn;
+  denseCache.set(key, fn);
+  return fn;
+}
+
 /**
  * y = act(x·w + b) for x [n, in], w [in, out], b [out] (or null).
- * `inputGrad: false` skips the gradient w.r.t. x (first layer over constant inputs).
+ * `inputGrad: false` skips the gradient w.r.t. x (first layer over constant inputs): x receives
+ * zeros, which saves an [n,out]×[out,in] product per step.
  */
 export function dense(
   x: Tensor2D,
@@ -17,27 +68,138 @@ export function dense(
   activation: Activation = 'linear',
   opts: { inputGrad?: boolean } = {},
 ): Tensor2D {
-  void opts;
-  return tf.tidy(() => {
-    let y = tf.matMul(x, w);
-    if (b) y = tf.add(y, b);
-    return (activation === 'relu' ? tf.relu(y) : y) as Tensor2D;
-  });
+  if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0]) {
+    throw new Error(`dense: x [${x.shape}] does not match w [${w.shape}]`);
+  }
+  if (b && (b.rank !== 1 || b.shape[0] !== w.shape[1])) {
+    throw new Error(`dense: bias [${b.shape}] does not match w [${w.shape}]`);
+  }
+  const fn = denseFn(b !== null, activation, opts.inputGrad ?? true);
+  return (b ? fn(x, w, b) : fn(x, w)) as Tensor2D;
 }
 
 /** Dense over the last axis of a tensor of any rank >= 2. */
-export function denseNd(x: Tensor, w: Tensor2D, b: Tensor1D | null, activation: Activation = 'linear'): Tensor {
+export function denseNd(
+  x: Tensor,
+  w: Tensor2D,
+  b: Tensor1D | null,
+  activation: Activation = 'linear',
+  opts: { inputGrad?: boolean } = {},
+): Tensor {
   return tf.tidy(() => {
     const shape = x.shape;
     const flat = tf.reshape(x, [-1, shape[shape.length - 1]]) as Tensor2D;
-    const y = dense(flat, w, b, activation);
+    const y = dense(flat, w, b, activation, opts);
     return tf.reshape(y, [...shape.slice(0, -1), w.shape[1]]);
   });
 }
 
-/** a·b (optionally transposed) for rank-2 or batched rank-3 operands. */
+/**
+ * a·b (optionally transposed) for rank-2 or batched rank-3 operands. For rank 2 the transposes are
+ * materialised so that the product runs on XNNPACK (wasm falls to a scalar loop for transposed
+ * operands); the gradient then goes through the re-registered BatchMatMul gradient (kernels.ts).
+ */
 export function mm<T extends Tensor>(a: T, b: T, transposeA = false, transposeB = false): T {
+  if (a.rank === 2 && b.rank === 2) {
+    const a2 = transposeA ? transpose2d(a) : (a as unknown as Tensor2D);
+    const b2 = transposeB ? transpose2d(b) : (b as unknown as Tensor2D);
+    return tf.matMul(a2, b2) as unknown as T;
+  }
   return tf.matMul(a as unknown as Tensor2D, b as unknown as Tensor2D, transposeA, transposeB) as unknown as T;
+}
+
+/** Geometry of a 2-D convolution along one spatial axis (TensorFlow's 'same'/'valid' rules). */
+interface ConvAxis {
+  /** input size */
+  size: number;
+  /** output size */
+  out: number;
+  /** zero rows added before the input */
+  padBefore: number;
+  /** rows of the zero-padded input that the kernel actually reads: (out-1)·stride + kernel */
+  used: number;
+}
+
+function convAxis(size: number, kernel: number, stride: number, pad: 'same' | 'valid'): ConvAxis {
+  const out = pad === 'same' ? Math.ceil(size / stride) : Math.ceil((size - kernel + 1) / stride);
+  if (out < 1) throw new Error(`conv2d: kernel ${kernel} does not fit input size ${size} with 'valid' padding`);
+  const padTotal = pad === 'same' ? Math.max((out - 1) * stride + kernel - size, 0) : 0;
+  return { size, out, padBefore: Math.floor(padTotal / 2), used: (out - 1) * stride + kernel };
+}
+
+/** Pads (or crops, where negative) axes 1 and 2 of an NHWC tensor. */
+function padOrCrop(x: Tensor4D, top: number, bottom: number, left: number, right: number): Tensor4D {
+  let y = x;
+  if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+    const t = Math.max(-top, 0);
+    const l = Math.max(-left, 0);
+    const h = y.shape[1] - t - Math.max(-bottom, 0);
+    const w = y.shape[2] - l - Math.max(-right, 0);
+    y = tf.slice(y, [0, t, l, 0], [-1, h, w, -1]);
+  }
+  const p = [Math.max(top, 0), Math.max(bottom, 0), Math.max(left, 0), Math.max(right, 0)];
+  if (p.some((v) => v > 0)) {
+    y = tf.pad(y, [
+      [0, 0],
+      [p[0], p[1]],
+      [p[2], p[3]],
+      [0, 0],
+    ]);
+  }
+  return y;
+}
+
+/** Inserts stride-1 zeros between the rows and columns of g: [N,H,W,C] → [N,(H-1)s+1,(W-1)s+1,C]. */
+function zeroUpsample(g: Tensor4D, stride: number): Tensor4D {
+  if (stride === 1) return g;
+  const [n, h, w, c] = g.shape;
+  // [N,H,1,W,1,C] padded to [N,H,s,W,s,C] puts the values at multiples of s.
+  const spread = tf.pad(tf.reshape(g, [n, h, 1, w, 1, c]), [
+    [0, 0],
+    [0, 0],
+    [0, stride - 1],
+    [0, 0],
+    [0, stride - 1],
+    [0, 0],
+  ]);
+  const up = tf.reshape(spread, [n, h * stride, w * stride, c]) as Tensor4D;
+  return tf.slice(up, [0, 0, 0, 0], [-1, (h - 1) * stride + 1, (w - 1) * stride + 1, -1]);
+}
+
+/**
+ * Filter and input gradients of y = conv(x, w) as forward convolutions (Engine fix 5):
+ * - dW[i,j,ci,co] = Σ x_pad[n, oh·s+i, ow·s+j, ci] · g[n,oh,ow,co]: one dilated conv with the batch
+ *   and channel axes swapped (x_pad as a batch of Cin images with N channels, g as an Ho×Wo filter).
+ * - dX: full correlation of the zero-upsampled g with the flipped, channel-swapped filter, then
+ *   cropped back to x's rows and columns (rows the kernel never read get zero).
+ */
+function convBackward(x: Tensor4D, w: Tensor4D, g: Tensor4D, stride: number, pad: 'same' | 'valid'): [Tensor4D, Tensor4D] {
+  const [kh, kw] = w.shape;
+  const ah = convAxis(x.shape[1], kh, stride, pad);
+  const aw = convAxis(x.shape[2], kw, stride, pad);
+  const xp = padOrCrop(x, ah.padBefore, ah.used - ah.size - ah.padBefore, aw.padBefore, aw.used - aw.size - aw.padBefore);
+  const dwSwapped = tf.conv2d(
+    tf.transpose(xp, [3, 1, 2, 0]),
+    tf.transpose(g, [1, 2, 0, 3]),
+    1,
+    'valid',
+    'NHWC',
+    [stride, stride],
+  );
+  const dw = tf.transpose(dwSwapped, [1, 2, 0, 3]);
+
+  const up = zeroUpsample(g, stride);
+  const full = padOrCrop(up, kh - 1, kh - 1, kw - 1, kw - 1);
+  const flipped = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]);
+  const dxp = tf.conv2d(full, flipped, 1, 'valid'); // [N, used_h, used_w, Cin]
+  const dx = padOrCrop(
+    dxp,
+    -ah.padBefore,
+    ah.size + ah.padBefore - ah.used,
+    -aw.padBefore,
+    aw.size + aw.padBefore - aw.used,
+  );
+  return [dx, dw];
 }
 
 /** NHWC convolution with a square kernel: act(conv(x, w, stride, pad) + b); w is [kh, kw, in, out]. */
@@ -49,23 +211,119 @@ export function conv2d(
   pad: 'same' | 'valid',
   activation: Activation = 'linear',
 ): Tensor4D {
+  if (x.rank !== 4 || w.rank !== 4 || x.shape[3] !== w.shape[2]) {
+    throw new Error(`conv2d: x [${x.shape}] does not match filter [${w.shape}] (NHWC, [kh,kw,in,out])`);
+  }
+  if (b && (b.rank !== 1 || b.shape[0] !== w.shape[3])) {
+    throw new Error(`conv2d: bias [${b.shape}] does not match filter [${w.shape}]`);
+  }
+  if (!Number.isInteger(stride) || stride < 1) throw new Error(`conv2d: stride must be a positive integer, got ${stride}`);
+  const relu = activation === 'relu';
+  const hasBias = b !== null;
+  const fn = tf.customGrad(((...args: unknown[]) => {
+    const xs = args[0] as Tensor4D;
+    const ws = args[1] as Tensor4D;
+    const bs = hasBias ? (args[2] as Tensor1D) : undefined;
+    const save = args[hasBias ? 3 : 2] as Save;
+    const y = tf.fused.conv2d({ x: xs, filter: ws, strides: stride, pad, bias: bs, activation: relu ? 'relu' : 'linear' });
+    save(relu ? [xs, ws, y] : [xs, ws]);
+    return {
+      value: y,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [xv, wv, yv] = saved as Tensor4D[];
+        const g = (relu ? reluBackward(dy, yv) : dy) as Tensor4D;
+        const [dx, dw] = convBackward(xv, wv, g, stride, pad);
+        return hasBias ? [dx, dw, tf.sum(g, [0, 1, 2])] : [dx, dw];
+      },
+    };
+  }) as unknown as CustomGradArg) as unknown as CustomGradFn;
+  return (b ? fn(x, w, b) : fn(x, w)) as Tensor4D;
+}
+
+/**
+ * Average pool over size×size windows (NHWC). Trainable on wasm; use it (or a strided conv)
+ * instead of max-pool, whose wasm gradient is wrong for all-negative windows (Engine 6).
+ */
+export function avgPool(x: Tensor4D, size: number, stride: number, pad: 'same' | 'valid' = 'valid'): Tensor4D {
+  return tf.avgPool(x, size, stride, pad);
+}
+
+/** Mean over the spatial axes: [N,H,W,C] → [N,C]. */
+export function globalAvgPool(x: Tensor4D): Tensor2D {
+  return tf.mean(x, [1, 2]) as Tensor2D;
+}
+
+/**
+ * Repeats `v` (leading dim 1) n times along axis 0. tf.tile's own gradient is one slice + add per
+ * repeat (Engine fix 4); here the forward is one Tile kernel and the backward one sum.
+ */
+export function broadcastRows<T extends Tensor>(v: T, n: number): T {
+  if (v.shape[0] !== 1) throw new Error(`broadcastRows: leading dim must be 1, got [${v.shape}]`);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`broadcastRows: n must be a positive integer, got ${n}`);
+  const fn = tf.customGrad(((...args: unknown[]) => {
+    const x = args[0] as Tensor;
+    return {
+      value: tf.tile(x, [n, ...x.shape.slice(1).map(() => 1)]),
+      gradFunc: (dy: Tensor) => [tf.sum(dy, 0, true)],
+    };
+  }) as unknown as CustomGradArg) as unknown as CustomGradFn;
+  return fn(v) as T;
+}
+
+const layerNormCache = new Map<number, CustomGradFn>();
+
+function layerNormFn(eps: number): CustomGradFn {
+  let fn = layerNormCache.get(eps);
+  if (fn) return fn;
+  fn = tf.customGrad(((...args: unknown[]) => {
+    const x = args[0] as Tensor2D;
+    const gamma = args[1] as Tensor1D;
+    const beta = args[2] as Tensor1D;
+    const save = args[3] as Save;
+    const mean = tf.mean(x, 1, true);
+    const xc = tf.sub(x, mean);
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), 1, true), eps));
+    const xhat = tf.mul(xc, rstd);
+    save([xhat, rstd, gamma]);
+    return {
+      value: tf.add(tf.mul(xhat, gamma), beta),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [xh, rs, gm] = saved;
+        // d/dx of (x - μ)/σ: rstd · (ĝ - mean(ĝ) - x̂ · mean(ĝ·x̂)), ĝ = dy·γ.
+        const gh = tf.mul(dy, gm);
+        const dx = tf.mul(
+          rs,
+          tf.sub(tf.sub(gh, tf.mean(gh, 1, true)), tf.mul(xh, tf.mean(tf.mul(gh, xh), 1, true))),
+        );
+        return [dx, tf.sum(tf.mul(dy, xh), 0), tf.sum(dy, 0)];
+      },
+    };
+  }) as unknown as CustomGradArg) as unknown as CustomGradFn;
+  layerNormCache.set(eps, fn);
+  return fn;
+}
+
+/** Layer normalisation over the last axis (one custom gradient: ~11 kernels instead of ~30). */
+export function layerNorm(x: Tensor, gamma: Tensor1D, beta: Tensor1D, eps = 1e-5): Tensor {
+  const d = x.shape[x.rank - 1];
+  if (gamma.shape[0] !== d || beta.shape[0] !== d) {
+    throw new Error(`layerNorm: gamma [${gamma.shape}] / beta [${beta.shape}] do not match last axis of [${x.shape}]`);
+  }
   return tf.tidy(() => {
-    let y = tf.conv2d(x, w, stride, pad);
-    if (b) y = tf.add(y, b);
-    return (activation === 'relu' ? tf.relu(y) : y) as Tensor4D;
+    const flat = x.rank === 2 ? x : tf.reshape(x, [-1, d]);
+    const y = layerNormFn(eps)(flat, gamma, beta);
+    return x.rank === 2 ? y : tf.reshape(y, x.shape);
   });
 }
 
-/** Repeats `v` (leading dim 1) n times along axis 0, without tf.tile (Engine fix 4). */
-export function broadcastRows<T extends Tensor>(v: T, n: number): T {
-  return tf.tidy(() => tf.mul(tf.ones([n, ...v.shape.slice(1)]), v) as T);
-}
-
-/** Layer normalisation over the last axis. */
-export function layerNorm(x: Tensor, gamma: Tensor1D, beta: Tensor1D, eps = 1e-5): Tensor {
+/**
+ * Softmax over the last axis where `mask` (broadcastable to logits, 1 = keep, 0 = drop) removes
+ * entries: they get probability 0. A row with nothing kept comes out uniform; callers ignore
+ * such rows (padded queries, SPEC §2.3). The mask receives no gradient.
+ */
+export function maskedSoftmax(logits: Tensor, mask: Tensor): Tensor {
   return tf.tidy(() => {
-    const axis = x.rank - 1;
-    const { mean, variance } = tf.moments(x, axis, true);
-    return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+    const bias = tf.mul(tf.sub(mask, 1), 1e9);
+    return tf.softmax(tf.add(logits, bias));
   });
 }

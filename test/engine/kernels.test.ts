@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { initEngine } from '../../src/engine/backend.js';
+import { installEngineFixes } from '../../src/engine/kernels.js';
+import { tf, type Tensor } from '../../src/engine/tf.js';
+import { assertAllClose, computeOn, randomValues, referenceMatMul } from './grad-check.js';
+
+before(async () => {
+  await initEngine({ backend: 'wasm' });
+});
+
+describe('installEngineFixes', () => {
+  it('is idempotent and registers UnsortedSegmentSum on wasm', () => {
+    installEngineFixes();
+    installEngineFixes();
+    assert.ok(tf.getKernel('UnsortedSegmentSum', 'wasm'));
+    assert.ok(tf.getKernel('UnsortedSegmentSum', 'cpu'));
+    assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
+  });
+});
+
+describe('UnsortedSegmentSum', () => {
+  // out[ids[i]] += x[i], ids out of range dropped (TensorFlow semantics)
+  const ids = [2, 0, 2, 5, 2, 1];
+  const xShape = [6, 2, 3];
+  const xv = randomValues(xShape, 1);
+  function expected(numSegments: number): Float32Array {
+    const out = new Float32Array(numSegments * 6);
+    ids.forEach((s, i) => {
+      if (s < 0 || s >= numSegments) return;
+      for (let j = 0; j < 6; j++) out[s * 6 + j] += xv[i * 6 + j];
+    });
+    return out;
+  }
+  for (const backend of ['wasm', 'cpu'] as const) {
+    it(`sums rows into segments on ${backend}, dropping out-of-range ids`, async () => {
+      const [out] = await computeOn(backend, () => [
+        tf.unsortedSegmentSum(tf.tensor(xv, xShape), tf.tensor1d(ids, 'int32'), 4),
+      ]);
+      assert.deepEqual(out.shape, [4, 2, 3]);
+      assertAllClose([out], [{ shape: [4, 2, 3], values: expected(4) }], 1e-6, backend);
+    });
+
+    it(`gives tf.gather the right gradient with repeated indices on ${backend}`, async () => {
+      const table = randomValues([7, 4], 2);
+      const idx = [3, 3, 0, 6, 3, 0];
+      const r = randomValues([6, 4], 3);
+      const [g] = await computeOn(backend, () => [
+        tf.grad((t: Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d(idx, 'int32')), tf.tensor(r, [6, 4]))))(
+          tf.tensor(table, [7, 4]),
+        ),
+      ]);
+      const want = new Float32Array(28);
+      idx.forEach((row, i) => {
+        for (let j = 0; j < 4; j++) want[row * 4 + j] += r[i * 4 + j];
+      });
+      assertAllClose([g], [{ shape: [7, 4], values: want }], 1e-6, backend);
+    });
+  }
+
+  it('handles a rank-3 table gathered by user ids (anchor look-ups) on wasm like cpu', async () => {
+    const anchors = randomValues([9, 3, 5], 4);
+    const users = [8, 1, 1, 4, 8, 8];
+    const r = randomValues([6, 3, 5], 5);
+    const run = () => [
+      tf.grad((a: Tensor) => tf.sum(tf.mul(tf.gather(a, tf.tensor1d(users, 'int32')), tf.tensor(r, [6, 3, 5]))))(
+        tf.tensor(anchors, [9, 3, 5]),
+      ),
+    ];
+    assertAllClose(await computeOn('wasm', run), await computeOn('cpu', run), 1e-6, 'anchors');
+  });
+});
+
+describe('BatchMatMul gradient', () => {
+  const combos: Array<[boolean, boolean]> = [
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ];
+  for (const [tA, tB] of combos) {
+    it(`rank 2, transposeA=${tA} transposeB=${tB}: wasm matches a cpu reference`, async () => {
+      const aShape = tA ? [5, 4] : [4, 5];
+      const bShape = tB ? [3, 5] : [5, 3];
+      const av = randomValues(aShape, 10);
+      const bv = randomValues(bShape, 11);
+      const r = randomValues([4, 3], 12);
+      const loss = (y: Tensor) => tf.sum(tf.mul(y, tf.tensor(r, [4, 3])));
+      const got = await computeOn('wasm', () => {
+        const a = tf.tensor(av, aShape);
+        const b = tf.tensor(bv, bShape);
+        const f = (x: Tensor, y: Tensor) => loss(tf.matMul(x, y, tA, tB));
+        return [tf.matMul(a, b, tA, tB), ...tf.grads(f)([a, b])];
+      });
+      const want = await computeOn('cpu', () => {
+        const a = tf.tensor(av, aShape);
+        const b = tf.tensor(bv, bShape);
+        const f = (x: Tensor, y: Tensor) =>
+          loss(referenceMatMul(tA ? tf.transpose(x) : x, tB ? tf.transpose(y) : y));
+        const y = referenceMatMul(tA ? tf.transpose(a) : a, tB ? tf.transpose(b) : b);
+        return [y, ...tf.grads(f)([a, b])];
+      });
+      assertAllClose(got, want, 1e-5, `tA=${tA} tB=${tB}`);
+    });
+  }
+
+  for (const [tA, tB] of combos) {
+    it(`rank 3 batched with a broadcast batch axis, transposeA=${tA} transposeB=${tB}`, async () => {
+      const aShape = tA ? [3, 4, 2] : [3, 2, 4];
+      const bShape = tB ? [1, 5, 4] : [1, 4, 5];
+      const av = randomValues(aShape, 20);
+      const bv = randomValues(bShape, 21);
+      const r = randomValues([3, 2, 5], 22);
+      const swap = (x: Tensor) => tf.transpose(x, [0, 2, 1]);
+      const loss = (y: Tensor) => tf.sum(tf.mul(y, tf.tensor(r, [3, 2, 5])));
+      const got = await computeOn('wasm', () => {
+        const a = tf.tensor(av, aShape);
+        const b = tf.tensor(bv, bShape);
+        return tf.grads((x: Tensor, y: Tensor) => loss(tf.matMul(x, y, tA, tB)))([a, b]);
+      });
+      const want = await computeOn('cpu', () => {
+        const a = tf.tensor(av, aShape);
+        const b = tf.tensor(bv, bShape);
+        // [n,m,k,1]·[n,1,k,p] summed over k
+        const ref = (x: Tensor, y: Tensor) =>
+          tf.sum(tf.mul(tf.expandDims(tA ? swap(x) : x, 3), tf.expandDims(tB ? swap(y) : y, 1)), 2);
+        return tf.grads((x: Tensor, y: Tensor) => loss(ref(x, y)))([a, b]);
+      });
+      assertAllClose(got, want, 1e-5, `batched tA=${tA} tB=${tB}`);
+    });
+  }
+});
+
+describe('cpu-kernel fallbacks on wasm', () => {
+  it('MaxPool gradient goes to the argmax even in an all-negative window (wasm bug fixed)', async () => {
+    const xv = new Float32Array([-3, -1, -2, -4, 1, -5, 2, 0.5]);
+    const run = () => [tf.grad((x: Tensor) => tf.sum(tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid')))(tf.tensor(xv, [1, 2, 4, 1]))];
+    const [wasm] = await computeOn('wasm', run);
+    // window 1 = [-3,-1,1,-5] → argmax index of 1 (position 4); window 2 = [-2,-4,2,0.5] → 2 (position 6)
+    assert.deepEqual(Array.from(wasm.values), [0, 0, 0, 0, 1, 0, 1, 0]);
+    const xNeg = new Float32Array([-3, -1, -2, -4]);
+    const [neg] = await computeOn('wasm', () => [
+      tf.grad((x: Tensor) => tf.sum(tf.maxPool(x as tf.Tensor4D, 2, 2, 'valid')))(tf.tensor(xNeg, [1, 2, 2, 1])),
+    ]);
+    assert.deepEqual(Array.from(neg.values), [0, 1, 0, 0]);
+  });
+
+  it('stock tf.conv2d trains on wasm (Conv2DBackpropFilter through the cpu fallback)', async () => {
+    const xv = randomValues([2, 5, 5, 2], 30);
+    const wv = randomValues([3, 3, 2, 3], 31);
+    const run = () => {
+      const x = tf.tensor4d(xv, [2, 5, 5, 2]);
+      const w = tf.tensor4d(wv, [3, 3, 2, 3]);
+      return tf.grads((a: Tensor, b: Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'))))([x, w]);
+    };
+    assertAllClose(await computeOn('wasm', run), await computeOn('cpu', run), 1e-5, 'conv2d grads');
+  });
+});
