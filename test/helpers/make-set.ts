@@ -109,10 +109,19 @@ export interface RandomSetOptions {
   /** Positives per user in each split. */
   perUser: Partial<Record<SplitName, number>>;
   seed: number;
-  /** Draw `tuples_*_nega` as uniform random outfits (10 per positive). */
+  /** Draw `tuples_*_nega` as uniform random outfits, none a copy of a positive of the split (10 per positive). */
   withNegatives?: boolean;
   /** For variable-length sets: probability that an outfit has a second top. */
   secondTopRate?: number;
+}
+
+/** Order-independent key of a row's outfit (an outfit is a set). */
+function outfitKey(row: Row): string {
+  return row
+    .slice(1)
+    .filter((x) => x >= 0)
+    .sort((a, b) => a - b)
+    .join();
 }
 
 /** A random set: every user gets `perUser[split]` distinct uniform outfits per split. */
@@ -144,13 +153,19 @@ export function makeRandomSet(opts: RandomSetOptions): PolyvoreSet {
     for (let u = 0; u < opts.numUsers; u++) {
       for (let i = 0; i < k; i++) {
         let row = randomOutfit(u);
-        while (seen.has(row.slice(1).join())) row = randomOutfit(u);
-        seen.add(row.slice(1).join());
+        while (seen.has(outfitKey(row))) row = randomOutfit(u);
+        seen.add(outfitKey(row));
         posi.push(row);
       }
     }
+    // like the FHN generator: random outfits that copy no positive of the split
+    const randomNegative = (user: number): Row => {
+      let row = randomOutfit(user);
+      while (seen.has(outfitKey(row))) row = randomOutfit(user);
+      return row;
+    };
     const nega = opts.withNegatives
-      ? posi.flatMap((p) => Array.from({ length: NEGATIVES_PER_POSITIVE }, () => randomOutfit(p[0])))
+      ? posi.flatMap((p) => Array.from({ length: NEGATIVES_PER_POSITIVE }, () => randomNegative(p[0])))
       : undefined;
     splits[name] = { posi, ...(nega ? { nega } : {}) };
   }
