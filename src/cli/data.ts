@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 
 const subcommandModules: Array<() => Promise<{ register: (data: Command) => void }>> = [
+  () => import('./data-stats.js'),
 ];
 
 export async function registerAsync(program: Command): Promise<void> {

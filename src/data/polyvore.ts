@@ -476,7 +476,7 @@ function readNegatives(file: string, posi: ParsedTable, layout: RowLayout, numUs
     if (parsed.badLines[r]) continue;
     const p = Math.floor(r / NEGATIVES_PER_POSITIVE);
     if (posi.badLines[p]) continue;
-    if (nega[r] !== pos[p] && nega[r] >= 0 && nega[r] < numUsers) {
+    if (nega[r] !== pos[p] && nega[r] >= 0 && nega[r] < numUsers && pos[p] >= 0) {
       sink.add(file, r + 2, `user ${nega[r]} differs from user ${pos[p]} of its positive (line ${p + 2} of ${posi.file}; row r belongs to positive floor(r/${NEGATIVES_PER_POSITIVE}))`);
     }
   }
