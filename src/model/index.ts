@@ -1,0 +1,33 @@
+/** The model layer's public surface (DESIGN.md: small public surface per module). */
+export {
+  BACKBONE_KINDS,
+  BackboneConfigSchema,
+  ModelConfigSchema,
+  defaultModelConfig,
+  parseModelConfig,
+  sharedAnchorCount,
+  userAnchorCount,
+  type BackboneConfig,
+  type BackboneKind,
+  type ModelConfig,
+  type ModelConfigInput,
+} from './config.js';
+export { Backbone, describeBackbone, globalAveragePool, type BackboneDescription, type BackboneLayer } from './backbones.js';
+export { featureInputSource, imageInputSource, type ImageCache, type ItemInputSource } from './inputs.js';
+export { MASKED_LOGIT, MultiheadAttentionBlock, SetTransformer, keyBiasFromSlots } from './set-transformer.js';
+export { AnchorTable, dedupe, logDetDivergence, normalizeLastAxis } from './anchors.js';
+export { OutfitModel, packOutfitItems, type PackedOutfits, type ParamCounts } from './outfit-model.js';
+export { ParamStore, type NamedVariable, type ParamGroup } from './params.js';
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  loadNamedTensors,
+  loadWeights,
+  readSafetensors,
+  saveNamedTensors,
+  saveWeights,
+  writeSafetensors,
+  type SafetensorsContents,
+  type SafetensorsDtype,
+  type SafetensorsTensor,
+} from './checkpoint.js';
