@@ -267,8 +267,8 @@ function readPolyvoreSet(root: string, set: string, opts: LoadOptions, sink: Pro
     }
   }
 
-  if (catalog && opts.requireImages) checkImages(root, dir, catalog, sink);
   if (!catalog) return undefined;
+  if (opts.requireImages) for (const e of locateImages(root, dir, catalog).errors) sink.add(e.file, e.line, e.detail);
   return {
     root,
     set,
@@ -330,10 +330,6 @@ function categoryOf(offsets: number[], id: number): number {
   let c = 0;
   while (c + 1 < offsets.length && id >= offsets[c + 1]) c++;
   return c;
-}
-
-function checkImages(root: string, dir: string, catalog: Catalog, sink: ProblemSink): void {
-  for (const e of locateImages(root, dir, catalog).errors) sink.add(e.file, e.line, e.detail);
 }
 
 /**
