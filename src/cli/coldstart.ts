@@ -1,0 +1,89 @@
+/**
+ * `outfitrec coldstart`: a run trained on 630 (or 519) profiles the new users of 53 (or 32) from N of
+ * their training outfits and is evaluated on their full test split (SPEC §5). The logic lives in
+ * src/eval/experiments/cold-users.ts; this file parses options and prints.
+ */
+import type { Command } from 'commander';
+import { initEngine, shutdownEngine } from '../engine/backend.js';
+import { UserError } from '../errors.js';
+import { closeColdStart, openColdStart, runColdStart } from '../eval/experiments/cold-users.js';
+import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
+import { readRunConfig } from '../train/run.js';
+
+interface ColdStartCliOptions {
+  run: string;
+  data?: string;
+  set?: string;
+  shots: string;
+  strategy: string;
+  seed: string;
+  steps?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('coldstart')
+    .description('profile the new users of 53/32 with a model trained on 630/519 from N outfits each, then evaluate on their full test split (SPEC §5)')
+    .requiredOption('--run <dir>', 'run folder of a model trained on 630 or 519')
+    .option('--data <dir>', "dataset root holding both sets (default: the run's)")
+    .option('--set <name>', 'new-user set: 53 (for 630) or 32 (for 519); default follows the run')
+    .option('--shots <n>', 'training outfits per new user (SPEC §5: 1 or 5)', '5')
+    .option('--strategy <name>', `profiling: ${COLD_START_STRATEGIES.join(' | ')} (SO optimisation, SU user search, SA anchor search)`, 'so')
+    .option('--seed <n>', 'seed of the outfit choice and of the SO fit', '0')
+    .option('--steps <n>', 'SO optimisation steps (default 150)')
+    .option('--json', 'print JSON instead of text')
+    .action(async (opts: ColdStartCliOptions) => {
+      const shots = parsePositiveInt(opts.shots, '--shots');
+      const seed = parseSeed(opts.seed);
+      const steps = opts.steps === undefined ? undefined : parsePositiveInt(opts.steps, '--steps');
+      if (!(COLD_START_STRATEGIES as readonly string[]).includes(opts.strategy)) {
+        throw new UserError(`--strategy: '${opts.strategy}' is not one of ${COLD_START_STRATEGIES.join(', ')}`);
+      }
+      if (opts.set !== undefined && opts.set !== '53' && opts.set !== '32') {
+        throw new UserError(`--set: '${opts.set}' is not a new-user set (53 or 32)`);
+      }
+      await initEngine({ backend: readRunConfig(opts.run).backend });
+      try {
+        const ctx = await openColdStart(opts.run, { root: opts.data, coldSet: opts.set });
+        try {
+          const r = await runColdStart(ctx, { shots, strategy: opts.strategy as ColdStartStrategy, seed, steps });
+          if (opts.json) {
+            process.stdout.write(JSON.stringify({ run: opts.run, ...r }, null, 2) + '\n');
+          } else {
+            const f = r.fitSeconds;
+            process.stdout.write(
+              `model trained on ${r.trainSet} → new users of ${r.coldSet}: ${r.users} users, ${r.shots} shot(s), strategy ${r.strategy}, seed ${r.seed} ` +
+                `(${r.outfitsUsed} outfits used)\n` +
+                `test (${r.report.negatives} negatives, ${r.report.candidates} candidates): AUC ${r.report.auc.toFixed(4)}  NDCG ${r.report.ndcg.toFixed(4)}` +
+                (r.report.fitb !== undefined ? `  FITB ${r.report.fitb.toFixed(4)}` : '') +
+                '\n' +
+                `fitting time per user: mean ${ms(f.mean)}, median ${ms(f.median)}, max ${ms(f.max)} (total ${f.total.toFixed(2)} s)\n`,
+            );
+          }
+        } finally {
+          closeColdStart(ctx);
+        }
+      } finally {
+        shutdownEngine();
+      }
+    });
+}
+
+function ms(seconds: number): string {
+  return `${(seconds * 1000).toFixed(1)} ms`;
+}
+
+function parsePositiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new UserError(`${flag}: '${value}' is not a positive integer`);
+  return n;
+}
+
+function parseSeed(value: string): number {
+  const seed = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(seed) || seed > 0xffffffff) {
+    throw new UserError(`--seed: '${value}' is not an integer in 0..4294967295`);
+  }
+  return seed;
+}

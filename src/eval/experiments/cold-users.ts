@@ -1,0 +1,151 @@
+/**
+ * Cold users (SPEC §5; paper-notes §7.6): a model trained on 630 (or 519) profiles the new users of
+ * 53 (or 32) from N of their training outfits, everything but the new anchors frozen, and is
+ * evaluated on their FULL test split. Both sets live in one dataset root and share `images/`, so the
+ * new set's items reach the trained backbone through their images (or, with precomputed features,
+ * through the feature matrix keyed by image name): no item id crosses sets.
+ */
+import { performance } from 'node:perf_hooks';
+import { trainingItemPools, type ItemPools } from '../../data/augment.js';
+import { selectRows } from '../../data/batches.js';
+import { coldUserShots } from '../../data/coldstart.js';
+import { loadPolyvoreSet } from '../../data/polyvore.js';
+import type { OutfitTable, PolyvoreSet } from '../../data/types.js';
+import { UserError } from '../../errors.js';
+import type { ItemInputSource } from '../../model/inputs.js';
+import { Rng } from '../../rng.js';
+import { COLD_START_STRATEGIES, fitAnchorsForNewUser, type ColdStartStrategy } from '../../train/cold-start.js';
+import { buildItemInputs, loadRun, type LoadedRun } from '../../train/run.js';
+import { evaluateScorer, type EvalReport, type NegativeSource, type OutfitScorer } from '../evaluate.js';
+
+/** Which new-user set goes with which training set (SPEC §5: 630 → 53, 519 → 32). */
+export const COLD_SET_OF: Record<string, string> = { '630': '53', '519': '32' };
+
+/** A trained run, opened once, ready to profile the new users of one cold set. */
+export interface ColdStartContext {
+  run: LoadedRun;
+  coldSet: PolyvoreSet;
+  /** Backbone inputs of the cold set's items. */
+  inputs: ItemInputSource;
+  /** The cold set's training items per category: where SO draws its random-mix negatives (SPEC §6.2). */
+  pools: ItemPools;
+  /** Users the model was trained with: SU/SA search only among them. */
+  warmUsers: Int32Array;
+  /** Model user id of cold user 0; cold user u is `firstColdUser + u`. */
+  firstColdUser: number;
+}
+
+export interface OpenColdStartOptions {
+  /** Dataset root holding both sets (default: the run's). */
+  root?: string;
+  /** Cold set folder (default: COLD_SET_OF the run's set). */
+  coldSet?: string;
+}
+
+/** Loads the run's best weights and the cold set, and reserves model slots for the new users. */
+export async function openColdStart(runDir: string, opts: OpenColdStartOptions = {}): Promise<ColdStartContext> {
+  // the warm set's test/val tuples are not needed: read only its train split
+  const run = await loadRun(runDir, { root: opts.root, splits: ['train'], inputs: false });
+  try {
+    const coldName = opts.coldSet ?? COLD_SET_OF[run.config.data.set];
+    if (!coldName) {
+      throw new UserError(`${runDir}: trained on set ${run.config.data.set}, which has no cold-user set; give --set 53 or 32`);
+    }
+    if (coldName === run.config.data.set) throw new UserError(`--set ${coldName} is the set the run was trained on; cold users come from another set`);
+    const coldSet = loadPolyvoreSet(run.config.data.root, coldName);
+    const inputs = await buildItemInputs(run.config, coldSet);
+    const warmUsers = Int32Array.from({ length: run.model.config.numUsers }, (_, i) => i);
+    // slots for the new users; their anchors are overwritten by every fit below
+    const firstColdUser = run.model.addUsers(coldSet.numUsers, new Rng(run.config.seed).fork('cold-user-slots'));
+    return { run, coldSet, inputs, pools: trainingItemPools(coldSet), warmUsers, firstColdUser };
+  } catch (err) {
+    run.model.dispose();
+    throw err;
+  }
+}
+
+export function closeColdStart(ctx: ColdStartContext): void {
+  ctx.run.model.dispose();
+}
+
+export interface ColdStartRunOptions {
+  shots: number;
+  strategy: ColdStartStrategy;
+  /** Seeds the choice of the N outfits and the SO initialisation/negatives. */
+  seed: number;
+  /** Test negatives (default the fixed file, SPEC §7). */
+  negatives?: NegativeSource;
+  /** SO: Adam steps (cold-start.ts default when absent). */
+  steps?: number;
+}
+
+export interface ColdStartResult {
+  trainSet: string;
+  coldSet: string;
+  shots: number;
+  strategy: ColdStartStrategy;
+  seed: number;
+  /** New users profiled. */
+  users: number;
+  /** Outfits the new users were profiled from, in all. */
+  outfitsUsed: number;
+  report: EvalReport;
+  /** Wall-clock seconds to fit one user's anchors, each user fitted on its own. */
+  fitSeconds: { mean: number; median: number; max: number; total: number };
+}
+
+/**
+ * Fits every cold user's anchors from `shots` of their training outfits (each user alone, so the
+ * time per user is what a new user would wait), then evaluates on the cold set's full test split.
+ */
+export async function runColdStart(ctx: ColdStartContext, opts: ColdStartRunOptions): Promise<ColdStartResult> {
+  if (!COLD_START_STRATEGIES.includes(opts.strategy)) {
+    throw new UserError(`--strategy must be one of ${COLD_START_STRATEGIES.join(', ')}, got '${opts.strategy}'`);
+  }
+  if (!(Number.isInteger(opts.shots) && opts.shots >= 1)) throw new UserError(`--shots must be a positive integer, got ${opts.shots}`);
+  const { coldSet, run } = ctx;
+  const rng = new Rng(opts.seed);
+  const shots = coldUserShots(coldSet, opts.shots, rng.fork('shots'));
+  const train = coldSet.splits.train.posi;
+  const rowsOfUser: number[][] = Array.from({ length: coldSet.numUsers }, () => []);
+  for (const r of shots.rows) rowsOfUser[train.users[r]].push(r);
+  const times: number[] = [];
+  const fitRng = rng.fork('fit');
+  for (let u = 0; u < coldSet.numUsers; u++) {
+    if (rowsOfUser[u].length === 0) {
+      throw new UserError(`${coldSet.dir}: cold user ${u} has no training outfits to profile from`);
+    }
+    const outfits: OutfitTable = selectRows(train, rowsOfUser[u]);
+    const t0 = performance.now();
+    const anchors = fitAnchorsForNewUser(run.model, ctx.inputs, outfits, {
+      strategy: opts.strategy,
+      rng: fitRng.fork(`user-${u}`),
+      pools: ctx.pools,
+      candidateUsers: ctx.warmUsers,
+      steps: opts.steps,
+    });
+    run.model.setUserAnchors(ctx.firstColdUser + u, anchors);
+    times.push((performance.now() - t0) / 1000);
+  }
+  const scorer: OutfitScorer = (table) =>
+    run.model.scoreTable(ctx.inputs, { slots: table.slots, items: table.items, users: table.users.map((u) => ctx.firstColdUser + u) });
+  const report = await evaluateScorer(coldSet, 'test', scorer, { negatives: opts.negatives ?? 'file', rng: rng.fork('eval-negatives') });
+  const sorted = [...times].sort((a, b) => a - b);
+  const total = times.reduce((a, b) => a + b, 0);
+  return {
+    trainSet: run.config.data.set,
+    coldSet: coldSet.set,
+    shots: opts.shots,
+    strategy: opts.strategy,
+    seed: opts.seed,
+    users: coldSet.numUsers,
+    outfitsUsed: shots.rows.length,
+    report,
+    fitSeconds: {
+      mean: total / times.length,
+      median: sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2,
+      max: sorted[sorted.length - 1],
+      total,
+    },
+  };
+}
