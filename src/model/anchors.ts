@@ -158,8 +158,9 @@ export function logDetDivergence(a: Tensor3D, weights: Float64Array): tf.Scalar 
   if (weights.length !== m) throw new Error(`logDetDivergence: ${weights.length} weights for ${m} anchor sets`);
   const op = tf.customGrad((...args: Array<Tensor | tf.GradSaveFunc>) => {
     const x = args[0] as Tensor;
-    // a copy: the backward pass runs after this scope, when x may be disposed
-    const values = (x.dataSync() as Float32Array).slice();
+    // a Float64 copy: exact enough for log det, and the backward pass runs after this scope,
+    // when x may be disposed
+    const values = Float64Array.from(x.dataSync() as Float32Array);
     const factors: Float64Array[] = [];
     let total = 0;
     for (let i = 0; i < m; i++) {
@@ -191,12 +192,14 @@ export function logDetDivergence(a: Tensor3D, weights: Float64Array): tf.Scalar 
 }
 
 /** Lower Cholesky factor L (row-major K×K) of G = A Aᵀ for A [K, d] row-major; null if G is not SPD. */
-function choleskyOfGram(a: Float32Array, k: number, d: number): Float64Array | null {
+function choleskyOfGram(a: Float64Array, k: number, d: number): Float64Array | null {
   const g = new Float64Array(k * k);
   for (let r = 0; r < k; r++) {
+    const ro = r * d;
     for (let c = 0; c <= r; c++) {
+      const co = c * d;
       let s = 0;
-      for (let t = 0; t < d; t++) s += a[r * d + t] * a[c * d + t];
+      for (let t = 0; t < d; t++) s += a[ro + t] * a[co + t];
       g[r * k + c] = s;
     }
   }
@@ -216,25 +219,30 @@ function choleskyOfGram(a: Float32Array, k: number, d: number): Float64Array | n
   return l;
 }
 
-/** X = G⁻¹A with G = L Lᵀ: forward then backward substitution, all d columns at once. */
-function solveWithCholesky(l: Float64Array, a: Float32Array, k: number, d: number): Float64Array {
-  const y = new Float64Array(k * d);
-  for (let r = 0; r < k; r++) {
-    for (let t = 0; t < d; t++) y[r * d + t] = a[r * d + t];
-    for (let c = 0; c < r; c++) {
-      const f = l[r * k + c];
-      for (let t = 0; t < d; t++) y[r * d + t] -= f * y[c * d + t];
+/**
+ * X = G⁻¹A with G = L Lᵀ, A [K, d] row-major. Each of the d columns is solved as a K-vector
+ * (forward substitution with L, backward with Lᵀ) so that every inner loop is a contiguous dot
+ * product, the form V8 runs fastest.
+ */
+function solveWithCholesky(l: Float64Array, a: Float64Array, k: number, d: number): Float64Array {
+  const lt = new Float64Array(k * k);
+  for (let r = 0; r < k; r++) for (let c = 0; c <= r; c++) lt[c * k + r] = l[r * k + c];
+  const x = new Float64Array(k * d);
+  const col = new Float64Array(k);
+  for (let t = 0; t < d; t++) {
+    for (let r = 0; r < k; r++) {
+      let s = a[r * d + t];
+      const lo = r * k;
+      for (let c = 0; c < r; c++) s -= l[lo + c] * col[c];
+      col[r] = s / l[lo + r];
     }
-    const inv = 1 / l[r * k + r];
-    for (let t = 0; t < d; t++) y[r * d + t] *= inv;
-  }
-  for (let r = k - 1; r >= 0; r--) {
-    for (let c = r + 1; c < k; c++) {
-      const f = l[c * k + r];
-      for (let t = 0; t < d; t++) y[r * d + t] -= f * y[c * d + t];
+    for (let r = k - 1; r >= 0; r--) {
+      let s = col[r];
+      const lo = r * k;
+      for (let c = r + 1; c < k; c++) s -= lt[lo + c] * col[c];
+      col[r] = s / lt[lo + r];
     }
-    const inv = 1 / l[r * k + r];
-    for (let t = 0; t < d; t++) y[r * d + t] *= inv;
+    for (let r = 0; r < k; r++) x[r * d + t] = col[r];
   }
-  return y;
+  return x;
 }

@@ -76,7 +76,8 @@ export class MultiheadAttentionBlock {
       const kp = denseNd(y, this.k.w, this.k.b);
       const vp = denseNd(y, this.v.w, this.v.b);
       // Elementwise attention: [n,Sq,1,h,dh]·[n,1,Sk,h,dh] summed over dh. With 3–4 items per
-      // outfit this beats batched rank-3 matMuls, which wasm runs in a naive loop (DESIGN Engine 3).
+      // outfit the products are tiny, and wasm runs batched rank-3 matMuls in a naive scalar loop
+      // anyway (engine-research §2 trap 1); a measured comparison belongs to bench/.
       const qHeads = tf.reshape(tf.mul(qp, 1 / Math.sqrt(dh)), [n, sq, 1, h, dh]);
       const kHeads = tf.reshape(kp, [n, 1, sk, h, dh]);
       let logits = tf.transpose(tf.sum(tf.mul(qHeads, kHeads), 4), [0, 1, 3, 2]); // [n,Sq,h,Sk]
