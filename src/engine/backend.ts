@@ -7,12 +7,25 @@ export type BackendName = 'wasm' | 'cpu';
 export interface EngineOptions {
   /** 'auto' = wasm when it initialises, else cpu. */
   backend?: BackendName | 'auto';
+  /**
+   * wasm threads (Engine 7): 1 (default) or 2 through the Node threads shim (threads.ts). They
+   * speed up XNNPACK products and convolutions, not the small elementwise kernels. A process that
+   * asks for 2 must call `shutdownEngine()` before it exits, or the pthread workers keep it alive.
+   * Fixed when the wasm backend first initialises.
+   */
+  threads?: 1 | 2;
 }
 
 /** Selects and readies a backend, installing the engine fixes; returns the backend in use. */
 export async function initEngine(opts: EngineOptions = {}): Promise<BackendName> {
   installEngineFixes();
   const want = opts.backend ?? 'auto';
+  const threads = opts.threads ?? 1;
+  if (threads !== 1 && threads !== 2) throw new Error(`initEngine: threads must be 1 or 2, got ${String(threads)}`);
+  if (threads === 2 && want !== 'cpu') {
+    const { enableWasmThreads } = await import('./threads.js');
+    await enableWasmThreads(threads);
+  }
   const order: BackendName[] = want === 'auto' ? ['wasm', 'cpu'] : [want];
   for (const name of order) {
     if (await tf.setBackend(name)) {

@@ -33,29 +33,51 @@ function isWasm(backend: BackendLike): backend is WasmBackendLike {
   return typeof (backend as Partial<WasmBackendLike>).typedArrayFromHeap === 'function';
 }
 
-/** A new output tensor on `backend`, filled by `fill` (written in place on the wasm heap). */
-function allocOutput(
-  backend: BackendLike,
-  shape: number[],
-  dtype: DataType,
-  fill: (out: TypedArray) => void,
-): TensorInfo {
-  if (isWasm(backend)) {
-    const info = backend.makeOutput(shape, dtype);
-    // The view is taken after makeOutput: growing the heap detaches earlier views.
-    const view = backend.typedArrayFromHeap(info);
-    view.fill(0);
-    fill(view);
-    return info;
-  }
-  const size = shape.reduce((p, s) => p * s, 1);
-  const values = dtype === 'int32' ? new Int32Array(size) : dtype === 'bool' ? new Uint8Array(size) : new Float32Array(size);
-  fill(values);
-  return (backend as CpuBackendLike).makeTensorInfo(shape, dtype, values);
+/**
+ * Input values as a typed array: a view into the wasm heap (no copy) or the cpu backend's array.
+ * On wasm, take views only after every output of the kernel is allocated: growing the heap
+ * detaches earlier views.
+ */
+function inputValues(backend: BackendLike, info: TensorInfo): TypedArray {
+  if (isWasm(backend)) return backend.typedArrayFromHeap(info);
+  return backend.readSync(info.dataId) as TypedArray;
 }
 
 function readValues(backend: BackendLike, info: TensorInfo): TypedArray {
   return backend.readSync(info.dataId) as TypedArray;
+}
+
+function sizeOf(shape: number[]): number {
+  return shape.reduce((p, s) => p * s, 1);
+}
+
+function newTypedArray(dtype: DataType, size: number): TypedArray {
+  return dtype === 'int32' ? new Int32Array(size) : dtype === 'bool' ? new Uint8Array(size) : new Float32Array(size);
+}
+
+/**
+ * Allocates zero-filled outputs of `specs` on `backend`, then calls `fill` with their arrays
+ * (written in place on the wasm heap); inputs must be read inside `fill` (see inputValues).
+ */
+function allocOutputs(
+  backend: BackendLike,
+  specs: Array<{ shape: number[]; dtype: DataType }>,
+  fill: (outs: TypedArray[]) => void,
+): TensorInfo[] {
+  if (isWasm(backend)) {
+    const infos = specs.map((s) => backend.makeOutput(s.shape, s.dtype));
+    const views = infos.map((info) => backend.typedArrayFromHeap(info));
+    for (const v of views) v.fill(0);
+    fill(views);
+    return infos;
+  }
+  const arrays = specs.map((s) => newTypedArray(s.dtype, sizeOf(s.shape)));
+  fill(arrays);
+  return specs.map((s, i) => (backend as CpuBackendLike).makeTensorInfo(s.shape, s.dtype, arrays[i]));
+}
+
+function allocOutput(backend: BackendLike, shape: number[], dtype: DataType, fill: (out: TypedArray) => void): TensorInfo {
+  return allocOutputs(backend, [{ shape, dtype }], ([out]) => fill(out))[0];
 }
 
 /**
@@ -67,13 +89,13 @@ export const unsortedSegmentSumKernel: KernelFunc = ({ inputs, backend, attrs })
   const { x, segmentIds } = inputs;
   const numSegments = Number(attrs?.numSegments);
   const rows = x.shape[0];
-  if (segmentIds.shape.reduce((p, s) => p * s, 1) !== rows) {
+  if (sizeOf(segmentIds.shape) !== rows) {
     throw new Error(`UnsortedSegmentSum: ${rows} rows but segmentIds has shape [${segmentIds.shape}]`);
   }
-  const inner = x.shape.slice(1).reduce((p, s) => p * s, 1);
-  const ids = readValues(backend, segmentIds);
-  const xs = readValues(backend, x);
+  const inner = sizeOf(x.shape.slice(1));
   return allocOutput(backend, [numSegments, ...x.shape.slice(1)], x.dtype, (out) => {
+    const ids = inputValues(backend, segmentIds);
+    const xs = inputValues(backend, x);
     for (let i = 0; i < rows; i++) {
       const seg = ids[i];
       if (seg < 0 || seg >= numSegments) continue;
@@ -82,6 +104,217 @@ export const unsortedSegmentSumKernel: KernelFunc = ({ inputs, backend, attrs })
       for (let j = 0; j < inner; j++) out[dst + j] += xs[src + j];
     }
   });
+};
+
+function parseAxis(axis: unknown, rank: number): number {
+  const a = Number(Array.isArray(axis) ? axis[0] : axis);
+  return a < 0 ? a + rank : a;
+}
+
+/**
+ * GatherV2 (batchDims 0) as row copies. wasm's own kernel computes every element's index and
+ * takes ~28 ms for 6336 rows of 128 floats (the item-to-slot gather of every step); this is
+ * ~1 ms. Other batchDims go to `fallback` (the stock kernel).
+ */
+export function gatherKernel(fallback: KernelFunc | null): KernelFunc {
+  return (params) => {
+    const { inputs, backend, attrs } = params;
+    const { x, indices } = inputs;
+    const batchDims = Number(attrs?.batchDims ?? 0);
+    if (batchDims !== 0) {
+      if (!fallback) throw new Error(`GatherV2: batchDims ${batchDims} is not supported`);
+      return fallback(params);
+    }
+    const axis = parseAxis(attrs?.axis ?? 0, x.shape.length);
+    const outer = sizeOf(x.shape.slice(0, axis));
+    const axisSize = x.shape[axis];
+    const inner = sizeOf(x.shape.slice(axis + 1));
+    const count = sizeOf(indices.shape);
+    const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+    return allocOutput(backend, outShape, x.dtype, (out) => {
+      const xs = inputValues(backend, x);
+      const idx = inputValues(backend, indices);
+      for (let i = 0; i < count; i++) {
+        if (!(idx[i] >= 0 && idx[i] < axisSize)) {
+          throw new Error(`GatherV2: index ${idx[i]} at position ${i} is not in [0, ${axisSize - 1}]`);
+        }
+      }
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < count; i++) {
+          const src = (o * axisSize + idx[i]) * inner;
+          const dst = (o * count + i) * inner;
+          if (inner >= 16) out.set(xs.subarray(src, src + inner), dst);
+          else for (let j = 0; j < inner; j++) out[dst + j] = xs[src + j];
+        }
+      }
+    });
+  };
+}
+
+/**
+ * Tile as block copies: the output is built axis by axis from the innermost, each step copying
+ * already-tiled contiguous blocks. wasm's own kernel takes ~18 ms to repeat a [1,1,128] seed
+ * 2112 times (tf.broadcastTo runs on it too); this takes well under 1 ms.
+ */
+export const tileKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x } = inputs;
+  const reps = (attrs?.reps as number[]).map(Number);
+  const rank = x.shape.length;
+  if (reps.length !== rank) throw new Error(`Tile: reps [${reps}] must have one entry per axis of [${x.shape}]`);
+  const outShape = x.shape.map((s, i) => s * reps[i]);
+  return allocOutput(backend, outShape, x.dtype, (out) => {
+    const xs = inputValues(backend, x);
+    if (sizeOf(outShape) === 0) return;
+    // Recursive: tile(axis, src, dst) writes the block for x's sub-tensor at `src` (axes >= axis)
+    // to out at `dst`; an output block of axes > axis has size outInner[axis].
+    const inInner: number[] = new Array(rank + 1).fill(1);
+    const outInner: number[] = new Array(rank + 1).fill(1);
+    for (let a = rank - 1; a >= 0; a--) {
+      inInner[a] = inInner[a + 1] * x.shape[a];
+      outInner[a] = outInner[a + 1] * outShape[a];
+    }
+    const tile = (axis: number, src: number, dst: number): void => {
+      if (axis === rank) {
+        out[dst] = xs[src];
+        return;
+      }
+      const n = x.shape[axis];
+      const block = outInner[axis + 1];
+      if (axis === rank - 1) {
+        for (let i = 0; i < n; i++) out[dst + i] = xs[src + i];
+      } else {
+        for (let i = 0; i < n; i++) tile(axis + 1, src + i * inInner[axis + 1], dst + i * block);
+      }
+      // repeat the first copy of this axis reps[axis]-1 times
+      const span = n * block;
+      for (let r = 1; r < reps[axis]; r++) out.copyWithin(dst + r * span, dst, dst + span);
+    };
+    if (rank === 0) out[0] = xs[0];
+    else tile(0, 0, 0);
+  });
+};
+
+/** Kernel names of the fused small-set attention (layers.ts multiHeadAttention). */
+export const ATTENTION_KERNEL = 'OutfitrecSetAttention';
+export const ATTENTION_GRAD_KERNEL = 'OutfitrecSetAttentionGrad';
+
+/**
+ * Multi-head attention over tiny sets in one pass: q [n,Sq,d], k and v [n,Sk,d] (projected), an
+ * optional additive key bias with n·Sk entries (0 or −1e9 for padded keys, SPEC §2.3); attrs
+ * heads, scale. Outputs the attended values [n,Sq,d] (heads concatenated) and the softmax weights
+ * [n,heads,Sq,Sk] for the backward pass. With 3–4 items per outfit every per-head product is a
+ * 3×32·32×3 toy: as tensor ops this is dozens of kernels over [n,Sq,Sk,h,dh] broadcasts (~150 ms
+ * per training step at the benchmark shape); as one loop it is a few ms.
+ */
+export const attentionKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { q, k, v, keyBias } = inputs;
+  const heads = Number(attrs?.heads);
+  const scale = Number(attrs?.scale);
+  const [n, sq, d] = q.shape;
+  const sk = k.shape[1];
+  const dh = d / heads;
+  return allocOutputs(
+    backend,
+    [
+      { shape: [n, sq, d], dtype: 'float32' },
+      { shape: [n, heads, sq, sk], dtype: 'float32' },
+    ],
+    ([out, w]) => {
+      const qs = inputValues(backend, q);
+      const ks = inputValues(backend, k);
+      const vs = inputValues(backend, v);
+      const bias = keyBias ? inputValues(backend, keyBias) : null;
+      const logits = new Float64Array(sk);
+      for (let b = 0; b < n; b++) {
+        for (let h = 0; h < heads; h++) {
+          for (let i = 0; i < sq; i++) {
+            const qOff = (b * sq + i) * d + h * dh;
+            let max = -Infinity;
+            for (let j = 0; j < sk; j++) {
+              const kOff = (b * sk + j) * d + h * dh;
+              let dot = 0;
+              for (let t = 0; t < dh; t++) dot += qs[qOff + t] * ks[kOff + t];
+              const l = dot * scale + (bias ? bias[b * sk + j] : 0);
+              logits[j] = l;
+              if (l > max) max = l;
+            }
+            let sum = 0;
+            for (let j = 0; j < sk; j++) {
+              logits[j] = Math.exp(logits[j] - max);
+              sum += logits[j];
+            }
+            const wOff = ((b * heads + h) * sq + i) * sk;
+            for (let j = 0; j < sk; j++) {
+              const wj = logits[j] / sum;
+              w[wOff + j] = wj;
+              if (wj === 0) continue;
+              const vOff = (b * sk + j) * d + h * dh;
+              for (let t = 0; t < dh; t++) out[qOff + t] += wj * vs[vOff + t];
+            }
+          }
+        }
+      }
+    },
+  );
+};
+
+/**
+ * Gradient of attentionKernel: inputs dy [n,Sq,d], q, k, v and the saved weights; outputs dq, dk, dv.
+ * Per head and query: dv_j += w_j dy; dlogit_j = w_j (dy·v_j − Σ_j' w_j' dy·v_j'); dq += scale
+ * Σ_j dlogit_j k_j; dk_j += scale dlogit_j q. The key bias is a constant (no gradient).
+ */
+export const attentionGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, q, k, v, weights } = inputs;
+  const heads = Number(attrs?.heads);
+  const scale = Number(attrs?.scale);
+  const [n, sq, d] = q.shape;
+  const sk = k.shape[1];
+  const dh = d / heads;
+  return allocOutputs(
+    backend,
+    [
+      { shape: [n, sq, d], dtype: 'float32' },
+      { shape: [n, sk, d], dtype: 'float32' },
+      { shape: [n, sk, d], dtype: 'float32' },
+    ],
+    ([dq, dk, dv]) => {
+      const g = inputValues(backend, dy);
+      const qs = inputValues(backend, q);
+      const ks = inputValues(backend, k);
+      const vs = inputValues(backend, v);
+      const w = inputValues(backend, weights);
+      const dw = new Float64Array(sk);
+      for (let b = 0; b < n; b++) {
+        for (let h = 0; h < heads; h++) {
+          for (let i = 0; i < sq; i++) {
+            const qOff = (b * sq + i) * d + h * dh;
+            const wOff = ((b * heads + h) * sq + i) * sk;
+            let weighted = 0;
+            for (let j = 0; j < sk; j++) {
+              const wj = w[wOff + j];
+              const vOff = (b * sk + j) * d + h * dh;
+              let dot = 0;
+              for (let t = 0; t < dh; t++) {
+                dot += g[qOff + t] * vs[vOff + t];
+                dv[vOff + t] += wj * g[qOff + t];
+              }
+              dw[j] = dot;
+              weighted += wj * dot;
+            }
+            for (let j = 0; j < sk; j++) {
+              const dl = w[wOff + j] * (dw[j] - weighted) * scale;
+              if (dl === 0) continue;
+              const kOff = (b * sk + j) * d + h * dh;
+              for (let t = 0; t < dh; t++) {
+                dq[qOff + t] += dl * ks[kOff + t];
+                dk[kOff + t] += dl * qs[qOff + t];
+              }
+            }
+          }
+        }
+      }
+    },
+  );
 };
 
 /**
@@ -192,6 +425,21 @@ export function installEngineFixes(): void {
       backendName,
       kernelFunc: unsortedSegmentSumKernel as unknown as tf.KernelFunc,
     });
+  }
+  const stockGather = tf.getKernel('GatherV2', 'wasm');
+  if (stockGather) tf.unregisterKernel('GatherV2', 'wasm');
+  tf.registerKernel({
+    kernelName: 'GatherV2',
+    backendName: 'wasm',
+    kernelFunc: gatherKernel(stockGather ? (stockGather.kernelFunc as unknown as KernelFunc) : null) as unknown as tf.KernelFunc,
+    // the stock kernel binds its wasm function when the backend initialises
+    setupFunc: stockGather?.setupFunc,
+  });
+  if (tf.getKernel('Tile', 'wasm')) tf.unregisterKernel('Tile', 'wasm');
+  tf.registerKernel({ kernelName: 'Tile', backendName: 'wasm', kernelFunc: tileKernel as unknown as tf.KernelFunc });
+  for (const backendName of ['cpu', 'wasm']) {
+    tf.registerKernel({ kernelName: ATTENTION_KERNEL, backendName, kernelFunc: attentionKernel as unknown as tf.KernelFunc });
+    tf.registerKernel({ kernelName: ATTENTION_GRAD_KERNEL, backendName, kernelFunc: attentionGradKernel as unknown as tf.KernelFunc });
   }
   for (const kernelName of CPU_FALLBACK_KERNELS) {
     if (!tf.getKernel(kernelName, 'cpu')) continue;

@@ -156,3 +156,60 @@ describe('cpu-kernel fallbacks on wasm', () => {
     assertAllClose(await computeOn('wasm', run), await computeOn('cpu', run), 1e-5, 'conv2d grads');
   });
 });
+
+describe('GatherV2 and Tile on wasm (block-copy kernels)', () => {
+  const gatherCases: Array<{ shape: number[]; axis: number; idxShape: number[]; label: string }> = [
+    { shape: [7, 20], axis: 0, idxShape: [9], label: 'rows of a matrix (wide rows)' },
+    { shape: [7, 3], axis: 0, idxShape: [4], label: 'rows of a matrix (narrow rows)' },
+    { shape: [5, 6, 4], axis: 1, idxShape: [2, 3], label: 'middle axis with 2-D indices' },
+    { shape: [4, 5], axis: -1, idxShape: [6], label: 'last axis, negative axis' },
+  ];
+  for (const c of gatherCases) {
+    it(`gather ${c.label}: value and gradient match cpu`, async () => {
+      const xv = randomValues(c.shape, 70);
+      const axisSize = c.shape[c.axis < 0 ? c.axis + c.shape.length : c.axis];
+      const n = c.idxShape.reduce((p, s) => p * s, 1);
+      const idx = Array.from({ length: n }, (_, i) => (i * 3 + 1) % axisSize);
+      const run = () => {
+        const x = tf.tensor(xv, c.shape);
+        const ind = tf.tensor(idx, c.idxShape, 'int32');
+        const y = tf.gather(x, ind, c.axis);
+        const r = tf.tensor(randomValues(y.shape, 71), y.shape);
+        return [y, tf.grad((a: Tensor) => tf.sum(tf.mul(tf.gather(a, ind, c.axis), r)))(x)];
+      };
+      assertAllClose(await computeOn('wasm', run), await computeOn('cpu', run), 1e-6, c.label);
+    });
+  }
+
+  it('gather keeps int32 values and rejects an out-of-range index', async () => {
+    const [out] = await computeOn('wasm', () => [tf.gather(tf.tensor1d([10, 20, 30], 'int32'), tf.tensor1d([2, 0, 2], 'int32'))]);
+    assert.deepEqual(Array.from(out.values), [30, 10, 30]);
+    await assert.rejects(
+      computeOn('wasm', () => [tf.gather(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor1d([0, 2], 'int32'))]),
+      /index 2 .*not in \[0, 1\]/,
+    );
+  });
+
+  it('gather with batchDims 1 still works (stock kernel)', async () => {
+    const run = () => [tf.gather(tf.tensor(randomValues([2, 3, 4], 72), [2, 3, 4]), tf.tensor2d([0, 2, 1, 1], [2, 2], 'int32'), 1, 1)];
+    assertAllClose(await computeOn('wasm', run), await computeOn('cpu', run), 1e-6, 'batchDims');
+  });
+
+  const tileCases: Array<{ shape: number[]; reps: number[] }> = [
+    { shape: [1, 1, 5], reps: [7, 1, 1] },
+    { shape: [3], reps: [4] },
+    { shape: [2, 3], reps: [2, 3] },
+    { shape: [2, 1, 3, 2], reps: [1, 4, 2, 3] },
+    { shape: [2, 3], reps: [1, 1] },
+  ];
+  for (const c of tileCases) {
+    it(`tile [${c.shape}] by [${c.reps}] matches cpu, with broadcastTo`, async () => {
+      const xv = randomValues(c.shape, 73);
+      const run = () => {
+        const x = tf.tensor(xv, c.shape);
+        return [tf.tile(x, c.reps), tf.broadcastTo(x, c.shape.map((s, i) => s * c.reps[i]).map((s, i) => (c.shape[i] === 1 ? s : c.shape[i])))];
+      };
+      assertAllClose(await computeOn('wasm', run), await computeOn('cpu', run), 0, `tile ${c.shape} ${c.reps}`);
+    });
+  }
+});

@@ -11,9 +11,10 @@ import {
   layerNorm,
   maskedSoftmax,
   mm,
+  multiHeadAttention,
   type Activation,
 } from '../../src/engine/layers.js';
-import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D } from '../../src/engine/tf.js';
+import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type Tensor4D } from '../../src/engine/tf.js';
 import { assertAllClose, computeOn, randomValues, referenceMatMul } from './grad-check.js';
 
 before(async () => {
@@ -270,5 +271,65 @@ describe('pooling', () => {
     const got = await computeOn('wasm', run);
     assert.deepEqual(got[0].shape, [2, 3]);
     assertAllClose(got, await computeOn('cpu', run), 1e-5, 'pooling');
+  });
+});
+
+describe('multiHeadAttention', () => {
+  /** Reference by stock ops: heads split out, softmax(q kᵀ·scale + bias) v per head. */
+  function referenceAttention(q: Tensor, k: Tensor, v: Tensor, heads: number, bias: Tensor | null): Tensor {
+    const [n, sq, d] = q.shape as number[];
+    const sk = k.shape[1] as number;
+    const dh = d / heads;
+    const split = (x: Tensor, s: number) => tf.transpose(tf.reshape(x, [n, s, heads, dh]), [0, 2, 1, 3]); // [n,h,S,dh]
+    const qh = split(q, sq);
+    const kh = split(k, sk);
+    const vh = split(v, sk);
+    let logits = tf.mul(tf.sum(tf.mul(tf.expandDims(qh, 3), tf.expandDims(kh, 2)), 4), 1 / Math.sqrt(dh)); // [n,h,Sq,Sk]
+    if (bias) logits = tf.add(logits, tf.reshape(bias, [n, 1, 1, sk]));
+    const w = tf.softmax(logits);
+    const o = tf.sum(tf.mul(tf.expandDims(w, 4), tf.expandDims(vh, 2)), 3); // [n,h,Sq,dh]
+    return tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [n, sq, d]);
+  }
+
+  const cases = [
+    { n: 3, sq: 3, sk: 3, d: 8, heads: 2, masked: false },
+    { n: 3, sq: 4, sk: 4, d: 12, heads: 3, masked: true },
+    { n: 4, sq: 1, sk: 4, d: 8, heads: 4, masked: true },
+  ];
+  for (const c of cases) {
+    it(`n=${c.n} Sq=${c.sq} Sk=${c.sk} d=${c.d} heads=${c.heads} masked=${c.masked}: value and q/k/v gradients match stock ops on cpu`, async () => {
+      const qv = randomValues([c.n, c.sq, c.d], 80);
+      const kv = randomValues([c.n, c.sk, c.d], 81);
+      const vv = randomValues([c.n, c.sk, c.d], 82);
+      // last key of every other outfit padded
+      const bias = new Float32Array(c.n * c.sk);
+      if (c.masked) for (let b = 0; b < c.n; b += 2) bias[b * c.sk + c.sk - 1] = -1e9;
+      const run = (useLayer: boolean) => () => {
+        const q = tf.tensor3d(qv, [c.n, c.sq, c.d]);
+        const k = tf.tensor3d(kv, [c.n, c.sk, c.d]);
+        const v = tf.tensor3d(vv, [c.n, c.sk, c.d]);
+        const kb = c.masked ? tf.tensor4d(bias, [c.n, 1, 1, c.sk]) : null;
+        const f = (a: Tensor, b: Tensor, e: Tensor) =>
+          useLayer ? multiHeadAttention(a as Tensor3D, b as Tensor3D, e as Tensor3D, c.heads, kb) : referenceAttention(a, b, e, c.heads, kb);
+        return [f(q, k, v), ...tf.grads((a: Tensor, b: Tensor, e: Tensor) => weightedSum(f(a, b, e), 83))([q, k, v])];
+      };
+      const want = await computeOn('cpu', run(false));
+      assertAllClose(await computeOn('wasm', run(true)), want, 1e-5, `wasm ${JSON.stringify(c)}`);
+      assertAllClose(await computeOn('cpu', run(true)), want, 1e-5, `cpu ${JSON.stringify(c)}`);
+    });
+  }
+
+  it('a padded key changes nothing: the outfit without it gives the same output', async () => {
+    const [n, d, heads] = [1, 8, 2];
+    const qv = randomValues([n, 3, d], 84);
+    const kv = randomValues([n, 3, d], 85);
+    const [padded, unpadded] = await computeOn('wasm', () => {
+      const q = tf.tensor3d(qv, [n, 3, d]);
+      const k = tf.tensor3d(kv, [n, 3, d]);
+      const full = multiHeadAttention(q, k, k, heads, tf.tensor4d([0, 0, -1e9], [1, 1, 1, 3]));
+      const k2 = tf.slice(k, [0, 0, 0], [n, 2, d]);
+      return [full, multiHeadAttention(q, k2, k2, heads)];
+    });
+    assertAllClose([padded], [unpadded], 1e-6, 'padding');
   });
 });
