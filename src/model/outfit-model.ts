@@ -9,6 +9,7 @@
  */
 import { dense, layerNorm } from '../engine/layers.js';
 import { tf, type Rank, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type Variable } from '../engine/tf.js';
+import { packOutfits } from '../data/batches.js';
 import type { OutfitTable } from '../data/types.js';
 import { UserError } from '../errors.js';
 import type { Rng } from '../rng.js';
@@ -21,36 +22,24 @@ import { keyBiasFromSlots, SetTransformer } from './set-transformer.js';
 
 export type ParamCounts = Record<ParamGroup | 'total', number>;
 
-/** Distinct items of a batch of outfits and, per slot, the row of its item among them (−1 = absent). */
+/** Distinct items of a batch of outfits and, per slot, the row of its item among them (−1 = padding). */
 export interface PackedOutfits {
   /** Distinct global item ids, first-seen order. */
   readonly itemIds: Int32Array;
-  /** n·slots entries indexing `itemIds`, −1 where the slot is empty. */
+  /** n·slots entries indexing `itemIds`, −1 where the slot is padding. */
   readonly slotIndex: Int32Array;
+  /** Slots per packed outfit: the most items any outfit of the batch has (≤ the input's slots). */
   readonly slots: number;
 }
 
-/** Dedupes the items of `items` (n·slots global ids, −1 = absent slot) for one batch. */
+/**
+ * Dedupes the items of `items` (n·slots global ids, −1 = absent slot) for one batch, with
+ * data/batches.ts `packOutfits` (present items first, padded to the batch's longest outfit).
+ */
 export function packOutfitItems(items: Int32Array, slots: number): PackedOutfits {
   if (items.length % slots !== 0) throw new Error(`packOutfitItems: ${items.length} slot entries do not split into rows of ${slots}`);
-  const rowOf = new Map<number, number>();
-  const ids: number[] = [];
-  const slotIndex = new Int32Array(items.length);
-  for (let i = 0; i < items.length; i++) {
-    const id = items[i];
-    if (id < 0) {
-      slotIndex[i] = -1;
-      continue;
-    }
-    let row = rowOf.get(id);
-    if (row === undefined) {
-      row = ids.length;
-      rowOf.set(id, row);
-      ids.push(id);
-    }
-    slotIndex[i] = row;
-  }
-  return { itemIds: Int32Array.from(ids), slotIndex, slots };
+  const packed = packOutfits({ slots, users: new Int32Array(items.length / slots), items });
+  return { itemIds: packed.uniqueItems, slotIndex: packed.slotIndex, slots: packed.slots };
 }
 
 export class OutfitModel {
@@ -176,7 +165,7 @@ export class OutfitModel {
     const packed = packOutfitItems(items, slots);
     return tf.tidy(() => {
       const features = this.itemFeatures(inputs.gather(packed.itemIds), training);
-      return this.embedOutfits(features, packed.slotIndex, slots, training);
+      return this.embedOutfits(features, packed.slotIndex, packed.slots, training);
     });
   }
 

@@ -78,10 +78,14 @@ describe('OutfitModel (SPEC §2–§3)', () => {
     m.dispose();
   });
 
-  test('packOutfitItems dedupes items and keeps absent slots', () => {
+  test('packOutfitItems dedupes items and pads to the longest outfit', () => {
     const packed = packOutfitItems(Int32Array.from([5, 9, -1, 9, 5, 2]), 3);
     assert.deepEqual(Array.from(packed.itemIds), [5, 9, 2]);
     assert.deepEqual(Array.from(packed.slotIndex), [0, 1, -1, 1, 0, 2]);
+    // absent slots are dropped when no outfit of the batch needs them
+    const short = packOutfitItems(Int32Array.from([5, -1, 9, 9, -1, 5]), 3);
+    assert.equal(short.slots, 2);
+    assert.deepEqual(Array.from(short.slotIndex), [0, 1, 1, 0]);
   });
 
   test('dropout acts only in training and is reproducible from the seed', () => {
