@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 
 const subcommandModules: Array<() => Promise<{ register: (data: Command) => void }>> = [
   () => import('./data-stats.js'),
+  () => import('./data-synth.js'),
 ];
 
 export async function registerAsync(program: Command): Promise<void> {
