@@ -1,0 +1,573 @@
+/**
+ * Cold (new) users (SPEC §5; paper-notes §2.7, §7.6): anchors for a user the model never saw,
+ * from a few of their outfits, with every trained weight frozen.
+ *
+ * - `so` (LPAE "learning by optimisation"): fresh anchors U(±sqrt(3/d)) optimised with Adam on the
+ *   user's outfits against sampled random-mix negatives, softmax objective (SPEC §4 Eq. T) plus
+ *   LPAE's anchor regulariser. Only the anchors move, so the outfits' projected embeddings ĥ are
+ *   computed ONCE (one backbone + Set Transformer pass) and each step is a [n, d]·[d] product:
+ *   fitting one user from 5 outfits takes a few hundred milliseconds.
+ * - `su` (user search): copy the anchors of the existing user whose score on the new outfits is
+ *   highest (mean over the outfits).
+ * - `sa` (anchor search): take the existing anchors nearest (cosine) to the new outfits' projected
+ *   embeddings, round-robin over the outfits so that each outfit is represented.
+ *
+ * Anchors here are a user's OWN anchors, [Ku, d] row-major (K, or K/2 with LPAE-g whose shared
+ * anchors stay frozen), the layout of `OutfitModel.getUserAnchors / setUserAnchors`.
+ */
+import type { ItemPools } from '../data/augment.js';
+import type { OutfitTable } from '../data/types.js';
+import { tf, type Tensor2D } from '../engine/tf.js';
+import { UserError } from '../errors.js';
+import type { ItemInputSource } from '../model/inputs.js';
+import type { OutfitModel } from '../model/outfit-model.js';
+import type { Rng } from '../rng.js';
+
+export const COLD_START_STRATEGIES = ['so', 'su', 'sa'] as const;
+export type ColdStartStrategy = (typeof COLD_START_STRATEGIES)[number];
+
+/** A new user's outfits: a table (its `users` column is ignored) or lists of global item ids. */
+export type NewUserOutfits = OutfitTable | ReadonlyArray<ReadonlyArray<number>>;
+
+export interface ColdStartOptions {
+  /** 'so' (default), 'su' or 'sa' (SPEC §5). */
+  strategy?: ColdStartStrategy;
+  /** Randomness of the SO initialisation and negative draws. */
+  rng: Rng;
+  /** Items per category that random-mix negatives are drawn from (SPEC §6.2); required by SO. */
+  pools?: ItemPools;
+  /** SO: Adam steps (default 150). */
+  steps?: number;
+  /** SO: Adam learning rate (default 0.02; anchors start at |a| ≈ sqrt(3/d)·sqrt(d/3) = 1). */
+  lr?: number;
+  /** SO: M, negatives per positive in each step's softmax (SPEC §4: 10). */
+  negatives?: number;
+  /**
+   * SO: random-mix negatives drawn (and embedded) once per positive; each step uses M of them.
+   * Default 8·M, so steps see fresh combinations without a backbone pass per step.
+   */
+  negativePool?: number;
+  /** SO: weight of the anchor regulariser L_reg (SPEC §3/§4: 0.01); needs Ku ≤ d. */
+  regWeight?: number;
+  /** SU/SA: the existing users searched (default: all users the model had before any cold users were added). */
+  candidateUsers?: Int32Array;
+  /** Outfits embedded per pass (default 512). */
+  batchSize?: number;
+}
+
+export const COLD_START_DEFAULTS = {
+  strategy: 'so' as ColdStartStrategy,
+  steps: 150,
+  lr: 0.02,
+  negatives: 10,
+  negativePoolFactor: 8,
+  regWeight: 0.01,
+  batchSize: 512,
+};
+
+/** Anchors [Ku·d] for one new user (SPEC §5). */
+export function fitAnchorsForNewUser(model: OutfitModel, inputs: ItemInputSource, outfits: NewUserOutfits, opts: ColdStartOptions): Float32Array {
+  return fitAnchorsForNewUsers(model, inputs, [outfits], opts)[0];
+}
+
+/**
+ * Anchors for many new users at once (the cold-start experiment fits all 53 / 32 users): every
+ * user's outfits and negatives are embedded in shared batches, and SO optimises all users' anchors
+ * together. Their losses are summed and share no parameter, so this is the same as fitting each
+ * user alone (Adam is per-coordinate).
+ */
+export function fitAnchorsForNewUsers(
+  model: OutfitModel,
+  inputs: ItemInputSource,
+  outfitsPerUser: ReadonlyArray<NewUserOutfits>,
+  opts: ColdStartOptions,
+): Float32Array[] {
+  const strategy = opts.strategy ?? COLD_START_DEFAULTS.strategy;
+  if (!COLD_START_STRATEGIES.includes(strategy)) {
+    throw new UserError(`cold-start strategy must be one of ${COLD_START_STRATEGIES.join(', ')}, got '${strategy}'`);
+  }
+  if (outfitsPerUser.length === 0) return [];
+  const tables = outfitsPerUser.map((o, i) => toTable(o, i, inputs.count));
+  switch (strategy) {
+    case 'so':
+      return fitByOptimisation(model, inputs, tables, opts);
+    case 'su':
+      return fitByUserSearch(model, inputs, tables, opts);
+    case 'sa':
+      return fitByAnchorSearch(model, inputs, tables, opts);
+  }
+}
+
+/** Adds the fitted users to the model (ids first..first+n-1, returned) and writes their anchors. */
+export function addFittedUsers(model: OutfitModel, anchors: readonly Float32Array[], rng: Rng): number {
+  if (anchors.length === 0) return model.config.numUsers;
+  const first = model.addUsers(anchors.length, rng);
+  anchors.forEach((a, i) => model.setUserAnchors(first + i, a));
+  return first;
+}
+
+// ---- shared pieces ----------------------------------------------------------------------------
+
+/** Outfits as a table of global ids; item lists are padded with -1 to the longest (an outfit is a set). */
+function toTable(outfits: NewUserOutfits, userIndex: number, itemCount: number): OutfitTable {
+  let table: OutfitTable;
+  if (isTable(outfits)) {
+    table = outfits;
+  } else {
+    const slots = Math.max(0, ...outfits.map((o) => o.length));
+    const items = new Int32Array(outfits.length * slots).fill(-1);
+    outfits.forEach((o, r) => o.forEach((item, j) => (items[r * slots + j] = item)));
+    table = { slots, users: new Int32Array(outfits.length), items };
+  }
+  const n = table.users.length;
+  if (n === 0) throw new UserError(`new user ${userIndex}: no outfits to fit anchors from`);
+  for (let r = 0; r < n; r++) {
+    let present = 0;
+    for (let j = 0; j < table.slots; j++) {
+      const item = table.items[r * table.slots + j];
+      if (item === -1) continue;
+      if (!(Number.isInteger(item) && item >= 0 && item < itemCount)) {
+        throw new UserError(`new user ${userIndex}, outfit ${r}: item ${item} is outside the ${itemCount} items`);
+      }
+      present++;
+    }
+    if (present === 0) throw new UserError(`new user ${userIndex}, outfit ${r}: no items`);
+  }
+  return table;
+}
+
+function isTable(o: NewUserOutfits): o is OutfitTable {
+  return (o as OutfitTable).items instanceof Int32Array;
+}
+
+/** ĥ = normalise(W_t z) of every row of `items` (n·slots, -1 = absent), batched: [n, d]. */
+export function projectedOutfitEmbeddings(model: OutfitModel, inputs: ItemInputSource, items: Int32Array, slots: number, batchSize: number): Tensor2D {
+  const n = items.length / slots;
+  const parts: Tensor2D[] = [];
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    parts.push(tf.tidy(() => model.projectOutfits(model.encodeOutfits(inputs, items.subarray(start * slots, end * slots), slots, false))));
+  }
+  if (parts.length === 1) return parts[0];
+  const out = tf.concat(parts, 0) as Tensor2D;
+  parts.forEach((p) => p.dispose());
+  return out;
+}
+
+/** s = (Σ_k â_k)·ĥ / divisor: sum → τ, mean → K·τ (SPEC §3, the same reduction as OutfitModel.scoreOutfits). */
+export function scoreDivisorOf(model: OutfitModel): number {
+  const cfg = model.config;
+  return (cfg.scoreReduction === 'mean' ? model.anchors.totalK : 1) * cfg.scoreTemperature;
+}
+
+/** Σ_k â_k over the LPAE-g shared anchors (frozen), or zeros: [d]. */
+export function sharedAnchorSum(model: OutfitModel): Float32Array {
+  const d = model.config.dim;
+  const out = new Float32Array(d);
+  const shared = model.anchors.getSharedAnchors();
+  if (!shared) return out;
+  for (let k = 0; k < shared.length / d; k++) {
+    let norm = 0;
+    for (let t = 0; t < d; t++) norm += shared[k * d + t] ** 2;
+    const inv = 1 / Math.sqrt(norm + 1e-12);
+    for (let t = 0; t < d; t++) out[t] += shared[k * d + t] * inv;
+  }
+  return out;
+}
+
+// ---- SO ---------------------------------------------------------------------------------------
+
+function fitByOptimisation(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): Float32Array[] {
+  const steps = opts.steps ?? COLD_START_DEFAULTS.steps;
+  const lr = opts.lr ?? COLD_START_DEFAULTS.lr;
+  const m = opts.negatives ?? COLD_START_DEFAULTS.negatives;
+  const poolPer = opts.negativePool ?? COLD_START_DEFAULTS.negativePoolFactor * m;
+  const regWeight = opts.regWeight ?? COLD_START_DEFAULTS.regWeight;
+  const batchSize = opts.batchSize ?? COLD_START_DEFAULTS.batchSize;
+  if (!(Number.isInteger(steps) && steps >= 0)) throw new UserError(`cold-start steps must be a non-negative integer, got ${steps}`);
+  if (!(lr > 0)) throw new UserError(`cold-start lr must be > 0, got ${lr}`);
+  if (!(Number.isInteger(m) && m >= 1)) throw new UserError(`cold-start negatives must be a positive integer, got ${m}`);
+  if (!(Number.isInteger(poolPer) && poolPer >= m)) throw new UserError(`cold-start negativePool must be an integer >= negatives (${m}), got ${poolPer}`);
+  if (!opts.pools) throw new UserError('cold-start strategy so needs item pools to draw random-mix negatives from');
+  const pools = opts.pools;
+
+  const users = tables.length;
+  const ku = model.anchors.userK;
+  const d = model.config.dim;
+  if (regWeight > 0 && ku > d) throw new UserError(`the anchor regulariser needs K_user (${ku}) <= dim (${d}); set regWeight 0`);
+  const rng = opts.rng;
+
+  // one table holding, per user, the positives then poolPer negatives per positive; uniform width
+  const slots = Math.max(...tables.map((t) => t.slots));
+  const rowsPerUser = tables.map((t) => t.users.length * (1 + poolPer));
+  const totalRows = rowsPerUser.reduce((a, b) => a + b, 0);
+  const items = new Int32Array(totalRows * slots).fill(-1);
+  const posIndex: number[] = []; // row of each positive, user-major
+  const posUser: number[] = [];
+  const negPoolStart: number[] = []; // first pool row of each positive
+  let row = 0;
+  tables.forEach((t, u) => {
+    const userRng = rng.fork(`cold-user-${u}`);
+    const own = new Set<string>();
+    for (let r = 0; r < t.users.length; r++) own.add(outfitKey(t.items, r * t.slots, t.slots));
+    for (let r = 0; r < t.users.length; r++) {
+      for (let j = 0; j < t.slots; j++) items[row * slots + j] = t.items[r * t.slots + j];
+      posIndex.push(row);
+      posUser.push(u);
+      row++;
+    }
+    for (let r = 0; r < t.users.length; r++) {
+      negPoolStart.push(row);
+      for (let q = 0; q < poolPer; q++, row++) drawRandomMix(t, r, pools, own, userRng, items, row * slots);
+    }
+  });
+
+  const hatsTensor = projectedOutfitEmbeddings(model, inputs, items, slots, batchSize);
+  const hats = Float64Array.from(hatsTensor.dataSync() as Float32Array);
+  hatsTensor.dispose();
+  const problem: AnchorProblem = {
+    dim: d,
+    anchorsPerUser: ku,
+    users,
+    hats,
+    posRows: Int32Array.from(posIndex),
+    posUsers: Int32Array.from(posUser),
+    shared: Float64Array.from(sharedAnchorSum(model)),
+    divisor: scoreDivisorOf(model),
+    regWeight,
+  };
+  const anchors = new Float64Array(users * ku * d);
+  const limit = Math.sqrt(3 / d); // SPEC §3 anchor initialisation
+  for (let i = 0; i < anchors.length; i++) anchors[i] = rng.uniform(-limit, limit);
+  const adam = new AdamState(anchors.length, lr);
+  const nPos = posIndex.length;
+  const negRows = new Int32Array(nPos * m);
+  const pick = new Int32Array(poolPer);
+  for (let step = 0; step < steps; step++) {
+    // M distinct pool entries per positive (partial Fisher–Yates over the pool)
+    for (let p = 0; p < nPos; p++) {
+      for (let i = 0; i < poolPer; i++) pick[i] = i;
+      for (let i = 0; i < m; i++) {
+        const j = i + rng.int(poolPer - i);
+        const tmp = pick[i];
+        pick[i] = pick[j];
+        pick[j] = tmp;
+        negRows[p * m + i] = negPoolStart[p] + pick[i];
+      }
+    }
+    const { grad } = anchorLossAndGradient(problem, anchors, negRows, m);
+    adam.step(anchors, grad);
+  }
+  return Array.from({ length: users }, (_, u) => Float32Array.from(anchors.subarray(u * ku * d, (u + 1) * ku * d)));
+}
+
+/**
+ * The SO objective over frozen projected outfit embeddings (everything but the anchors fixed).
+ * Plain Float64 JS: each step is a few hundred thousand multiply-adds, far below what one tfjs
+ * kernel launch per op would cost on tensors this small.
+ */
+export interface AnchorProblem {
+  dim: number;
+  anchorsPerUser: number;
+  users: number;
+  /** ĥ of every outfit row (positives and negative pool), [rows, d]. */
+  hats: Float64Array;
+  /** Row of each positive in `hats`. */
+  posRows: Int32Array;
+  /** New user (0..users-1) of each positive. */
+  posUsers: Int32Array;
+  /** Σ â over the frozen shared anchors (LPAE-g), zeros otherwise: [d]. */
+  shared: Float64Array;
+  /** Score divisor (SPEC §3 reduction and temperature). */
+  divisor: number;
+  /** Weight of L_reg (SPEC §3). */
+  regWeight: number;
+}
+
+/**
+ * Σ_u [ mean over u's positives of Eq. T (SPEC §4) + regWeight · (tr G_u − log det G_u) (SPEC §3) ]
+ * and its gradient w.r.t. the anchors [users, Ku, d]. `negRows[p·m + j]` is negative j of positive p.
+ * Score s(u, o) = ĥ_o · (Σ_k a_uk/|a_uk| + shared) / divisor.
+ */
+export function anchorLossAndGradient(problem: AnchorProblem, anchors: Float64Array, negRows: Int32Array, m: number): { loss: number; grad: Float64Array } {
+  const { dim: d, anchorsPerUser: ku, users, hats, posRows, posUsers, shared, divisor, regWeight } = problem;
+  const nPos = posRows.length;
+  const norms = new Float64Array(users * ku);
+  const vectors = new Float64Array(users * d);
+  for (let u = 0; u < users; u++) {
+    for (let t = 0; t < d; t++) vectors[u * d + t] = shared[t];
+    for (let k = 0; k < ku; k++) {
+      const base = (u * ku + k) * d;
+      let sq = 0;
+      for (let t = 0; t < d; t++) sq += anchors[base + t] ** 2;
+      const norm = Math.sqrt(sq + 1e-12);
+      norms[u * ku + k] = norm;
+      for (let t = 0; t < d; t++) vectors[u * d + t] += anchors[base + t] / norm;
+    }
+  }
+  const positivesOf = new Float64Array(users);
+  for (let p = 0; p < nPos; p++) positivesOf[posUsers[p]]++;
+
+  let loss = 0;
+  const gradVectors = new Float64Array(users * d);
+  const logits = new Float64Array(1 + m);
+  const rows = new Int32Array(1 + m);
+  for (let p = 0; p < nPos; p++) {
+    const u = posUsers[p];
+    rows[0] = posRows[p];
+    for (let j = 0; j < m; j++) rows[1 + j] = negRows[p * m + j];
+    let max = -Infinity;
+    for (let i = 0; i <= m; i++) {
+      let s = 0;
+      for (let t = 0; t < d; t++) s += hats[rows[i] * d + t] * vectors[u * d + t];
+      logits[i] = s / divisor;
+      if (logits[i] > max) max = logits[i];
+    }
+    let z = 0;
+    for (let i = 0; i <= m; i++) z += Math.exp(logits[i] - max);
+    const weight = 1 / positivesOf[u];
+    loss += weight * (max + Math.log(z) - logits[0]);
+    // ∂L/∂s_i = softmax_i − [i = positive]; s_i = ĥ_i·v/divisor
+    for (let i = 0; i <= m; i++) {
+      const g = (weight * (Math.exp(logits[i] - max) / z - (i === 0 ? 1 : 0))) / divisor;
+      for (let t = 0; t < d; t++) gradVectors[u * d + t] += g * hats[rows[i] * d + t];
+    }
+  }
+
+  const grad = new Float64Array(anchors.length);
+  for (let u = 0; u < users; u++) {
+    // v = Σ_k a_k/|a_k|: ∂/∂a_k = (g − (g·â_k) â_k) / |a_k|
+    for (let k = 0; k < ku; k++) {
+      const base = (u * ku + k) * d;
+      const norm = norms[u * ku + k];
+      let dot = 0;
+      for (let t = 0; t < d; t++) dot += gradVectors[u * d + t] * anchors[base + t];
+      dot /= norm;
+      for (let t = 0; t < d; t++) grad[base + t] = (gradVectors[u * d + t] - (dot * anchors[base + t]) / norm) / norm;
+    }
+    if (regWeight > 0) {
+      const block = anchors.subarray(u * ku * d, (u + 1) * ku * d);
+      const reg = logDetDivergenceWithGradient(block, ku, d);
+      loss += regWeight * reg.value;
+      for (let i = 0; i < ku * d; i++) grad[u * ku * d + i] += regWeight * reg.grad[i];
+    }
+  }
+  return { loss, grad };
+}
+
+/**
+ * tr(G) − log det(G) for G = A Aᵀ (A [K, d]) and its gradient 2A − 2G⁻¹A (SPEC §3 L_reg; the same
+ * quantity as model/anchors.ts logDetDivergence, in Float64 for the cold-start optimiser).
+ */
+export function logDetDivergenceWithGradient(a: Float64Array, k: number, d: number): { value: number; grad: Float64Array } {
+  const g = new Float64Array(k * k);
+  for (let r = 0; r < k; r++) {
+    for (let c = 0; c <= r; c++) {
+      let s = 0;
+      for (let t = 0; t < d; t++) s += a[r * d + t] * a[c * d + t];
+      g[r * k + c] = s;
+    }
+  }
+  // Cholesky G = L Lᵀ
+  const l = new Float64Array(k * k);
+  for (let r = 0; r < k; r++) {
+    for (let c = 0; c <= r; c++) {
+      let s = g[r * k + c];
+      for (let t = 0; t < c; t++) s -= l[r * k + t] * l[c * k + t];
+      if (r === c) {
+        if (!(s > 0)) throw new Error('anchor regulariser: the anchors are linearly dependent (G is singular)');
+        l[r * k + r] = Math.sqrt(s);
+      } else {
+        l[r * k + c] = s / l[c * k + c];
+      }
+    }
+  }
+  let trace = 0;
+  for (let i = 0; i < k * d; i++) trace += a[i] * a[i];
+  let logDet = 0;
+  for (let r = 0; r < k; r++) logDet += 2 * Math.log(l[r * k + r]);
+  // X = G⁻¹A: forward then backward substitution over all d columns
+  const x = Float64Array.from(a);
+  for (let r = 0; r < k; r++) {
+    for (let c = 0; c < r; c++) {
+      const f = l[r * k + c];
+      for (let t = 0; t < d; t++) x[r * d + t] -= f * x[c * d + t];
+    }
+    const inv = 1 / l[r * k + r];
+    for (let t = 0; t < d; t++) x[r * d + t] *= inv;
+  }
+  for (let r = k - 1; r >= 0; r--) {
+    for (let c = r + 1; c < k; c++) {
+      const f = l[c * k + r];
+      for (let t = 0; t < d; t++) x[r * d + t] -= f * x[c * d + t];
+    }
+    const inv = 1 / l[r * k + r];
+    for (let t = 0; t < d; t++) x[r * d + t] *= inv;
+  }
+  const grad = new Float64Array(k * d);
+  for (let i = 0; i < k * d; i++) grad[i] = 2 * (a[i] - x[i]);
+  return { value: trace - logDet, grad };
+}
+
+/** Adam (Kingma & Ba) over one flat parameter vector, tfjs's defaults (β1 0.9, β2 0.999, ε 1e-7). */
+class AdamState {
+  private readonly m: Float64Array;
+  private readonly v: Float64Array;
+  private t = 0;
+  constructor(
+    size: number,
+    private readonly lr: number,
+    private readonly beta1 = 0.9,
+    private readonly beta2 = 0.999,
+    private readonly eps = 1e-7,
+  ) {
+    this.m = new Float64Array(size);
+    this.v = new Float64Array(size);
+  }
+
+  step(params: Float64Array, grad: Float64Array): void {
+    this.t++;
+    const c1 = 1 - this.beta1 ** this.t;
+    const c2 = 1 - this.beta2 ** this.t;
+    for (let i = 0; i < params.length; i++) {
+      this.m[i] = this.beta1 * this.m[i] + (1 - this.beta1) * grad[i];
+      this.v[i] = this.beta2 * this.v[i] + (1 - this.beta2) * grad[i] * grad[i];
+      params[i] -= (this.lr * (this.m[i] / c1)) / (Math.sqrt(this.v[i] / c2) + this.eps);
+    }
+  }
+}
+
+/**
+ * A type-aware random mix for positive `r` of `t` (SPEC §6.2): each present item replaced by a
+ * uniform item of its category from the pools, no item twice, never a copy of the user's outfits.
+ */
+function drawRandomMix(t: OutfitTable, r: number, pools: ItemPools, own: Set<string>, rng: Rng, out: Int32Array, at: number): void {
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    for (let j = 0; j < t.slots; j++) {
+      const item = t.items[r * t.slots + j];
+      if (item < 0) {
+        out[at + j] = -1;
+        continue;
+      }
+      const pool = pools.byCategory[pools.categoryOf[item]];
+      if (!pool || pool.length === 0) throw new UserError(`no items of category ${pools.categoryOf[item]} to draw negatives from`);
+      out[at + j] = pool[rng.int(pool.length)];
+    }
+    if (!hasRepeat(out, at, t.slots) && !own.has(outfitKey(out, at, t.slots))) return;
+  }
+  throw new UserError('the item pools are too small to draw a random-mix negative that is not one of the user\'s outfits');
+}
+
+function hasRepeat(items: Int32Array, at: number, slots: number): boolean {
+  for (let a = 0; a < slots; a++) {
+    if (items[at + a] < 0) continue;
+    for (let b = a + 1; b < slots; b++) if (items[at + a] === items[at + b]) return true;
+  }
+  return false;
+}
+
+/** Order-free key of one outfit (an outfit is a set, SPEC §1). */
+function outfitKey(items: Int32Array, at: number, slots: number): string {
+  const present: number[] = [];
+  for (let j = 0; j < slots; j++) if (items[at + j] >= 0) present.push(items[at + j]);
+  return present.sort((a, b) => a - b).join(',');
+}
+
+// ---- SU / SA ------------------------------------------------------------------------------------
+
+function candidateUsersOf(model: OutfitModel, opts: ColdStartOptions): Int32Array {
+  const users = opts.candidateUsers ?? Int32Array.from({ length: model.config.numUsers }, (_, i) => i);
+  if (users.length === 0) throw new UserError('cold-start user/anchor search needs at least one existing user');
+  return users;
+}
+
+/** Projected embeddings of each new user's outfits: one pass for all users. */
+function newUserHats(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], batchSize: number): { hats: Float32Array[]; d: number } {
+  const slots = Math.max(...tables.map((t) => t.slots));
+  const total = tables.reduce((a, t) => a + t.users.length, 0);
+  const items = new Int32Array(total * slots).fill(-1);
+  let row = 0;
+  for (const t of tables) {
+    for (let r = 0; r < t.users.length; r++, row++) {
+      for (let j = 0; j < t.slots; j++) items[row * slots + j] = t.items[r * t.slots + j];
+    }
+  }
+  const hatsTensor = projectedOutfitEmbeddings(model, inputs, items, slots, batchSize);
+  const all = hatsTensor.dataSync() as Float32Array;
+  hatsTensor.dispose();
+  const d = model.config.dim;
+  const hats: Float32Array[] = [];
+  row = 0;
+  for (const t of tables) {
+    hats.push(all.slice(row * d, (row + t.users.length) * d));
+    row += t.users.length;
+  }
+  return { hats, d };
+}
+
+function fitByUserSearch(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): Float32Array[] {
+  const candidates = candidateUsersOf(model, opts);
+  const { hats, d } = newUserHats(model, inputs, tables, opts.batchSize ?? COLD_START_DEFAULTS.batchSize);
+  const vectors = tf.tidy(() => model.userVectors(candidates).dataSync() as Float32Array);
+  return hats.map((h) => {
+    const n = h.length / d;
+    // mean score over the outfits; the divisor is common to all users, so it cannot change the argmax
+    let best = -Infinity;
+    let bestUser = candidates[0];
+    for (let c = 0; c < candidates.length; c++) {
+      let s = 0;
+      for (let r = 0; r < n; r++) for (let t = 0; t < d; t++) s += h[r * d + t] * vectors[c * d + t];
+      if (s > best) {
+        best = s;
+        bestUser = candidates[c];
+      }
+    }
+    return model.getUserAnchors(bestUser);
+  });
+}
+
+function fitByAnchorSearch(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): Float32Array[] {
+  const candidates = candidateUsersOf(model, opts);
+  const ku = model.anchors.userK;
+  const { hats, d } = newUserHats(model, inputs, tables, opts.batchSize ?? COLD_START_DEFAULTS.batchSize);
+  // every candidate anchor, raw and normalised: [C·Ku, d]
+  const raw = new Float32Array(candidates.length * ku * d);
+  candidates.forEach((u, i) => raw.set(model.getUserAnchors(u), i * ku * d));
+  const total = candidates.length * ku;
+  const unit = new Float32Array(raw.length);
+  for (let a = 0; a < total; a++) {
+    let norm = 0;
+    for (let t = 0; t < d; t++) norm += raw[a * d + t] ** 2;
+    const inv = 1 / Math.sqrt(norm + 1e-12);
+    for (let t = 0; t < d; t++) unit[a * d + t] = raw[a * d + t] * inv;
+  }
+  return hats.map((h) => {
+    const n = h.length / d;
+    // per outfit, all anchors by decreasing cos(ĥ_o, â) (ĥ is already unit length)
+    const orders: Int32Array[] = [];
+    for (let r = 0; r < n; r++) {
+      const sims = new Float32Array(total);
+      for (let a = 0; a < total; a++) {
+        let s = 0;
+        for (let t = 0; t < d; t++) s += h[r * d + t] * unit[a * d + t];
+        sims[a] = s;
+      }
+      orders.push(Int32Array.from({ length: total }, (_, i) => i).sort((x, y) => sims[y] - sims[x]));
+    }
+    // round-robin over the outfits: outfit 0's nearest, outfit 1's nearest, ..., then second nearest, ...
+    const taken = new Set<number>();
+    const chosen: number[] = [];
+    for (let rank = 0; chosen.length < ku && rank < total; rank++) {
+      for (let r = 0; r < n && chosen.length < ku; r++) {
+        const a = orders[r][rank];
+        if (!taken.has(a)) {
+          taken.add(a);
+          chosen.push(a);
+        }
+      }
+    }
+    const out = new Float32Array(ku * d);
+    chosen.forEach((a, i) => out.set(raw.subarray(a * d, (a + 1) * d), i * d));
+    return out;
+  });
+}

@@ -1,0 +1,271 @@
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ItemPools } from '../../src/data/augment.js';
+import type { OutfitTable } from '../../src/data/types.js';
+import { initEngine } from '../../src/engine/backend.js';
+import { tf } from '../../src/engine/tf.js';
+import { aucOfUser } from '../../src/eval/metrics.js';
+import { featureInputSource, type ItemInputSource } from '../../src/model/inputs.js';
+import { OutfitModel } from '../../src/model/outfit-model.js';
+import { Rng } from '../../src/rng.js';
+import { logDetDivergence } from '../../src/model/anchors.js';
+import {
+  addFittedUsers,
+  anchorLossAndGradient,
+  logDetDivergenceWithGradient,
+  type AnchorProblem,
+  fitAnchorsForNewUser,
+  fitAnchorsForNewUsers,
+  projectedOutfitEmbeddings,
+  scoreDivisorOf,
+  sharedAnchorSum,
+} from '../../src/train/cold-start.js';
+
+// A hand-made catalog whose item features form two clusters (two "styles"): 3 categories × 30 items,
+// items 0..14 of each category near centre A, 15..29 near centre B. Item features reach the
+// Set Transformer through an identity backbone, so even an untrained model maps a cluster's
+// outfits close together: SO must find that direction from a few outfits.
+const F = 12;
+const PER_CATEGORY = 30;
+const CATEGORIES = 3;
+
+function clusteredFeatures(seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const centres = [0, 1].map(() => Float32Array.from({ length: F }, () => rng.normal()));
+  const values = new Float32Array(CATEGORIES * PER_CATEGORY * F);
+  for (let c = 0; c < CATEGORIES; c++) {
+    for (let i = 0; i < PER_CATEGORY; i++) {
+      const centre = centres[i < PER_CATEGORY / 2 ? 0 : 1];
+      const id = c * PER_CATEGORY + i;
+      for (let t = 0; t < F; t++) values[id * F + t] = centre[t] + 0.35 * rng.normal() + (c - 1) * 0.2;
+    }
+  }
+  return values;
+}
+
+const pools: ItemPools = {
+  byCategory: Array.from({ length: CATEGORIES }, (_, c) => Int32Array.from({ length: PER_CATEGORY }, (_, i) => c * PER_CATEGORY + i)),
+  categoryOf: Uint8Array.from({ length: CATEGORIES * PER_CATEGORY }, (_, id) => Math.floor(id / PER_CATEGORY)),
+};
+
+/** `n` outfits (top, bottom, shoe) of one cluster, items drawn from `lo..hi-1` of each category. */
+function clusterOutfits(n: number, lo: number, hi: number, rng: Rng): number[][] {
+  return Array.from({ length: n }, () => [0, 1, 2].map((c) => c * PER_CATEGORY + lo + rng.int(hi - lo)));
+}
+
+function randomOutfits(n: number, rng: Rng): number[][] {
+  return Array.from({ length: n }, () => [0, 1, 2].map((c) => c * PER_CATEGORY + rng.int(PER_CATEGORY)));
+}
+
+function tableOf(outfits: number[][]): OutfitTable {
+  return { slots: 3, users: new Int32Array(outfits.length), items: Int32Array.from(outfits.flat()) };
+}
+
+/** Scores of outfits for a user of `model` given its anchors (written into user `slot`). */
+async function scoresWith(model: OutfitModel, inputs: ItemInputSource, slot: number, anchors: Float32Array, outfits: number[][]): Promise<Float32Array> {
+  model.setUserAnchors(slot, anchors);
+  const t = tableOf(outfits);
+  return model.scoreTable(inputs, { ...t, users: new Int32Array(outfits.length).fill(slot) });
+}
+
+function makeModel(over: { sharedAnchors?: boolean } = {}): OutfitModel {
+  return OutfitModel.create(
+    { backbone: { kind: 'features', width: 0, inputDim: F, outDim: F }, dim: 16, heads: 2, anchors: 4, numUsers: 3, dropout: 0, ...over },
+    new Rng(11),
+  );
+}
+
+describe('cold start (SPEC §5)', () => {
+  let inputs: ItemInputSource;
+  before(async () => {
+    await initEngine({ backend: 'wasm' });
+    inputs = featureInputSource(clusteredFeatures(4), F);
+  });
+
+  test('SO raises the new user\'s scores of held-out outfits of their style over random anchors', async (t) => {
+    const model = makeModel();
+    const rng = new Rng(5);
+    const shots = clusterOutfits(5, 0, 15, rng);
+    const heldOut = clusterOutfits(40, 0, 15, rng.fork('held-out'));
+    // random-mix negatives of the whole catalog, as in evaluation (SPEC §7)
+    const mixes = randomOutfits(200, rng.fork('mixes'));
+    const started = performance.now();
+    const anchors = fitAnchorsForNewUser(model, inputs, shots, { strategy: 'so', rng: new Rng(1), pools });
+    t.diagnostic(`SO fit from 5 outfits: ${(performance.now() - started).toFixed(1)} ms (150 steps)`);
+    assert.equal(anchors.length, 4 * 16);
+    assert.ok(anchors.every(Number.isFinite));
+
+    const slot = model.addUsers(1, new Rng(2));
+    const fitted = aucOfUser(await scoresWith(model, inputs, slot, anchors, heldOut), await scoresWith(model, inputs, slot, anchors, mixes));
+    // random anchors (the SO starting point) over several draws: no preference on average
+    const baselines: number[] = [];
+    for (let draw = 0; draw < 8; draw++) {
+      const r = new Rng(100 + draw);
+      const random = Float32Array.from({ length: 4 * 16 }, () => r.uniform(-Math.sqrt(3 / 16), Math.sqrt(3 / 16)));
+      baselines.push(aucOfUser(await scoresWith(model, inputs, slot, random, heldOut), await scoresWith(model, inputs, slot, random, mixes)));
+    }
+    const baseline = baselines.reduce((a, b) => a + b, 0) / baselines.length;
+    t.diagnostic(`held-out outfits of the style vs random mixes, AUC: SO ${fitted.toFixed(3)}, random anchors ${baseline.toFixed(3)} (mean of 8)`);
+    assert.ok(fitted > 0.85, `SO AUC ${fitted}`);
+    assert.ok(fitted > baseline + 0.2, `SO AUC ${fitted} vs random ${baseline}`);
+    model.dispose();
+  });
+
+  test('the SO gradient matches central differences (softmax objective + anchor regulariser)', () => {
+    const rng = new Rng(71);
+    const d = 5;
+    const ku = 3;
+    const users = 2;
+    const rows = 14;
+    const hats = Float64Array.from({ length: rows * d }, () => rng.normal());
+    for (let r = 0; r < rows; r++) {
+      const n = Math.hypot(...hats.subarray(r * d, r * d + d));
+      for (let t = 0; t < d; t++) hats[r * d + t] /= n;
+    }
+    const problem: AnchorProblem = {
+      dim: d,
+      anchorsPerUser: ku,
+      users,
+      hats,
+      posRows: Int32Array.of(0, 1, 2),
+      posUsers: Int32Array.of(0, 0, 1),
+      shared: Float64Array.from({ length: d }, () => 0.3 * rng.normal()),
+      divisor: 0.7,
+      regWeight: 0.05,
+    };
+    const m = 3;
+    const negRows = Int32Array.from({ length: 3 * m }, (_, i) => 3 + i);
+    const anchors = Float64Array.from({ length: users * ku * d }, () => rng.normal());
+    const { grad } = anchorLossAndGradient(problem, anchors, negRows, m);
+    const h = 1e-6;
+    for (let i = 0; i < anchors.length; i++) {
+      const plus = Float64Array.from(anchors);
+      plus[i] += h;
+      const minus = Float64Array.from(anchors);
+      minus[i] -= h;
+      const numeric = (anchorLossAndGradient(problem, plus, negRows, m).loss - anchorLossAndGradient(problem, minus, negRows, m).loss) / (2 * h);
+      assert.ok(Math.abs(numeric - grad[i]) < 1e-6 * Math.max(1, Math.abs(numeric)), `coordinate ${i}: ${grad[i]} vs ${numeric}`);
+    }
+  });
+
+  test('the Float64 regulariser equals the model\'s logDetDivergence', () => {
+    const rng = new Rng(81);
+    const a = Float32Array.from({ length: 4 * 6 }, () => rng.normal());
+    const ours = logDetDivergenceWithGradient(Float64Array.from(a), 4, 6).value;
+    const theirs = tf.tidy(() => logDetDivergence(tf.tensor3d(a, [1, 4, 6]), Float64Array.of(1)).dataSync()[0]);
+    assert.ok(Math.abs(ours - theirs) < 1e-3 * Math.abs(ours), `${ours} vs ${theirs}`);
+  });
+
+  test('SO accepts a table, is seeded, and leaves every model weight untouched', () => {
+    const model = makeModel();
+    const before = model.namedVariables().map((v) => (v.variable.dataSync() as Float32Array).slice());
+    const outfits = tableOf(clusterOutfits(3, 0, 15, new Rng(8)));
+    const a = fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(9), pools, steps: 20 });
+    const b = fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(9), pools, steps: 20 });
+    assert.deepEqual(a, b);
+    model.namedVariables().forEach((v, i) => assert.deepEqual(v.variable.dataSync(), before[i], v.name));
+    model.dispose();
+  });
+
+  test('the batch version fits each user to their own style', async () => {
+    const model = makeModel();
+    const rng = new Rng(21);
+    const styleA = clusterOutfits(5, 0, 15, rng);
+    const styleB = clusterOutfits(5, 15, 30, rng);
+    const [a, b] = fitAnchorsForNewUsers(model, inputs, [styleA, styleB], { rng: new Rng(1), pools });
+    const first = addFittedUsers(model, [a, b], new Rng(3));
+    assert.equal(first, 3);
+    assert.equal(model.config.numUsers, 5);
+    const heldA = clusterOutfits(20, 0, 15, rng);
+    const heldB = clusterOutfits(20, 15, 30, rng);
+    const scoreFor = (user: number, outfits: number[][]) => model.scoreTable(inputs, { ...tableOf(outfits), users: new Int32Array(outfits.length).fill(user) });
+    assert.ok(aucOfUser(await scoreFor(first, heldA), await scoreFor(first, heldB)) > 0.9);
+    assert.ok(aucOfUser(await scoreFor(first + 1, heldB), await scoreFor(first + 1, heldA)) > 0.9);
+    model.dispose();
+  });
+
+  test('SU copies the existing user who scores the new outfits highest', () => {
+    const model = makeModel();
+    const rng = new Rng(31);
+    // user 1 becomes a style-A user; users 0 and 2 are style B
+    const [a, b] = fitAnchorsForNewUsers(model, inputs, [clusterOutfits(5, 0, 15, rng), clusterOutfits(5, 15, 30, rng)], { rng: new Rng(1), pools });
+    model.setUserAnchors(0, b);
+    model.setUserAnchors(1, a);
+    model.setUserAnchors(2, b);
+    const copied = fitAnchorsForNewUser(model, inputs, clusterOutfits(2, 0, 15, rng), { strategy: 'su', rng: new Rng(2) });
+    assert.deepEqual(copied, model.getUserAnchors(1));
+    // candidateUsers restricts the search
+    const restricted = fitAnchorsForNewUser(model, inputs, clusterOutfits(2, 0, 15, rng), { strategy: 'su', rng: new Rng(2), candidateUsers: Int32Array.of(2) });
+    assert.deepEqual(restricted, model.getUserAnchors(2));
+    model.dispose();
+  });
+
+  test('SA takes existing anchors, the nearest one to each outfit first', () => {
+    const model = makeModel();
+    const outfits = clusterOutfits(2, 0, 15, new Rng(41));
+    const anchors = fitAnchorsForNewUser(model, inputs, outfits, { strategy: 'sa', rng: new Rng(2) });
+    const d = 16;
+    const existing = [0, 1, 2].flatMap((u) => {
+      const all = model.getUserAnchors(u);
+      return Array.from({ length: 4 }, (_, k) => all.slice(k * d, (k + 1) * d));
+    });
+    const rows = Array.from({ length: 4 }, (_, k) => anchors.slice(k * d, (k + 1) * d));
+    for (const row of rows) assert.ok(existing.some((e) => e.every((v, i) => v === row[i])), 'every SA anchor is an existing anchor');
+    assert.equal(new Set(rows.map((r) => r.join(','))).size, 4, 'no anchor taken twice');
+    // the first anchor is the one nearest (cosine) to the first outfit's projected embedding
+    const hats = projectedOutfitEmbeddings(model, inputs, Int32Array.from(outfits.flat()), 3, 64);
+    const h = (hats.dataSync() as Float32Array).slice(0, d);
+    hats.dispose();
+    const cos = (x: Float32Array) => x.reduce((s, v, i) => s + v * h[i], 0) / Math.hypot(...x);
+    const best = Math.max(...existing.map(cos));
+    assert.ok(Math.abs(cos(rows[0]) - best) < 1e-6);
+    model.dispose();
+  });
+
+  test('LPAE-g: SO fits only the own anchors; own + frozen shared anchors give the model\'s score', async () => {
+    const model = makeModel({ sharedAnchors: true });
+    const outfits = clusterOutfits(4, 0, 15, new Rng(51));
+    const anchors = fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(1), pools, steps: 30 });
+    assert.equal(anchors.length, 2 * 16, 'K/2 own anchors');
+    const slot = model.addUsers(1, new Rng(2));
+    const scores = await scoresWith(model, inputs, slot, anchors, outfits);
+    // the score SO optimised: ĥ·(Σ own â + Σ shared â) / divisor
+    const d = 16;
+    const v = sharedAnchorSum(model);
+    for (let k = 0; k < 2; k++) {
+      const row = anchors.slice(k * d, (k + 1) * d);
+      const n = Math.hypot(...row);
+      row.forEach((x, t) => (v[t] += x / n));
+    }
+    const hats = projectedOutfitEmbeddings(model, inputs, Int32Array.from(outfits.flat()), 3, 64);
+    const h = hats.dataSync() as Float32Array;
+    hats.dispose();
+    outfits.forEach((_, r) => {
+      const ours = h.slice(r * d, (r + 1) * d).reduce((s, x, t) => s + x * v[t], 0) / scoreDivisorOf(model);
+      assert.ok(Math.abs(ours - scores[r]) < 1e-4, `outfit ${r}: ${ours} vs model ${scores[r]}`);
+    });
+    model.dispose();
+  });
+
+  test('bad input is a UserError naming the problem', () => {
+    const model = makeModel();
+    assert.throws(() => fitAnchorsForNewUser(model, inputs, [], { rng: new Rng(1), pools }), /no outfits/);
+    assert.throws(() => fitAnchorsForNewUser(model, inputs, [[0, 999, 60]], { rng: new Rng(1), pools }), /item 999 is outside/);
+    assert.throws(() => fitAnchorsForNewUser(model, inputs, [[0, 30, 60]], { rng: new Rng(1) }), /needs item pools/);
+    assert.throws(
+      () => fitAnchorsForNewUser(model, inputs, [[0, 30, 60]], { rng: new Rng(1), pools, strategy: 'xx' as 'so' }),
+      /must be one of so, su, sa/,
+    );
+    model.dispose();
+  });
+
+  test('no tensors leak', () => {
+    const model = makeModel();
+    const outfits = clusterOutfits(3, 0, 15, new Rng(61));
+    fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(1), pools, steps: 3 });
+    const before = tf.memory().numTensors;
+    for (const strategy of ['so', 'su', 'sa'] as const) fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(1), pools, steps: 3, strategy });
+    assert.equal(tf.memory().numTensors, before);
+    model.dispose();
+  });
+});
