@@ -7,7 +7,7 @@
  * (DESIGN.md Engine 6), so the places where AlexNet max-pools use a 3×3/2 average pool instead
  * (same parameters, gradient correct on every backend).
  */
-import { conv2d, dense } from '../engine/layers.js';
+import { avgPool, conv2d, dense, globalAvgPool } from '../engine/layers.js';
 import { tf, type Rank, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Variable } from '../engine/tf.js';
 import type { Rng } from '../rng.js';
 import type { BackboneConfig } from './config.js';
@@ -104,11 +104,6 @@ export function describeBackbone(cfg: BackboneConfig): BackboneDescription {
   return { kind: cfg.kind, input, layers, outDim, paramCount };
 }
 
-/** Mean over the spatial axes of NHWC: [u, H, W, C] → [u, C]. */
-export function globalAveragePool(x: Tensor4D): Tensor2D {
-  return tf.mean(x, [1, 2]) as Tensor2D;
-}
-
 /** Zero-pads H and W symmetrically (extra row/column at the end) up to at least `size`. */
 function padSpatialTo(x: Tensor4D, size: number): Tensor4D {
   const [, h, w] = x.shape;
@@ -192,9 +187,9 @@ export class Backbone {
           const pad = l.padTo === undefined ? 'same' : 'valid';
           x = conv2d(input, w.weight as Tensor4D, w.bias as Tensor1D, l.stride, pad, l.relu ? 'relu' : 'linear');
         } else if (l.op === 'avgPool') {
-          x = tf.avgPool(x as Tensor4D, l.size, l.stride, 'same');
+          x = avgPool(x as Tensor4D, l.size, l.stride, 'same');
         } else {
-          x = globalAveragePool(x as Tensor4D);
+          x = globalAvgPool(x as Tensor4D);
         }
         if (l.op === 'dense' || l.op === 'conv') first = false;
       }

@@ -12,7 +12,7 @@ export {
   type ModelConfig,
   type ModelConfigInput,
 } from './config.js';
-export { Backbone, describeBackbone, globalAveragePool, type BackboneDescription, type BackboneLayer } from './backbones.js';
+export { Backbone, describeBackbone, type BackboneDescription, type BackboneLayer } from './backbones.js';
 export { featureInputSource, imageInputSource, type ImageCache, type ItemInputSource } from './inputs.js';
 export { MASKED_LOGIT, MultiheadAttentionBlock, SetTransformer, keyBiasFromSlots } from './set-transformer.js';
 export { AnchorTable, dedupe, logDetDivergence, normalizeLastAxis } from './anchors.js';

@@ -8,7 +8,7 @@
  * block sees them only as (masked) keys, and PMA's only query is the seed. A padded outfit
  * therefore gets the same embedding as the unpadded one.
  */
-import { broadcastRows, denseNd, layerNorm } from '../engine/layers.js';
+import { broadcastRows, denseNd, layerNorm, multiHeadAttention } from '../engine/layers.js';
 import { tf, type Rank, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '../engine/tf.js';
 import type { Rng } from '../rng.js';
 import { glorotUniform, heUniform, onesInit, zerosInit, type ParamStore } from './params.js';
@@ -69,24 +69,13 @@ export class MultiheadAttentionBlock {
    */
   attendProjected(qp: Tensor3D, y: Tensor3D, keyBias: Tensor | null): Tensor3D {
     return tf.tidy(() => {
-      const [n, sq, d] = qp.shape;
-      const sk = y.shape[1];
-      const h = this.heads;
-      const dh = d / h;
       const kp = denseNd(y, this.k.w, this.k.b);
       const vp = denseNd(y, this.v.w, this.v.b);
-      // Elementwise attention: [n,Sq,1,h,dh]·[n,1,Sk,h,dh] summed over dh. With 3–4 items per
-      // outfit the products are tiny, and wasm runs batched rank-3 matMuls in a naive scalar loop
-      // anyway (engine-research §2 trap 1); a measured comparison belongs to bench/.
-      const qHeads = tf.reshape(tf.mul(qp, 1 / Math.sqrt(dh)), [n, sq, 1, h, dh]);
-      const kHeads = tf.reshape(kp, [n, 1, sk, h, dh]);
-      let logits = tf.transpose(tf.sum(tf.mul(qHeads, kHeads), 4), [0, 1, 3, 2]); // [n,Sq,h,Sk]
-      if (keyBias) logits = tf.add(logits, keyBias);
-      const weights = tf.transpose(tf.softmax(logits), [0, 1, 3, 2]); // [n,Sq,Sk,h]
-      const vHeads = tf.reshape(vp, [n, 1, sk, h, dh]);
-      const attended = tf.sum(tf.mul(tf.reshape(weights, [n, sq, sk, h, 1]), vHeads), 2); // [n,Sq,h,dh]
+      // per-head softmax(Q'_h K'_hᵀ/sqrt(d/h) + keyBias) V'_h, heads concatenated: one fused
+      // engine kernel per pass (engine/kernels.ts) instead of ~20 small tf ops
+      const attended = multiHeadAttention(qp, kp as Tensor3D, vp as Tensor3D, this.heads, keyBias);
       // residual on the projected query (SPEC §2.3; torch_ref.py MAB)
-      const hidden = layerNorm(tf.add(qp, tf.reshape(attended, [n, sq, d])), this.ln0.gamma, this.ln0.beta);
+      const hidden = layerNorm(tf.add(qp, attended), this.ln0.gamma, this.ln0.beta);
       const ff = denseNd(hidden, this.o.w, this.o.b, 'relu');
       return layerNorm(tf.add(hidden, ff), this.ln1.gamma, this.ln1.beta) as Tensor3D;
     });

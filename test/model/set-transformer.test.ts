@@ -25,6 +25,47 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
+
+type Matrix = number[][];
+
+/** SPEC §2.3 MAB in plain float64 JS, from the model's weights: the reference for the tf version. */
+function referenceMab(w: Map<string, number[] | Matrix>, prefix: string, q: Matrix, y: Matrix, realKeys: boolean[], heads: number): Matrix {
+  const linear = (x: Matrix, name: string, relu = false): Matrix => {
+    const W = w.get(`${prefix}.${name}.weight`) as Matrix;
+    const b = w.get(`${prefix}.${name}.bias`) as number[];
+    return x.map((row) => b.map((bj, j) => Math.max(relu ? 0 : -Infinity, bj + row.reduce((s, v, i) => s + v * W[i][j], 0))));
+  };
+  const norm = (x: Matrix, name: string): Matrix => {
+    const g = w.get(`${prefix}.${name}.weight`) as number[];
+    const b = w.get(`${prefix}.${name}.bias`) as number[];
+    return x.map((row) => {
+      const mean = row.reduce((s, v) => s + v, 0) / row.length;
+      const variance = row.reduce((s, v) => s + (v - mean) ** 2, 0) / row.length;
+      return row.map((v, j) => ((v - mean) / Math.sqrt(variance + 1e-5)) * g[j] + b[j]);
+    });
+  };
+  const qp = linear(q, 'q');
+  const kp = linear(y, 'k');
+  const vp = linear(y, 'v');
+  const d = qp[0].length;
+  const dh = d / heads;
+  const o = qp.map((qrow) => {
+    const out = [...qrow];
+    for (let h = 0; h < heads; h++) {
+      const cols = [...Array(dh).keys()].map((c) => h * dh + c);
+      const logits = kp.map((krow, j) => (realKeys[j] ? cols.reduce((s, c) => s + qrow[c] * krow[c], 0) / Math.sqrt(dh) : -Infinity));
+      const max = Math.max(...logits);
+      const e = logits.map((l) => Math.exp(l - max));
+      const z = e.reduce((s, v) => s + v, 0);
+      for (const c of cols) out[c] += e.reduce((s, ej, j) => s + (ej / z) * vp[j][c], 0);
+    }
+    return out;
+  });
+  const hidden = norm(o, 'ln0');
+  const ff = linear(hidden, 'o', true);
+  return norm(hidden.map((row, i) => row.map((v, j) => v + ff[i][j])), 'ln1');
+}
+
 describe('Set Transformer (SPEC §2.3)', () => {
   before(async () => {
     await initEngine({ backend: 'cpu' });
@@ -47,6 +88,28 @@ describe('Set Transformer (SPEC §2.3)', () => {
     const four = (zPadded.dataSync() as Float32Array).subarray(3 * 16, 4 * 16);
     assert.ok(maxAbsDiff(four, a.subarray(0, 16)) > 1e-3);
     tf.dispose([features, zPlain, zPadded]);
+    model.dispose();
+  });
+
+  test('z = PMA(SAB(SAB(e))) matches a plain-JS evaluation of the SPEC §2.3 formulas, padding included', () => {
+    const model = smallModel(4);
+    const features = randomFeatures(5, 17);
+    const slotIndex = Int32Array.from([0, 1, 2, 3, -1, 4]);
+    const z = model.embedOutfits(features, slotIndex, 3, false).arraySync();
+    const weights = new Map(model.namedVariables().map((v) => [v.name, v.variable.arraySync() as number[] | Matrix]));
+    const e = model.embedItems(features, false).arraySync();
+    const seed = (weights.get('encoder.pma.seed') as Matrix)[0];
+    for (let r = 0; r < 2; r++) {
+      const ids = Array.from(slotIndex.subarray(r * 3, r * 3 + 3));
+      const real = ids.map((id) => id >= 0);
+      const x = ids.map((id) => (id >= 0 ? e[id] : new Array(16).fill(0)));
+      const h1 = referenceMab(weights, 'encoder.sab1', x, x, real, 4);
+      const h2 = referenceMab(weights, 'encoder.sab2', h1, h1, real, 4);
+      const expected = referenceMab(weights, 'encoder.pma', [seed], h2, real, 4)[0];
+      const diff = maxAbsDiff(Float32Array.from(z[r]), Float32Array.from(expected));
+      assert.ok(diff < 1e-4, `outfit ${r}: tf vs reference differ by ${diff}`);
+    }
+    features.dispose();
     model.dispose();
   });
 
