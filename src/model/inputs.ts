@@ -2,7 +2,10 @@
  * What a backbone reads for a set of items (SPEC §2.1): normalised NHWC images or precomputed
  * feature vectors, addressed by global item id. A gather makes one typed-array copy and one tensor.
  */
+import type { ImageCache } from '../data/images.js';
 import { tf, type Tensor } from '../engine/tf.js';
+
+export type { ImageCache };
 
 export interface ItemInputSource {
   readonly kind: 'images' | 'features';
@@ -12,15 +15,6 @@ export interface ItemInputSource {
   readonly itemShape: readonly number[];
   /** The inputs of `ids`, stacked along a new first axis: [ids.length, ...itemShape] float32. */
   gather(ids: Int32Array): Tensor;
-}
-
-/** Decoded, resized item images held in memory: `pixels` is n×height×width×channels uint8, row-major NHWC. */
-export interface ImageCache {
-  readonly n: number;
-  readonly height: number;
-  readonly width: number;
-  readonly channels: 3;
-  readonly pixels: Uint8Array;
 }
 
 /** (x/255 − 0.5)/0.25: roughly zero-mean, unit-scale inputs for a CNN trained from scratch. */
