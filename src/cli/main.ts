@@ -8,6 +8,7 @@ import { UserError } from '../errors.js';
 // Command modules: each exports `register(program: Command): void`.
 const commandModules: Array<() => Promise<{ register: (p: Command) => void | Promise<void> }>> = [
   async () => ({ register: (await import('./data.js')).registerAsync }),
+  () => import('./eval.js'),
 ];
 
 export async function main(argv: string[]): Promise<void> {

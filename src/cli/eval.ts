@@ -1,0 +1,135 @@
+/**
+ * `outfitrec eval`: AUC / NDCG (and FITB on test) of one or more scorers on the same candidates (SPEC §7).
+ * Scorers: `--oracle` (the synthetic ground truth, SPEC §6.3), `--random` (seeded uniform scores, the
+ * sanity row) and `--run RUN` (a trained model). The logic lives in src/eval/evaluate.ts; this file parses
+ * options, picks scorers and prints.
+ */
+import type { Command } from 'commander';
+import { loadPolyvoreSet } from '../data/polyvore.js';
+import { SPLITS, type PolyvoreSet, type SplitName } from '../data/types.js';
+import { UserError } from '../errors.js';
+import {
+  NEGATIVE_SOURCES,
+  buildCandidates,
+  evaluateCandidates,
+  formatReports,
+  randomScorer,
+  type EvalReport,
+  type NegativeSource,
+  type OutfitScorer,
+} from '../eval/evaluate.js';
+import { Rng } from '../rng.js';
+
+interface EvalOptions {
+  data: string;
+  set: string;
+  split: string;
+  negatives: string;
+  seed: string;
+  oracle?: boolean;
+  random?: boolean;
+  run?: string;
+  fitb: boolean;
+  json?: boolean;
+}
+
+interface NamedScorer {
+  name: string;
+  scorer: OutfitScorer;
+}
+
+export function register(program: Command): void {
+  program
+    .command('eval')
+    .description('evaluate scorers (AUC, NDCG, FITB) on one split of a Polyvore-U set; several scorers share the same candidates')
+    .requiredOption('--data <dir>', 'dataset root holding tuples_<set>/')
+    .requiredOption('--set <name>', 'set folder: 630, 53, 519 or 32')
+    .option('--split <name>', `split to evaluate: ${SPLITS.join(', ')}`, 'test')
+    .option('--negatives <source>', `negatives: ${NEGATIVE_SOURCES.join(' | ')} (file = tuples_<split>_nega, hard = tuples_<split>_nega_hard, random = fresh 1:10 random mixes)`, 'file')
+    .option('--seed <n>', 'seed of the random negatives and of the --random scorer', '0')
+    .option('--oracle', 'score with the synthetic ground-truth utility (datasets written by `outfitrec data synth`)')
+    .option('--random', 'score with seeded uniform random numbers (sanity row: AUC ≈ 0.5, NDCG ≈ 0.27)')
+    .option('--run <dir>', 'score with a trained model run folder')
+    .option('--no-fitb', 'skip fill-in-the-blank even on the test split')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (opts: EvalOptions) => {
+      const split = parseSplit(opts.split);
+      const negatives = parseNegatives(opts.negatives);
+      const seed = parseSeed(opts.seed);
+      if (!opts.oracle && !opts.random && opts.run === undefined) {
+        throw new UserError('eval: choose at least one scorer: --oracle, --random or --run RUN');
+      }
+      const set = loadPolyvoreSet(opts.data, opts.set, { splits: [split] });
+      const scorers = await resolveScorers(set, opts, seed);
+      const candidates = buildCandidates(set, split, negatives, new Rng(seed).fork('eval-negatives'));
+      const results: Array<{ name: string; report: EvalReport }> = [];
+      for (const { name, scorer } of scorers) {
+        results.push({ name, report: await evaluateCandidates(set, split, candidates, scorer, { fitb: opts.fitb }) });
+      }
+      if (opts.json) {
+        const out = {
+          data: opts.data,
+          set: set.set,
+          split,
+          negatives,
+          ...(negatives === 'random' ? { seed } : {}),
+          results: results.map(({ name, report }) => ({ scorer: name, ...report })),
+        };
+        process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+      } else {
+        const first = results[0].report;
+        const source = negatives === 'random' ? `random 1:10, seed ${seed}` : negatives === 'hard' ? `tuples_${split}_nega_hard` : `tuples_${split}_nega`;
+        process.stdout.write(
+          `set ${set.set}, split ${split}: ${first.users} users (${first.skippedUsers} skipped), ${first.candidates} candidates, negatives ${source}` +
+            (first.fitbQuestions !== undefined ? `, ${first.fitbQuestions} FITB questions` : '') +
+            '\n' +
+            formatReports(results),
+        );
+      }
+    });
+}
+
+/** Scorers in a fixed order: oracle, run, random. */
+async function resolveScorers(set: PolyvoreSet, opts: EvalOptions, seed: number): Promise<NamedScorer[]> {
+  const scorers: NamedScorer[] = [];
+  if (opts.oracle) scorers.push({ name: 'oracle', scorer: await oracleScorer(set) });
+  if (opts.run !== undefined) scorers.push({ name: `run ${opts.run}`, scorer: await runScorer(set, opts.run) });
+  if (opts.random) scorers.push({ name: 'random', scorer: randomScorer(new Rng(seed).fork('eval-random-scorer')) });
+  return scorers;
+}
+
+/** The synthetic ground truth (SPEC §6.3): the true utility of each outfit for its user. */
+async function oracleScorer(set: PolyvoreSet): Promise<OutfitScorer> {
+  // loaded lazily: only --oracle needs the synthetic generator's code
+  const { loadOracle } = await import('../data/synth/oracle.js');
+  const oracle = loadOracle(set.root);
+  if (!oracle) {
+    throw new UserError(`${set.root}: no synthetic oracle here (--oracle needs a dataset written by 'outfitrec data synth')`);
+  }
+  return (table) => oracle.utility(set, table);
+}
+
+/** A trained model's scores. */
+async function runScorer(_set: PolyvoreSet, run: string): Promise<OutfitScorer> {
+  throw new UserError(`eval --run ${run}: evaluating trained runs is not available yet`);
+}
+
+function parseSplit(value: string): SplitName {
+  if (!(SPLITS as readonly string[]).includes(value)) throw new UserError(`--split: '${value}' is not one of ${SPLITS.join(', ')}`);
+  return value as SplitName;
+}
+
+function parseNegatives(value: string): NegativeSource {
+  if (!(NEGATIVE_SOURCES as readonly string[]).includes(value)) {
+    throw new UserError(`--negatives: '${value}' is not one of ${NEGATIVE_SOURCES.join(', ')}`);
+  }
+  return value as NegativeSource;
+}
+
+function parseSeed(value: string): number {
+  const seed = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(seed) || seed > 0xffffffff) {
+    throw new UserError(`--seed: '${value}' is not an integer in 0..4294967295`);
+  }
+  return seed;
+}
