@@ -318,6 +318,18 @@ export const attentionGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /**
+ * Identity that shares the input's data (reference count) instead of copying it, as the cpu
+ * backend does. tfjs clones every tensor a gradient saves (engine `save`), ~260 full copies per
+ * training step at the benchmark shape; tensor data is never written in place, so sharing is safe.
+ */
+export const identityKernel: KernelFunc = ({ inputs, backend }) => {
+  const { x } = inputs;
+  if (x.dtype === 'string' || !isWasm(backend)) throw new Error('Identity: shared-data kernel is for numeric wasm tensors');
+  (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+};
+
+/**
  * Runs the tfjs-cpu kernel `kernelName` for a wasm caller: copy inputs to the cpu backend, run,
  * copy outputs back. Correct but only as fast as tfjs-cpu: for rare small ops, never conv.
  */
@@ -441,6 +453,16 @@ export function installEngineFixes(): void {
     tf.registerKernel({ kernelName: ATTENTION_KERNEL, backendName, kernelFunc: attentionKernel as unknown as tf.KernelFunc });
     tf.registerKernel({ kernelName: ATTENTION_GRAD_KERNEL, backendName, kernelFunc: attentionGradKernel as unknown as tf.KernelFunc });
   }
+  const stockIdentity = tf.getKernel('Identity', 'wasm');
+  if (stockIdentity) tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: ((params: KernelParams) =>
+      params.inputs.x.dtype === 'string' && stockIdentity
+        ? (stockIdentity.kernelFunc as unknown as KernelFunc)(params)
+        : identityKernel(params)) as unknown as tf.KernelFunc,
+  });
   for (const kernelName of CPU_FALLBACK_KERNELS) {
     if (!tf.getKernel(kernelName, 'cpu')) continue;
     if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');

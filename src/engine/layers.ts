@@ -20,14 +20,10 @@ function transpose2d(x: Tensor): Tensor2D {
   return tf.transpose(x as Tensor2D, [1, 0]);
 }
 
-/**
- * Column sums of a matrix as ones[1,n]·g: one XNNPACK product (~0.2 ms for [6336,128]) instead of
- * wasm's axis-0 Sum, which transposes first (~1.2 ms). Bias and layer-norm gradients use it.
- */
+/** Column sums of a matrix (bias and layer-norm parameter gradients): [..., c] → [c]. */
 function sumRows(g: Tensor): Tensor1D {
   const cols = g.shape[g.rank - 1];
-  const flat = g.rank === 2 ? (g as Tensor2D) : (tf.reshape(g, [-1, cols]) as Tensor2D);
-  return tf.reshape(tf.matMul(tf.ones([1, flat.shape[0]]) as Tensor2D, flat), [cols]);
+  return tf.sum(g.rank === 2 ? g : tf.reshape(g, [-1, cols]), 0) as Tensor1D;
 }
 
 /** dy masked by the relu output: relu'(z) = 1 where y = relu(z) > 0 (0 at 0, as tf.relu). */

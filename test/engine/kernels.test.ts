@@ -213,3 +213,19 @@ describe('GatherV2 and Tile on wasm (block-copy kernels)', () => {
     });
   }
 });
+
+describe('Identity on wasm (shared data)', () => {
+  it('tf.clone keeps its values after the original is disposed, and frees memory with the last reference', async () => {
+    await computeOn('wasm', () => {
+      const before = tf.memory().numDataBuffers;
+      const x = tf.tensor1d([1, 2, 3]);
+      const y = tf.clone(x);
+      assert.equal(tf.memory().numDataBuffers - before, 1, 'a clone shares the data buffer');
+      x.dispose();
+      assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3]);
+      y.dispose();
+      assert.equal(tf.memory().numDataBuffers, before);
+      return [];
+    });
+  });
+});
