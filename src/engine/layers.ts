@@ -156,31 +156,43 @@ function padOrCrop(x: Tensor4D, top: number, bottom: number, left: number, right
   return y;
 }
 
-/** Inserts stride-1 zeros between the rows and columns of g: [N,H,W,C] → [N,(H-1)s+1,(W-1)s+1,C]. */
-function zeroUpsample(g: Tensor4D, stride: number): Tensor4D {
-  if (stride === 1) return g;
-  const [n, h, w, c] = g.shape;
-  // [N,H,1,W,1,C] padded to [N,H,s,W,s,C] puts the values at multiples of s.
-  const spread = tf.pad(tf.reshape(g, [n, h, 1, w, 1, c]), [
+/**
+ * The filter rearranged for the input gradient of a stride-s convolution, by output phase:
+ * input row h = s·m + p only receives dy[m - a]·w[s·a + p], so each of the s² phases (p, q) is a
+ * stride-1 correlation of dy with a ceil(k/s)-tap filter. All phases form one filter
+ * [kph, kpw, Cout, s²·Cin] whose output channels are laid out as depthToSpace expects:
+ * F[c, d, co, (p·s + q)·Cin + ci] = w[s(kph-1-c) + p, s(kpw-1-d) + q, ci, co] (0 past the kernel).
+ * For s = 1 it is the flipped, channel-swapped filter.
+ */
+function phaseFilter(w: Tensor4D, stride: number): Tensor4D {
+  const [kh, kw, cin, cout] = w.shape;
+  const kph = Math.ceil(kh / stride);
+  const kpw = Math.ceil(kw / stride);
+  const padded = tf.pad(w, [
+    [0, kph * stride - kh],
+    [0, kpw * stride - kw],
     [0, 0],
-    [0, 0],
-    [0, stride - 1],
-    [0, 0],
-    [0, stride - 1],
     [0, 0],
   ]);
-  const up = tf.reshape(spread, [n, h * stride, w * stride, c]) as Tensor4D;
-  return tf.slice(up, [0, 0, 0, 0], [-1, (h - 1) * stride + 1, (w - 1) * stride + 1, -1]);
+  const split = tf.reverse(tf.reshape(padded, [kph, stride, kpw, stride, cin, cout]), [0, 2]);
+  return tf.reshape(tf.transpose(split, [0, 2, 5, 1, 3, 4]), [kph, kpw, cout, stride * stride * cin]);
 }
 
 /**
  * Filter and input gradients of y = conv(x, w) as forward convolutions (Engine fix 5):
  * - dW[i,j,ci,co] = Σ x_pad[n, oh·s+i, ow·s+j, ci] · g[n,oh,ow,co]: one dilated conv with the batch
  *   and channel axes swapped (x_pad as a batch of Cin images with N channels, g as an Ho×Wo filter).
- * - dX: full correlation of the zero-upsampled g with the flipped, channel-swapped filter, then
- *   cropped back to x's rows and columns (rows the kernel never read get zero).
+ * - dX: per output phase a stride-1 correlation of g (see phaseFilter), interleaved and cropped
+ *   back to x's rows and columns (rows the kernel never read get zero).
  */
-function convBackward(x: Tensor4D, w: Tensor4D, g: Tensor4D, stride: number, pad: 'same' | 'valid'): [Tensor4D, Tensor4D] {
+function convBackward(
+  x: Tensor4D,
+  w: Tensor4D,
+  g: Tensor4D,
+  stride: number,
+  pad: 'same' | 'valid',
+  inputGrad: boolean,
+): [Tensor4D, Tensor4D] {
   const [kh, kw] = w.shape;
   const ah = convAxis(x.shape[1], kh, stride, pad);
   const aw = convAxis(x.shape[2], kw, stride, pad);
@@ -195,21 +207,26 @@ function convBackward(x: Tensor4D, w: Tensor4D, g: Tensor4D, stride: number, pad
   );
   const dw = tf.transpose(dwSwapped, [1, 2, 0, 3]);
 
-  const up = zeroUpsample(g, stride);
-  const full = padOrCrop(up, kh - 1, kh - 1, kw - 1, kw - 1);
-  const flipped = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]);
-  const dxp = tf.conv2d(full, flipped, 1, 'valid'); // [N, used_h, used_w, Cin]
+  if (!inputGrad) return [tf.zerosLike(x), dw];
+  // dX without materialising the zero-upsampled gradient (4× its size at stride 2): one stride-1
+  // conv of dy with the phase filter, interleaved back to full resolution by depthToSpace.
+  const [kph, kpw] = [Math.ceil(kh / stride), Math.ceil(kw / stride)];
+  const phases = tf.conv2d(padOrCrop(g, kph - 1, kph - 1, kpw - 1, kpw - 1), phaseFilter(w, stride), 1, 'valid');
+  const dxp = (stride === 1 ? phases : tf.depthToSpace(phases, stride)) as Tensor4D; // rows of the padded input
   const dx = padOrCrop(
     dxp,
     -ah.padBefore,
-    ah.size + ah.padBefore - ah.used,
+    ah.size + ah.padBefore - dxp.shape[1],
     -aw.padBefore,
-    aw.size + aw.padBefore - aw.used,
+    aw.size + aw.padBefore - dxp.shape[2],
   );
   return [dx, dw];
 }
 
-/** NHWC convolution with a square kernel: act(conv(x, w, stride, pad) + b); w is [kh, kw, in, out]. */
+/**
+ * NHWC convolution: act(conv(x, w, stride, pad) + b); w is [kh, kw, in, out].
+ * `inputGrad: false` skips the gradient w.r.t. x (first layer over images): x receives zeros.
+ */
 export function conv2d(
   x: Tensor4D,
   w: Tensor4D,
@@ -217,6 +234,7 @@ export function conv2d(
   stride: number,
   pad: 'same' | 'valid',
   activation: Activation = 'linear',
+  opts: { inputGrad?: boolean } = {},
 ): Tensor4D {
   if (x.rank !== 4 || w.rank !== 4 || x.shape[3] !== w.shape[2]) {
     throw new Error(`conv2d: x [${x.shape}] does not match filter [${w.shape}] (NHWC, [kh,kw,in,out])`);
@@ -227,6 +245,7 @@ export function conv2d(
   if (!Number.isInteger(stride) || stride < 1) throw new Error(`conv2d: stride must be a positive integer, got ${stride}`);
   const relu = activation === 'relu';
   const hasBias = b !== null;
+  const inputGrad = opts.inputGrad ?? true;
   const fn = tf.customGrad(((...args: unknown[]) => {
     const xs = args[0] as Tensor4D;
     const ws = args[1] as Tensor4D;
@@ -239,7 +258,7 @@ export function conv2d(
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [xv, wv, yv] = saved as Tensor4D[];
         const g = (relu ? reluBackward(dy, yv) : dy) as Tensor4D;
-        const [dx, dw] = convBackward(xv, wv, g, stride, pad);
+        const [dx, dw] = convBackward(xv, wv, g, stride, pad, inputGrad);
         return hasBias ? [dx, dw, sumRows(g)] : [dx, dw];
       },
     };

@@ -189,6 +189,25 @@ describe('conv2d', () => {
     assertAllClose(await computeOn('cpu', run(true)), await computeOn('cpu', run(false)), 1e-4, 'cpu conv');
   });
 
+  it('inputGrad false: x gets zeros, filter and bias gradients unchanged', async () => {
+    const xv = randomValues([2, 7, 7, 3], 27);
+    const wv = randomValues([3, 3, 3, 4], 28);
+    const bv = randomValues([4], 29);
+    const run = (inputGrad: boolean) => () => {
+      const x = tf.tensor4d(xv, [2, 7, 7, 3]);
+      const w = tf.tensor4d(wv, [3, 3, 3, 4]);
+      const b = tf.tensor1d(bv);
+      return tf.grads((xa: Tensor, wa: Tensor, ba: Tensor) =>
+        weightedSum(conv2d(xa as Tensor4D, wa as Tensor4D, ba as Tensor1D, 2, 'same', 'relu', { inputGrad }), 30),
+      )([x, w, b]);
+    };
+    const [dx, dw, db] = await computeOn('wasm', run(false));
+    const full = await computeOn('wasm', run(true));
+    assert.ok(dx.values.every((v) => v === 0));
+    assert.ok(full[0].values.some((v) => v !== 0));
+    assertAllClose([dw, db], full.slice(1), 1e-6, 'dw/db');
+  });
+
   it('rejects a filter whose input channels do not match', () => {
     assert.throws(() => conv2d(tf.zeros([1, 4, 4, 3]) as Tensor4D, tf.zeros([3, 3, 2, 4]) as Tensor4D, null, 1, 'same'), /filter/);
   });
