@@ -53,6 +53,11 @@ export interface ColdStartOptions {
   candidateUsers?: Int32Array;
   /** Outfits embedded per pass (default 512). */
   batchSize?: number;
+  /**
+   * ĥ rows [n·d] of outfits (n·slots global ids, -1 = absent). Default: the model on `inputs`
+   * (backbone included). A server that already holds every item's embedding passes a cheaper one.
+   */
+  projectOutfits?: (items: Int32Array, slots: number) => Float32Array;
 }
 
 export const COLD_START_DEFAULTS = {
@@ -154,6 +159,19 @@ export function projectedOutfitEmbeddings(model: OutfitModel, inputs: ItemInputS
   return out;
 }
 
+/** ĥ rows of outfits through `opts.projectOutfits`, or the model on `inputs`. */
+function outfitHats(model: OutfitModel, inputs: ItemInputSource, items: Int32Array, slots: number, opts: ColdStartOptions): Float32Array {
+  if (opts.projectOutfits) {
+    const hats = opts.projectOutfits(items, slots);
+    if (hats.length !== (items.length / slots) * model.config.dim) throw new Error(`projectOutfits returned ${hats.length} values for ${items.length / slots} outfits`);
+    return hats;
+  }
+  const t = projectedOutfitEmbeddings(model, inputs, items, slots, opts.batchSize ?? COLD_START_DEFAULTS.batchSize);
+  const values = t.dataSync() as Float32Array;
+  t.dispose();
+  return values;
+}
+
 /** s = (Σ_k â_k)·ĥ / divisor: sum → τ, mean → K·τ (SPEC §3, the same reduction as OutfitModel.scoreOutfits). */
 export function scoreDivisorOf(model: OutfitModel): number {
   const cfg = model.config;
@@ -183,7 +201,6 @@ function fitByOptimisation(model: OutfitModel, inputs: ItemInputSource, tables: 
   const m = opts.negatives ?? COLD_START_DEFAULTS.negatives;
   const poolPer = opts.negativePool ?? COLD_START_DEFAULTS.negativePoolFactor * m;
   const regWeight = opts.regWeight ?? COLD_START_DEFAULTS.regWeight;
-  const batchSize = opts.batchSize ?? COLD_START_DEFAULTS.batchSize;
   if (!(Number.isInteger(steps) && steps >= 0)) throw new UserError(`cold-start steps must be a non-negative integer, got ${steps}`);
   if (!(lr > 0)) throw new UserError(`cold-start lr must be > 0, got ${lr}`);
   if (!(Number.isInteger(m) && m >= 1)) throw new UserError(`cold-start negatives must be a positive integer, got ${m}`);
@@ -222,9 +239,7 @@ function fitByOptimisation(model: OutfitModel, inputs: ItemInputSource, tables: 
     }
   });
 
-  const hatsTensor = projectedOutfitEmbeddings(model, inputs, items, slots, batchSize);
-  const hats = Float64Array.from(hatsTensor.dataSync() as Float32Array);
-  hatsTensor.dispose();
+  const hats = Float64Array.from(outfitHats(model, inputs, items, slots, opts));
   const problem: AnchorProblem = {
     dim: d,
     anchorsPerUser: ku,
@@ -482,7 +497,7 @@ function candidateUsersOf(model: OutfitModel, opts: ColdStartOptions): Int32Arra
 }
 
 /** Projected embeddings of each new user's outfits: one pass for all users. */
-function newUserHats(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], batchSize: number): { hats: Float32Array[]; d: number } {
+function newUserHats(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): { hats: Float32Array[]; d: number } {
   const slots = Math.max(...tables.map((t) => t.slots));
   const total = tables.reduce((a, t) => a + t.users.length, 0);
   const items = new Int32Array(total * slots).fill(-1);
@@ -492,9 +507,7 @@ function newUserHats(model: OutfitModel, inputs: ItemInputSource, tables: Outfit
       for (let j = 0; j < t.slots; j++) items[row * slots + j] = t.items[r * t.slots + j];
     }
   }
-  const hatsTensor = projectedOutfitEmbeddings(model, inputs, items, slots, batchSize);
-  const all = hatsTensor.dataSync() as Float32Array;
-  hatsTensor.dispose();
+  const all = outfitHats(model, inputs, items, slots, opts);
   const d = model.config.dim;
   const hats: Float32Array[] = [];
   row = 0;
@@ -507,7 +520,7 @@ function newUserHats(model: OutfitModel, inputs: ItemInputSource, tables: Outfit
 
 function fitByUserSearch(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): Float32Array[] {
   const candidates = candidateUsersOf(model, opts);
-  const { hats, d } = newUserHats(model, inputs, tables, opts.batchSize ?? COLD_START_DEFAULTS.batchSize);
+  const { hats, d } = newUserHats(model, inputs, tables, opts);
   const vectors = tf.tidy(() => model.userVectors(candidates).dataSync() as Float32Array);
   return hats.map((h) => {
     const n = h.length / d;
@@ -529,7 +542,7 @@ function fitByUserSearch(model: OutfitModel, inputs: ItemInputSource, tables: Ou
 function fitByAnchorSearch(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): Float32Array[] {
   const candidates = candidateUsersOf(model, opts);
   const ku = model.anchors.userK;
-  const { hats, d } = newUserHats(model, inputs, tables, opts.batchSize ?? COLD_START_DEFAULTS.batchSize);
+  const { hats, d } = newUserHats(model, inputs, tables, opts);
   // every candidate anchor, raw and normalised: [C·Ku, d]
   const raw = new Float32Array(candidates.length * ku * d);
   candidates.forEach((u, i) => raw.set(model.getUserAnchors(u), i * ku * d));

@@ -1,0 +1,71 @@
+/** `outfitrec serve`: the HTTP service and web page over a trained run (logic in src/serve/). */
+import type { Command } from 'commander';
+import { initEngine } from '../engine/backend.js';
+import { UserError } from '../errors.js';
+import { Recommender } from '../serve/recommender.js';
+import { startServer } from '../serve/server.js';
+
+interface ServeOptions {
+  run: string;
+  data?: string;
+  set?: string;
+  port: string;
+  host: string;
+  db?: string;
+  seed: string;
+  log: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('serve recommendations over HTTP with a web page: composed outfits, ranking, new users from a few outfits')
+    .requiredOption('--run <dir>', 'trained run folder (config.json + best.safetensors)')
+    .option('--data <dir>', "dataset root (default: the run's)")
+    .option('--set <name>', "set folder whose catalog and users are served (default: the run's; its users must be the run's)")
+    .option('--port <n>', 'TCP port (0 = any free port)', '8080')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--db <file>', 'SQLite file of onboarded users (default <run>/users.sqlite)')
+    .option('--seed <n>', 'seed of the new-user fitting', '0')
+    .option('--log', 'log every request (JSON lines on stdout)', false)
+    .action(async (opts: ServeOptions) => {
+      const port = parseInteger(opts.port, '--port', 0, 65535);
+      const seed = parseInteger(opts.seed, '--seed', 0, 2 ** 31 - 1);
+      const backend = await initEngine();
+      const started = performance.now();
+      const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed });
+      const info = recommender.describe();
+      let app;
+      try {
+        app = await startServer(recommender, { port, host: opts.host }, { logger: opts.log });
+      } catch (err) {
+        recommender.close();
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+          throw new UserError(`cannot listen on ${opts.host}:${port}: ${code}`);
+        }
+        throw err;
+      }
+      const address = app.server.address();
+      const url = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/` : String(address);
+      process.stdout.write(
+        `outfitrec serve: set ${info.set}, ${info.runUsers} run users + ${info.onboardedUsers} onboarded, ${info.items} items, ` +
+          `backend ${backend}, ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
+          `listening on ${url}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.stdout.write('outfitrec serve: shutting down\n');
+          app.close().then(resolve, resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}
+
+function parseInteger(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !(n >= min && n <= max)) throw new UserError(`${flag}: '${value}' is not an integer in ${min}..${max}`);
+  return n;
+}

@@ -1,0 +1,436 @@
+/**
+ * The library API of the serving layer: a trained run plus a dataset folder (its catalog of items)
+ * answer "score these outfits for this user", "rank them", "compose this user's best outfits" and
+ * "make a user from these outfits" (SPEC §3, §5).
+ *
+ * User ids are non-negative integers: 0..runUsers-1 are the run's own users (the user index of the
+ * set it was trained on); onboarded users get runUsers, runUsers+1, ... in creation order and are
+ * kept in a SQLite file (store.ts), so a restart serves them again with identical scores.
+ *
+ * Items are global item ids of the set's catalog (src/data/types.ts); anywhere an item is accepted
+ * its image name (as written in the image list, with or without extension) works too.
+ *
+ * Every method is synchronous: model work runs to completion inside one call, so requests of the
+ * HTTP server are serialised by the event loop and never interleave inside tfjs.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { itemPoolsFromTable, type ItemPools } from '../data/augment.js';
+import { findImageDir, resolveImagePaths } from '../data/polyvore.js';
+import { CATEGORY_NAMES, type Catalog, type OutfitTable, type PolyvoreSet } from '../data/types.js';
+import { tf } from '../engine/tf.js';
+import { UserError } from '../errors.js';
+import type { ItemInputSource } from '../model/inputs.js';
+import type { OutfitModel } from '../model/outfit-model.js';
+import { Rng } from '../rng.js';
+import {
+  COLD_START_STRATEGIES,
+  fitAnchorsForNewUser,
+  sharedAnchorSum,
+  type ColdStartOptions,
+  type ColdStartStrategy,
+} from '../train/cold-start.js';
+import { ItemEmbeddingCache } from '../train/item-cache.js';
+import { loadRun, type LoadedRun } from '../train/run.js';
+import { RUN_FILES } from '../train/run-folder.js';
+import { OutfitComposer, type ComposeOptions, type ComposeResult } from './compose.js';
+import { UserStore, type StoredUser } from './store.js';
+
+/** A user id that is neither a run user nor an onboarded one. */
+export class UnknownUserError extends UserError {
+  override name = 'UnknownUserError';
+}
+
+/** An item id or name that is not in the catalog, when it is the addressed resource. */
+export class UnknownItemError extends UserError {
+  override name = 'UnknownItemError';
+}
+
+/** An item given by global id or by image name. */
+export type ItemRef = number | string;
+
+/** One outfit as given by a caller: one entry per slot of the set (SPEC §6.1 order), null = empty optional slot. */
+export type OutfitRefs = ReadonlyArray<ItemRef | null>;
+
+export interface ItemInfo {
+  id: number;
+  name: string;
+  category: string;
+  categoryId: number;
+}
+
+export interface RankedOutfit {
+  /** Position of the outfit in the request. */
+  index: number;
+  /** Global item ids in slot order, -1 = empty slot. */
+  items: number[];
+  score: number;
+}
+
+export interface OnboardOptions {
+  /** SPEC §5 strategy, default 'so'. */
+  strategy?: ColdStartStrategy;
+  label?: string | null;
+}
+
+export interface RecommenderOptions {
+  /** User database path; default `<run>/users.sqlite`. ':memory:' keeps users in memory only. */
+  db?: string;
+  /** Cold-start settings (SO steps, lr, negatives …) used by `onboard`. */
+  coldStart?: Partial<Omit<ColdStartOptions, 'rng' | 'strategy' | 'pools'>>;
+  /** Seed of the onboarding randomness (each new user draws from seed + its id). */
+  seed?: number;
+  /** Beam-search settings used by `compose` unless a call overrides them. */
+  compose?: Pick<ComposeOptions, 'retrieve' | 'beam'>;
+  /** Composed results remembered per (user, options); user vectors never change, so entries never go stale. 0 disables. */
+  composeCacheSize?: number;
+}
+
+/** What a Recommender is built from: `open` reads it from a run folder, tests build it directly. */
+export interface RecommenderParts {
+  model: OutfitModel;
+  inputs: ItemInputSource;
+  set: PolyvoreSet;
+  /** Stable identity of the run (checked against the user database). */
+  runFingerprint: string;
+  /** Folder for the default database path and `describe()`; optional when `db` is given. */
+  runDir?: string;
+}
+
+export const LIMITS = {
+  /** Outfits per compose request. */
+  maxK: 50,
+  /** Outfits per rank request. */
+  maxRankOutfits: 1000,
+  /** Outfits per onboarding. */
+  maxOnboardOutfits: 50,
+};
+
+export class Recommender {
+  readonly model: OutfitModel;
+  readonly inputs: ItemInputSource;
+  readonly set: PolyvoreSet;
+  readonly store: UserStore;
+  readonly composer: OutfitComposer;
+  readonly runDir: string | undefined;
+  /** The run's own users: ids 0..runUsers-1. */
+  readonly runUsers: number;
+  private readonly cache: ItemEmbeddingCache;
+  private readonly pools: ItemPools;
+  private readonly userVectorOf = new Map<number, Float32Array>();
+  private readonly onboarded = new Map<number, StoredUser>();
+  private readonly sharedSum: Float32Array;
+  private readonly opts: RecommenderOptions;
+  private readonly composeCache = new Map<string, ComposeResult>();
+  private imagePaths: (string | undefined)[] | null = null;
+
+  private constructor(parts: RecommenderParts, opts: RecommenderOptions) {
+    const { model, inputs, set } = parts;
+    this.model = model;
+    this.inputs = inputs;
+    this.set = set;
+    this.runDir = parts.runDir;
+    this.opts = opts;
+    this.runUsers = model.config.numUsers;
+    if (inputs.count !== set.catalog.names.length) {
+      throw new Error(`Recommender: ${inputs.count} item inputs for ${set.catalog.names.length} catalog items`);
+    }
+    const dbPath = opts.db ?? (parts.runDir ? join(parts.runDir, 'users.sqlite') : undefined);
+    if (dbPath === undefined) throw new Error('Recommender: give a database path or a run folder');
+    this.store = UserStore.open(dbPath, {
+      runUsers: this.runUsers,
+      anchorsPerUser: model.anchors.userK,
+      dim: model.config.dim,
+      runFingerprint: parts.runFingerprint,
+    });
+    try {
+      this.sharedSum = sharedAnchorSum(model);
+      // every catalog item embedded once (SPEC §2.1); composing and ranking run only the Set Transformer
+      this.cache = ItemEmbeddingCache.build(model, inputs);
+      const { catalog } = set;
+      const byCategory = catalog.counts.map((n, c) => Int32Array.from({ length: n }, (_, i) => catalog.offsets[c] + i));
+      this.composer = new OutfitComposer(model, this.cache, set.slotCategories, catalog.category, byCategory);
+      // SO negatives: random mixes from the training pool (SPEC §6.2), or the whole catalog when no training split was read
+      const train = set.splits.train.posi;
+      this.pools = train.users.length > 0 ? itemPoolsFromTable(set, train) : { byCategory, categoryOf: catalog.category };
+      for (const user of this.store.all()) this.remember(user);
+    } catch (err) {
+      this.store.close();
+      throw err;
+    }
+  }
+
+  /** A recommender over already-built parts (tests, or callers that loaded the model themselves). */
+  static fromParts(parts: RecommenderParts, opts: RecommenderOptions = {}): Recommender {
+    return new Recommender(parts, opts);
+  }
+
+  /**
+   * Loads a run folder with its best weights and the catalog of `set` (default: the run's data
+   * root and set). The set's users must be the run's users.
+   */
+  static async open(runDir: string, opts: RecommenderOptions & { data?: string; set?: string; loaded?: LoadedRun } = {}): Promise<Recommender> {
+    const run = opts.loaded ?? (await loadRun(runDir, { root: opts.data, set: opts.set }));
+    if (!run.inputs) throw new Error('Recommender.open: the run was loaded without item inputs');
+    const fingerprint = createHash('sha256').update(readFileSync(join(run.dir, RUN_FILES.config))).digest('hex').slice(0, 16);
+    return new Recommender({ model: run.model, inputs: run.inputs, set: run.set, runFingerprint: fingerprint, runDir: run.dir }, opts);
+  }
+
+  // ---- users ------------------------------------------------------------------------------------
+
+  hasUser(id: number): boolean {
+    return Number.isInteger(id) && ((id >= 0 && id < this.runUsers) || this.onboarded.has(id));
+  }
+
+  /** Onboarded users in id order. */
+  onboardedUsers(): StoredUser[] {
+    return [...this.onboarded.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /** Σ_k â_uk (own + shared anchors) of a user: score = ĥ·v / divisor (SPEC §3). */
+  userVector(id: number): Float32Array {
+    const known = this.userVectorOf.get(id);
+    if (known) return known;
+    if (!this.hasUser(id)) {
+      throw new UnknownUserError(`unknown user ${id}: users are 0..${this.runUsers - 1} (the run's) and onboarded ids ${this.describeOnboardedIds()}`);
+    }
+    const v = tf.tidy(() => this.model.userVectors(Int32Array.of(id)).dataSync() as Float32Array).slice();
+    this.userVectorOf.set(id, v);
+    return v;
+  }
+
+  private describeOnboardedIds(): string {
+    const ids = [...this.onboarded.keys()];
+    if (ids.length === 0) return '(none yet)';
+    return ids.length <= 5 ? ids.join(', ') : `${Math.min(...ids)}..${Math.max(...ids)}`;
+  }
+
+  private remember(user: StoredUser): void {
+    this.onboarded.set(user.id, user);
+    this.userVectorOf.set(user.id, userVectorFromAnchors(user.anchors, this.model.config.dim, this.sharedSum));
+  }
+
+  /**
+   * Creates a user from a few outfits (SPEC §5, SO by default), stores it and returns it with its id.
+   * The fit is seeded by the recommender seed and the number of users created so far.
+   */
+  onboard(outfits: ReadonlyArray<OutfitRefs>, opts: OnboardOptions = {}): StoredUser & { ms: number } {
+    const started = performance.now();
+    const strategy = opts.strategy ?? 'so';
+    if (!COLD_START_STRATEGIES.includes(strategy)) throw new UserError(`strategy must be one of ${COLD_START_STRATEGIES.join(', ')}, got '${strategy}'`);
+    if (outfits.length === 0) throw new UserError('a new user needs at least one outfit');
+    if (outfits.length > LIMITS.maxOnboardOutfits) throw new UserError(`at most ${LIMITS.maxOnboardOutfits} outfits per new user, got ${outfits.length}`);
+    const table = this.outfitTable(outfits);
+    const rng = new Rng((this.opts.seed ?? 0) + this.store.count() * 7919).fork(`onboard-${strategy}`);
+    const anchors = fitAnchorsForNewUser(this.model, this.inputs, table, {
+      ...this.opts.coldStart,
+      strategy,
+      rng,
+      pools: this.pools,
+      candidateUsers: Int32Array.from({ length: this.runUsers }, (_, i) => i),
+      // item embeddings are cached: only the Set Transformer runs on the outfits and negatives
+      projectOutfits: (items, slots) => this.composer.projectOutfits(items, slots),
+    });
+    const rows: number[][] = [];
+    for (let r = 0; r < table.users.length; r++) rows.push(Array.from(table.items.subarray(r * table.slots, (r + 1) * table.slots)));
+    const stored = this.store.add({ anchors, outfits: rows, strategy, label: opts.label ?? null });
+    this.remember(stored);
+    return { ...stored, ms: performance.now() - started };
+  }
+
+  // ---- items ----------------------------------------------------------------------------------
+
+  get catalog(): Catalog {
+    return this.set.catalog;
+  }
+
+  itemInfo(id: number): ItemInfo {
+    const c = this.catalog.category[id];
+    return { id, name: this.catalog.names[id], category: CATEGORY_NAMES[c] ?? String(c), categoryId: c };
+  }
+
+  /** Global id of an item given by id or image name (with or without its extension); undefined if unknown. */
+  findItem(ref: ItemRef): number | undefined {
+    if (typeof ref === 'number') return Number.isInteger(ref) && ref >= 0 && ref < this.catalog.names.length ? ref : undefined;
+    const direct = this.catalog.byName.get(ref);
+    if (direct !== undefined) return direct;
+    for (const ext of ['.jpg', '.png']) {
+      if (ref.endsWith(ext)) {
+        const bare = this.catalog.byName.get(ref.slice(0, -ext.length));
+        if (bare !== undefined) return bare;
+      } else {
+        const withExt = this.catalog.byName.get(ref + ext);
+        if (withExt !== undefined) return withExt;
+      }
+    }
+    if (/^\d+$/.test(ref)) return this.findItem(Number(ref));
+    return undefined;
+  }
+
+  /** Like findItem, but unknown items are an UnknownItemError. */
+  requireItem(ref: ItemRef): number {
+    const id = this.findItem(ref);
+    if (id === undefined) throw new UnknownItemError(`unknown item ${JSON.stringify(ref)}: items are 0..${this.catalog.names.length - 1} or image names`);
+    return id;
+  }
+
+  /** Items of one category, paged (for the web page). */
+  listItems(category: number, offset: number, limit: number): { items: ItemInfo[]; total: number } {
+    const total = this.catalog.counts[category];
+    const first = this.catalog.offsets[category];
+    const items: ItemInfo[] = [];
+    for (let i = offset; i < Math.min(total, offset + limit); i++) items.push(this.itemInfo(first + i));
+    return { items, total };
+  }
+
+  /** Image file of an item, or undefined when the dataset has no image for it. */
+  imagePath(id: number): string | undefined {
+    if (this.imagePaths === null) {
+      const dir = findImageDir(this.set.root);
+      this.imagePaths = dir ? resolveImagePaths(this.catalog, dir).paths : [];
+    }
+    return this.imagePaths[id];
+  }
+
+  // ---- outfits ----------------------------------------------------------------------------------
+
+  /** Slot layout of outfits in requests: category per slot and which slots may be empty. */
+  get slotCategories(): readonly number[] {
+    return this.set.slotCategories;
+  }
+
+  get optionalSlots(): readonly boolean[] {
+    return this.composer.optionalSlots;
+  }
+
+  /**
+   * Validates outfits given per slot (SPEC §6.1 order: top, bottom, shoe; or top, top-or-null,
+   * bottom, shoe) and returns them as a table. Errors name the outfit, the slot and the problem.
+   */
+  outfitTable(outfits: ReadonlyArray<OutfitRefs>): OutfitTable {
+    const slotCats = this.slotCategories;
+    const slots = slotCats.length;
+    const layout = slotCats.map((c, j) => CATEGORY_NAMES[c] + (this.optionalSlots[j] ? '-or-null' : '')).join(', ');
+    const items = new Int32Array(outfits.length * slots);
+    outfits.forEach((outfit, r) => {
+      if (!Array.isArray(outfit) || outfit.length !== slots) {
+        throw new UserError(`outfit ${r}: expected ${slots} slots (${layout}), got ${Array.isArray(outfit) ? outfit.length : typeof outfit}`);
+      }
+      outfit.forEach((ref, j) => {
+        const slotName = `outfit ${r} slot ${j} (${CATEGORY_NAMES[slotCats[j]]})`;
+        if (ref === null || ref === -1) {
+          if (!this.optionalSlots[j]) throw new UserError(`${slotName}: this slot is required`);
+          items[r * slots + j] = -1;
+          return;
+        }
+        const id = this.findItem(ref);
+        if (id === undefined) throw new UserError(`${slotName}: unknown item ${JSON.stringify(ref)}`);
+        const c = this.catalog.category[id];
+        if (c !== slotCats[j]) throw new UserError(`${slotName}: item ${id} is a ${CATEGORY_NAMES[c]}, not a ${CATEGORY_NAMES[slotCats[j]]}`);
+        for (let p = 0; p < j; p++) if (items[r * slots + p] === id) throw new UserError(`${slotName}: item ${id} appears twice`);
+        items[r * slots + j] = id;
+      });
+    });
+    return { slots, users: new Int32Array(outfits.length), items };
+  }
+
+  /** s(user, o) for each outfit (SPEC §3). */
+  scoreOutfits(user: number, outfits: ReadonlyArray<OutfitRefs> | OutfitTable): Float32Array {
+    const v = this.userVector(user);
+    const table = isTable(outfits) ? outfits : this.outfitTable(outfits);
+    if (table.users.length === 0) return new Float32Array(0);
+    return this.composer.scoreItems(v, table.items, table.slots);
+  }
+
+  /** The outfits sorted by score, best first; the first `k` (default all). */
+  rankCandidates(user: number, outfits: ReadonlyArray<OutfitRefs> | OutfitTable, k?: number): RankedOutfit[] {
+    const table = isTable(outfits) ? outfits : this.outfitTable(outfits);
+    if (table.users.length > LIMITS.maxRankOutfits) throw new UserError(`at most ${LIMITS.maxRankOutfits} outfits per ranking, got ${table.users.length}`);
+    const scores = this.scoreOutfits(user, table);
+    const ranked = Array.from(scores, (score, index) => ({
+      index,
+      items: Array.from(table.items.subarray(index * table.slots, (index + 1) * table.slots)),
+      score,
+    }));
+    ranked.sort((a, b) => b.score - a.score || a.index - b.index);
+    return k === undefined ? ranked : ranked.slice(0, k);
+  }
+
+  /**
+   * The user's top-k outfits from the catalog (compose.ts), with `fixed` items in every outfit and
+   * no `exclude` item; `catalog` restricts the candidate items per category.
+   */
+  compose(user: number, opts: { k: number; fixed?: readonly ItemRef[]; exclude?: readonly ItemRef[]; catalog?: readonly Int32Array[] }): ComposeResult {
+    if (!(Number.isInteger(opts.k) && opts.k >= 1 && opts.k <= LIMITS.maxK)) throw new UserError(`k must be an integer in 1..${LIMITS.maxK}, got ${opts.k}`);
+    const v = this.userVector(user);
+    const fixed = (opts.fixed ?? []).map((ref) => this.requireBodyItem(ref, 'fixed'));
+    const exclude = (opts.exclude ?? []).map((ref) => this.requireBodyItem(ref, 'exclude'));
+    const cacheSize = this.opts.composeCacheSize ?? 1024;
+    const key = opts.catalog === undefined && cacheSize > 0 ? `${user}|${opts.k}|${fixed.join(',')}|${[...exclude].sort((a, b) => a - b).join(',')}` : undefined;
+    if (key !== undefined) {
+      const hit = this.composeCache.get(key);
+      if (hit) {
+        // refresh its place in the insertion order (least recently used is evicted first)
+        this.composeCache.delete(key);
+        this.composeCache.set(key, hit);
+        return { ...hit, ms: 0 };
+      }
+    }
+    const result = this.composer.compose(v, { k: opts.k, fixed, exclude, catalog: opts.catalog, ...this.opts.compose });
+    if (key !== undefined) {
+      this.composeCache.set(key, result);
+      if (this.composeCache.size > cacheSize) this.composeCache.delete(this.composeCache.keys().next().value!);
+    }
+    return result;
+  }
+
+  private requireBodyItem(ref: ItemRef, field: string): number {
+    const id = this.findItem(ref);
+    if (id === undefined) throw new UserError(`${field}: unknown item ${JSON.stringify(ref)}`);
+    return id;
+  }
+
+  /** Summary for /health and logs. */
+  describe(): { set: string; runDir: string | null; runUsers: number; onboardedUsers: number; items: number; slotCategories: number[]; optionalSlots: number[]; anchorsPerUser: number; dim: number } {
+    return {
+      set: this.set.set,
+      runDir: this.runDir ?? null,
+      runUsers: this.runUsers,
+      onboardedUsers: this.onboarded.size,
+      items: this.catalog.names.length,
+      slotCategories: [...this.slotCategories],
+      optionalSlots: this.optionalSlots.flatMap((o, j) => (o ? [j] : [])),
+      anchorsPerUser: this.model.anchors.userK,
+      dim: this.model.config.dim,
+    };
+  }
+
+  /** Releases the database and the item embeddings (the model belongs to the caller of fromParts, or to open). */
+  close(): void {
+    this.store.close();
+    this.cache.dispose();
+  }
+}
+
+function isTable(o: ReadonlyArray<OutfitRefs> | OutfitTable): o is OutfitTable {
+  return (o as OutfitTable).items instanceof Int32Array;
+}
+
+function sumOfUnitRows(values: Float32Array, d: number): Float32Array {
+  const out = new Float32Array(d);
+  for (let k = 0; k < values.length / d; k++) {
+    let norm = 0;
+    for (let t = 0; t < d; t++) norm += values[k * d + t] ** 2;
+    const inv = 1 / Math.sqrt(norm + 1e-12); // the same eps as normalizeLastAxis
+    for (let t = 0; t < d; t++) out[t] += values[k * d + t] * inv;
+  }
+  return out;
+}
+
+/** A user's vector from their own anchors [Ku, d] plus the shared-anchor sum (SPEC §3). */
+export function userVectorFromAnchors(anchors: Float32Array, d: number, sharedSum: Float32Array): Float32Array {
+  const v = sumOfUnitRows(anchors, d);
+  for (let t = 0; t < d; t++) v[t] += sharedSum[t];
+  return v;
+}

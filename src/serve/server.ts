@@ -1,0 +1,278 @@
+/**
+ * HTTP service over a Recommender (fastify 5):
+ *
+ *   GET  /health                      model, set and user counts; the outfit slot layout
+ *   GET  /users                       the run's user count and the onboarded users
+ *   GET  /users/:id/outfits?k=10      the user's composed top-k outfits (&fixed=ID,ID &exclude=ID,…)
+ *   POST /users/:id/rank              {outfits: [[item per slot], …], k?} → ranked with scores
+ *   POST /users                       {outfits: [[item per slot], …], strategy?, label?} → 201 {id}
+ *   GET  /items?category=top&limit=&offset=   catalog page (for the web page)
+ *   GET  /items/:id/image             the item's image bytes (PNG/JPEG); :id is an id or image name
+ *   GET  /  /app.js  /style.css       the web page (src/serve/web, no build step)
+ *
+ * Every request is validated by a JSON schema (fastify's own Ajv): a bad id, a k out of range,
+ * an unknown key or an oversized body is a 4xx whose message names the field. Problems only the
+ * model can see (unknown user or item, a top in the shoe slot) are UserErrors: 404 for the
+ * addressed resource, 400 for bad content. Model work is synchronous and bounded (LIMITS), so
+ * requests are served one at a time by the event loop and none can hang the process; socket and
+ * handler timeouts cut slow clients off.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { CATEGORY_NAMES } from '../data/types.js';
+import { UserError } from '../errors.js';
+import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
+import { LIMITS, UnknownItemError, UnknownUserError, type ItemRef, type OutfitRefs, type Recommender } from './recommender.js';
+
+export interface ServerOptions {
+  /** Largest request body in bytes (default 256 KiB). */
+  bodyLimit?: number;
+  /** Time allowed to receive a whole request, ms (default 30 s). */
+  requestTimeout?: number;
+  /** Time allowed from routing to the reply, ms (default 60 s). */
+  handlerTimeout?: number;
+  /** fastify's logger: false (default) or true. */
+  logger?: boolean;
+}
+
+const WEB_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'web');
+const STATIC_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+};
+const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg' };
+
+/**
+ * One outfit: an item per slot, as a global id or an image name, or null for an empty optional
+ * slot. One `type` list rather than anyOf: Ajv coerces only a value matching none of the types,
+ * so item 0 is never coerced to null (nor null to item 0).
+ */
+const outfitSchema = {
+  type: 'array',
+  minItems: 1,
+  maxItems: 8,
+  items: { type: ['integer', 'string', 'null'], minimum: 0, minLength: 1, maxLength: 200 },
+};
+const userIdParams = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: { id: { type: 'integer', minimum: 0, maximum: 2147483647 } },
+};
+/** Comma-separated item ids or names. */
+const itemListQuery = { type: 'string', maxLength: 4000, pattern: '^[^,]+(,[^,]+)*$' };
+
+const errorResponse = {
+  type: 'object',
+  properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' } },
+};
+
+export function buildServer(recommender: Recommender, opts: ServerOptions = {}): FastifyInstance {
+  const requestTimeout = opts.requestTimeout ?? 30_000;
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimit ?? 256 * 1024,
+    requestTimeout,
+    // node checks request timeouts only every connectionsCheckingInterval (30 s by default): check
+    // often enough that a client trickling its request in is cut off near the timeout
+    http: {
+      connectionsCheckingInterval: Math.max(100, Math.min(requestTimeout / 4, 30_000)),
+      headersTimeout: Math.min(requestTimeout, 60_000),
+    },
+    handlerTimeout: opts.handlerTimeout ?? 60_000,
+    // unknown keys must be errors (not silently dropped), and JSON bodies keep their types
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false, allowUnionTypes: true } },
+    return503OnClosing: true,
+  });
+  const staticFiles = new Map(
+    Object.entries(STATIC_FILES).map(([route, { file, type }]) => [route, { body: readFileSync(join(WEB_DIR, file)), type }]),
+  );
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err.validation) {
+      return reply.status(400).send({ statusCode: 400, error: 'Bad Request', message: err.message });
+    }
+    if (err instanceof UnknownUserError || err instanceof UnknownItemError) {
+      return reply.status(404).send({ statusCode: 404, error: 'Not Found', message: err.message });
+    }
+    if (err instanceof UserError) {
+      return reply.status(400).send({ statusCode: 400, error: 'Bad Request', message: err.message });
+    }
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) request.log.error(err);
+    const message = status >= 500 && status !== 503 ? 'internal error' : err.message;
+    return reply.status(status).send({ statusCode: status, error: status >= 500 ? 'Internal Server Error' : 'Bad Request', message });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  for (const [route, file] of staticFiles) {
+    app.get(route, (_request, reply) => {
+      reply.header('content-type', file.type).header('cache-control', 'no-cache').send(file.body);
+    });
+  }
+
+  app.get('/health', () => ({
+    status: 'ok',
+    ...recommender.describe(),
+    categories: [...CATEGORY_NAMES],
+  }));
+
+  app.get('/users', () => ({
+    runUsers: recommender.runUsers,
+    onboarded: recommender.onboardedUsers().map((u) => ({ id: u.id, label: u.label, strategy: u.strategy, outfits: u.outfits.length, createdAt: u.createdAt })),
+  }));
+
+  app.get<{ Params: { id: number }; Querystring: { k: number; fixed?: string; exclude?: string } }>(
+    '/users/:id/outfits',
+    {
+      schema: {
+        params: userIdParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            k: { type: 'integer', minimum: 1, maximum: LIMITS.maxK, default: 10 },
+            fixed: itemListQuery,
+            exclude: itemListQuery,
+          },
+        },
+        response: { 400: errorResponse, 404: errorResponse },
+      },
+    },
+    (request) => {
+      const { id } = request.params;
+      const { k, fixed, exclude } = request.query;
+      const result = recommender.compose(id, { k, fixed: splitList(fixed), exclude: splitList(exclude) });
+      return {
+        user: id,
+        k,
+        tookMs: result.ms,
+        outfits: result.outfits.map((o) => ({ score: o.score, items: o.items.filter((i) => i >= 0).map((i) => recommender.itemInfo(i)) })),
+      };
+    },
+  );
+
+  app.post<{ Params: { id: number }; Body: { outfits: OutfitRefs[]; k?: number } }>(
+    '/users/:id/rank',
+    {
+      schema: {
+        params: userIdParams,
+        body: {
+          type: 'object',
+          required: ['outfits'],
+          additionalProperties: false,
+          properties: {
+            outfits: { type: 'array', minItems: 1, maxItems: LIMITS.maxRankOutfits, items: outfitSchema },
+            k: { type: 'integer', minimum: 1, maximum: LIMITS.maxRankOutfits },
+          },
+        },
+      },
+    },
+    (request) => {
+      const { id } = request.params;
+      const started = performance.now();
+      // the user first: an unknown user is a 404 even when the outfits are bad too
+      recommender.userVector(id);
+      const ranked = recommender.rankCandidates(id, request.body.outfits, request.body.k);
+      return {
+        user: id,
+        tookMs: performance.now() - started,
+        ranked: ranked.map((r) => ({ index: r.index, score: r.score, items: r.items.filter((i) => i >= 0).map((i) => recommender.itemInfo(i)) })),
+      };
+    },
+  );
+
+  app.post<{ Body: { outfits: OutfitRefs[]; strategy?: ColdStartStrategy; label?: string } }>(
+    '/users',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['outfits'],
+          additionalProperties: false,
+          properties: {
+            outfits: { type: 'array', minItems: 1, maxItems: LIMITS.maxOnboardOutfits, items: outfitSchema },
+            strategy: { type: 'string', enum: [...COLD_START_STRATEGIES] },
+            label: { type: 'string', maxLength: 100 },
+          },
+        },
+      },
+    },
+    (request, reply) => {
+      const { outfits, strategy, label } = request.body;
+      const user = recommender.onboard(outfits, { strategy, label });
+      reply.status(201).header('location', `/users/${user.id}/outfits`);
+      return { id: user.id, strategy: user.strategy, outfits: user.outfits.length, createdAt: user.createdAt, tookMs: user.ms };
+    },
+  );
+
+  app.get<{ Querystring: { category: string; limit: number; offset: number } }>(
+    '/items',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          required: ['category'],
+          additionalProperties: false,
+          properties: {
+            category: { type: 'string', enum: CATEGORY_NAMES.filter((_, c) => recommender.slotCategories.includes(c)) },
+            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            offset: { type: 'integer', minimum: 0, default: 0 },
+          },
+        },
+      },
+    },
+    (request) => {
+      const { category, limit, offset } = request.query;
+      const c = (CATEGORY_NAMES as readonly string[]).indexOf(category);
+      return { category, offset, limit, ...recommender.listItems(c, offset, limit) };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/items/:id/image',
+    {
+      schema: {
+        params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } },
+      },
+    },
+    async (request, reply) => {
+      const id = recommender.requireItem(itemRefOf(request.params.id));
+      const path = recommender.imagePath(id);
+      if (!path) throw new UnknownItemError(`item ${id} has no image in ${recommender.set.root}/images`);
+      const type = IMAGE_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
+      const bytes = await readFile(path);
+      // an item's picture never changes while the dataset folder stays the same
+      return reply.header('content-type', type).header('cache-control', 'public, max-age=86400').send(bytes);
+    },
+  );
+
+  return app;
+}
+
+/** Item ids are decimal; anything else is an image name. */
+function itemRefOf(value: string): ItemRef {
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+function splitList(value: string | undefined): ItemRef[] {
+  return value === undefined ? [] : value.split(',').map((v) => itemRefOf(v.trim()));
+}
+
+/**
+ * Starts the service and returns the listening instance; closing it also closes the recommender.
+ * `port` 0 picks a free port (tests); the bound address is `app.server.address()`.
+ */
+export async function startServer(recommender: Recommender, listen: { port: number; host: string }, opts: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = buildServer(recommender, opts);
+  app.addHook('onClose', async () => recommender.close());
+  await app.listen({ port: listen.port, host: listen.host });
+  return app;
+}

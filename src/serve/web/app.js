@@ -1,0 +1,276 @@
+// outfitrec web page: plain DOM over the HTTP API in src/serve/server.ts (no build step).
+const $ = (id) => document.getElementById(id);
+const PAGE_SIZE = 24;
+
+const state = {
+  info: null, // GET /health
+  category: 0, // category shown in the item picker
+  offset: 0,
+  total: 0,
+  draft: [], // one item (or null) per slot
+  chosen: [], // outfits of the new user: arrays of item objects (or null) per slot
+};
+
+async function api(path, options = {}) {
+  const init = { ...options };
+  if (init.body !== undefined) {
+    init.method = init.method ?? 'POST';
+    init.headers = { 'content-type': 'application/json' };
+    init.body = JSON.stringify(init.body);
+  }
+  const res = await fetch(path, init);
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.message ?? `${res.status} ${res.statusText}`);
+  return body;
+}
+
+function showError(err) {
+  const el = $('error');
+  el.textContent = err instanceof Error ? err.message : String(err);
+  el.hidden = false;
+  clearTimeout(showError.timer);
+  showError.timer = setTimeout(() => { el.hidden = true; }, 6000);
+}
+
+function itemImage(item, size) {
+  const img = document.createElement('img');
+  img.className = 'item';
+  img.src = `/items/${item.id}/image`;
+  img.alt = `${item.category} ${item.id}`;
+  img.title = `${item.category} #${item.id} ${item.name}`;
+  img.loading = 'lazy';
+  if (size) { img.width = size; img.height = size; }
+  return img;
+}
+
+// ---- users and recommendations -------------------------------------------------------------
+
+async function loadUsers(selectId) {
+  const { runUsers, onboarded } = await api('/users');
+  const select = $('user-select');
+  select.replaceChildren();
+  const groupNew = document.createElement('optgroup');
+  groupNew.label = 'New users';
+  for (const u of onboarded) {
+    const o = new Option(`${u.label ? u.label + ' ' : 'new user '}#${u.id} (${u.strategy.toUpperCase()}, ${u.outfits} outfits)`, String(u.id));
+    groupNew.append(o);
+  }
+  if (onboarded.length > 0) select.append(groupNew);
+  const groupRun = document.createElement('optgroup');
+  groupRun.label = `Users of the run (${runUsers})`;
+  for (let id = 0; id < runUsers; id++) groupRun.append(new Option(`user ${id}`, String(id)));
+  select.append(groupRun);
+  if (selectId !== undefined) select.value = String(selectId);
+}
+
+async function showRecommendations() {
+  const id = $('user-select').value;
+  const k = $('k-input').value;
+  $('recommend-note').textContent = 'composing…';
+  try {
+    const res = await api(`/users/${encodeURIComponent(id)}/outfits?k=${encodeURIComponent(k)}`);
+    renderOutfits(res);
+    $('recommend-note').textContent =
+      `Top ${res.outfits.length} outfits for user ${res.user} — composed in ${res.tookMs.toFixed(1)} ms (higher score = better fit).`;
+  } catch (err) {
+    $('recommend-note').textContent = '';
+    showError(err);
+  }
+}
+
+function renderOutfits(res) {
+  const grid = $('outfits');
+  grid.replaceChildren();
+  res.outfits.forEach((outfit, rank) => {
+    const card = document.createElement('div');
+    card.className = 'outfit';
+    card.dataset.testid = 'outfit';
+    const items = document.createElement('div');
+    items.className = 'items';
+    for (const item of outfit.items) items.append(itemImage(item));
+    const meta = document.createElement('div');
+    meta.className = 'meta';
+    const score = document.createElement('span');
+    score.className = 'score';
+    score.textContent = `#${rank + 1} · score ${outfit.score.toFixed(3)}`;
+    const use = document.createElement('button');
+    use.type = 'button';
+    use.className = 'secondary';
+    use.textContent = 'use for new user';
+    use.addEventListener('click', () => addChosen(slotsFromItems(outfit.items)));
+    meta.append(score, use);
+    card.append(items, meta);
+    grid.append(card);
+  });
+}
+
+// ---- new user: item picker, draft outfit, chosen outfits ---------------------------------
+
+function renderTabs() {
+  const tabs = $('category-tabs');
+  tabs.replaceChildren();
+  state.info.categories.forEach((name, c) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.role = 'tab';
+    b.textContent = name;
+    b.setAttribute('aria-selected', String(c === state.category));
+    b.addEventListener('click', () => { state.category = c; state.offset = 0; renderTabs(); loadItems(); });
+    tabs.append(b);
+  });
+}
+
+async function loadItems() {
+  const name = state.info.categories[state.category];
+  try {
+    const res = await api(`/items?category=${name}&limit=${PAGE_SIZE}&offset=${state.offset}`);
+    state.total = res.total;
+    const grid = $('item-picker');
+    grid.replaceChildren();
+    for (const item of res.items) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.dataset.itemId = String(item.id);
+      b.setAttribute('aria-pressed', String(state.draft.some((d) => d && d.id === item.id)));
+      b.append(itemImage(item));
+      b.addEventListener('click', () => toggleDraftItem(item));
+      grid.append(b);
+    }
+    const last = Math.min(state.offset + PAGE_SIZE, state.total);
+    $('items-page').textContent = `${name}s ${state.offset + 1}–${last} of ${state.total}`;
+    $('prev-items').disabled = state.offset === 0;
+    $('next-items').disabled = last >= state.total;
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function slotsFromItems(items) {
+  // the server returns items in slot order with absent optional slots left out; put them back
+  const slots = state.info.slotCategories.map(() => null);
+  for (const item of items) {
+    const s = slots.findIndex((v, j) => v === null && state.info.slotCategories[j] === item.categoryId);
+    if (s >= 0) slots[s] = item;
+  }
+  return slots;
+}
+
+function toggleDraftItem(item) {
+  const cats = state.info.slotCategories;
+  const at = state.draft.findIndex((d) => d && d.id === item.id);
+  if (at >= 0) {
+    state.draft[at] = null;
+  } else {
+    const free = cats.findIndex((c, j) => c === item.categoryId && !state.draft[j]);
+    const target = free >= 0 ? free : cats.lastIndexOf(item.categoryId);
+    state.draft[target] = item;
+  }
+  renderDraft();
+  for (const b of $('item-picker').children) {
+    b.setAttribute('aria-pressed', String(state.draft.some((d) => d && String(d.id) === b.dataset.itemId)));
+  }
+}
+
+function draftComplete() {
+  return state.info.slotCategories.every((_, j) => state.draft[j] || state.info.optionalSlots.includes(j));
+}
+
+function renderDraft() {
+  const line = document.createElement('div');
+  line.className = 'draft-slots';
+  state.info.slotCategories.forEach((c, j) => {
+    const item = state.draft[j];
+    if (item) {
+      line.append(itemImage(item));
+    } else {
+      const empty = document.createElement('div');
+      empty.className = 'slot-empty';
+      empty.textContent = state.info.categories[c] + (state.info.optionalSlots.includes(j) ? ' (optional)' : '');
+      line.append(empty);
+    }
+  });
+  $('draft').replaceChildren(line);
+  $('add-outfit').disabled = !draftComplete();
+}
+
+function addChosen(slots) {
+  state.chosen.push(slots);
+  renderChosen();
+}
+
+function renderChosen() {
+  const list = $('chosen-outfits');
+  list.replaceChildren();
+  state.chosen.forEach((slots, i) => {
+    const line = document.createElement('div');
+    line.className = 'outfit-line';
+    for (const item of slots) if (item) line.append(itemImage(item, 56));
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'secondary';
+    remove.textContent = 'remove';
+    remove.addEventListener('click', () => { state.chosen.splice(i, 1); renderChosen(); });
+    line.append(remove);
+    list.append(line);
+  });
+  $('chosen-count').textContent = `(${state.chosen.length})`;
+  $('create-user').disabled = state.chosen.length === 0;
+}
+
+async function createUser() {
+  const button = $('create-user');
+  button.disabled = true;
+  $('new-user-note').textContent = 'fitting the new user…';
+  try {
+    const outfits = state.chosen.map((slots) => slots.map((item) => (item ? item.id : null)));
+    const res = await api('/users', { body: { outfits, strategy: $('strategy-select').value } });
+    $('new-user-note').textContent =
+      `Created user #${res.id} from ${outfits.length} outfit${outfits.length === 1 ? '' : 's'} (${res.strategy.toUpperCase()}, ${res.tookMs.toFixed(0)} ms).`;
+    state.chosen = [];
+    renderChosen();
+    await loadUsers(res.id);
+    await showRecommendations();
+  } catch (err) {
+    $('new-user-note').textContent = '';
+    showError(err);
+  } finally {
+    button.disabled = state.chosen.length === 0;
+  }
+}
+
+// ---- start --------------------------------------------------------------------------------
+
+async function start() {
+  try {
+    state.info = await api('/health');
+    $('status').textContent =
+      `set ${state.info.set} · ${state.info.runUsers} users + ${state.info.onboardedUsers} new · ${state.info.items} items`;
+    state.draft = state.info.slotCategories.map(() => null);
+    renderTabs();
+    renderDraft();
+    renderChosen();
+    await Promise.all([loadUsers(), loadItems()]);
+  } catch (err) {
+    $('status').textContent = 'server unreachable';
+    showError(err);
+    return;
+  }
+  $('user-form').addEventListener('submit', (e) => { e.preventDefault(); showRecommendations(); });
+  $('prev-items').addEventListener('click', () => { state.offset = Math.max(0, state.offset - PAGE_SIZE); loadItems(); });
+  $('next-items').addEventListener('click', () => { state.offset += PAGE_SIZE; loadItems(); });
+  $('add-outfit').addEventListener('click', () => {
+    addChosen([...state.draft]);
+    state.draft = state.info.slotCategories.map(() => null);
+    renderDraft();
+    loadItems();
+  });
+  $('clear-draft').addEventListener('click', () => {
+    state.draft = state.info.slotCategories.map(() => null);
+    renderDraft();
+    loadItems();
+  });
+  $('create-user').addEventListener('click', createUser);
+  await showRecommendations();
+}
+
+start();
