@@ -228,7 +228,7 @@ async function createUser() {
       `Created user #${res.id} from ${outfits.length} outfit${outfits.length === 1 ? '' : 's'} (${res.strategy.toUpperCase()}, ${res.tookMs.toFixed(0)} ms).`;
     state.chosen = [];
     renderChosen();
-    await loadUsers(res.id);
+    await Promise.all([loadUsers(res.id), refreshStatus()]);
     await showRecommendations();
   } catch (err) {
     $('new-user-note').textContent = '';
@@ -240,11 +240,15 @@ async function createUser() {
 
 // ---- start --------------------------------------------------------------------------------
 
+async function refreshStatus() {
+  state.info = await api('/health');
+  $('status').textContent =
+    `set ${state.info.set} · ${state.info.runUsers} users + ${state.info.onboardedUsers} new · ${state.info.items} items`;
+}
+
 async function start() {
   try {
-    state.info = await api('/health');
-    $('status').textContent =
-      `set ${state.info.set} · ${state.info.runUsers} users + ${state.info.onboardedUsers} new · ${state.info.items} items`;
+    await refreshStatus();
     state.draft = state.info.slotCategories.map(() => null);
     renderTabs();
     renderDraft();

@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { initEngine } from '../../src/engine/backend.js';
+import { Recommender } from '../../src/serve/recommender.js';
+import { startServer } from '../../src/serve/server.js';
+import { tinyRun } from './tiny-run.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+test(
+  'web page: pick a user and see outfits; build a new user from picked items and a recommended outfit; see their recommendations',
+  { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (Debian package chromium): browser test skipped`, timeout: 120_000 },
+  async (t) => {
+    await initEngine({ backend: 'wasm' });
+    const run = await tinyRun();
+    const dir = mkdtempSync(join(tmpdir(), 'outfitrec-browser-'));
+    const rec = await Recommender.open(run.runDir, { data: run.root, db: join(dir, 'users.sqlite') });
+    const app = await startServer(rec, { port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    assert.ok(address && typeof address === 'object');
+    const base = `http://127.0.0.1:${address.port}/`;
+    // a fresh profile every time: no cache or state from an earlier run
+    const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+    });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      page.on('console', (msg) => {
+        if (msg.type() === 'error') pageErrors.push(msg.text());
+      });
+      await page.goto(base);
+
+      // the first user's outfits appear on load, as images with scores
+      await page.locator('#outfits .outfit').first().waitFor({ timeout: 30_000 });
+      assert.equal(await page.locator('#outfits .outfit').count(), 8);
+      assert.match((await page.locator('#status').textContent()) ?? '', /set 630 · 8 users/);
+      assert.match((await page.locator('#recommend-note').textContent()) ?? '', /Top 8 outfits for user 0/);
+
+      // choose another user
+      await page.selectOption('#user-select', '3');
+      await page.click('#show-button');
+      await page.waitForFunction(() => document.querySelector('#recommend-note')?.textContent?.includes('for user 3'));
+
+      // build an outfit item by item: first top, then switch tabs for a bottom and a shoe
+      await page.locator('#item-picker button').first().click();
+      await page.getByRole('tab', { name: 'bottom' }).click();
+      await page.locator('#item-picker button').nth(2).click();
+      await page.getByRole('tab', { name: 'shoe' }).click();
+      await page.locator('#item-picker button').nth(1).click();
+      assert.equal(await page.locator('#add-outfit').isEnabled(), true);
+      await page.click('#add-outfit');
+      // and take one of user 3's recommended outfits
+      await page.locator('#outfits .outfit button').first().click();
+      assert.match((await page.locator('#chosen-count').textContent()) ?? '', /\(2\)/);
+
+      await page.click('#create-user');
+      const newId = rec.runUsers;
+      await page.waitForFunction((id) => document.querySelector('#recommend-note')?.textContent?.includes(`for user ${id}`), newId, { timeout: 30_000 });
+      assert.match((await page.locator('#new-user-note').textContent()) ?? '', new RegExp(`Created user #${newId} from 2 outfits`));
+      assert.equal(await page.locator('#outfits .outfit').count(), 8);
+      assert.equal(await page.inputValue('#user-select'), String(newId));
+      assert.equal(rec.onboardedUsers().length, 1);
+      await page.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('+ 1 new'));
+      assert.equal(rec.onboardedUsers()[0].outfits.length, 2);
+
+      // every picture on the page loaded
+      await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth > 0), undefined, { timeout: 15_000 });
+      const shot = join(tmpdir(), `outfitrec-serve-screenshot-${process.pid}.png`);
+      await page.screenshot({ path: shot, fullPage: true });
+      t.diagnostic(`screenshot: ${shot}`);
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await context.close();
+      await app.close();
+      rec.model.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
