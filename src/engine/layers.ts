@@ -196,30 +196,23 @@ function convBackward(
   const [kh, kw] = w.shape;
   const ah = convAxis(x.shape[1], kh, stride, pad);
   const aw = convAxis(x.shape[2], kw, stride, pad);
-  const xp = padOrCrop(x, ah.padBefore, ah.used - ah.size - ah.padBefore, aw.padBefore, aw.used - aw.size - aw.padBefore);
-  const dwSwapped = tf.conv2d(
-    tf.transpose(xp, [3, 1, 2, 0]),
-    tf.transpose(g, [1, 2, 0, 3]),
-    1,
-    'valid',
-    'NHWC',
-    [stride, stride],
-  );
-  const dw = tf.transpose(dwSwapped, [1, 2, 0, 3]);
+  // Each half in its own tidy: its temporaries (transposed copies, as large as the activations)
+  // are freed before the other half allocates, which keeps big image batches inside wasm's heap.
+  const dw = tf.tidy(() => {
+    const xp = padOrCrop(x, ah.padBefore, ah.used - ah.size - ah.padBefore, aw.padBefore, aw.used - aw.size - aw.padBefore);
+    const dwSwapped = tf.conv2d(tf.transpose(xp, [3, 1, 2, 0]), tf.transpose(g, [1, 2, 0, 3]), 1, 'valid', 'NHWC', [stride, stride]);
+    return tf.transpose(dwSwapped, [1, 2, 0, 3]);
+  });
 
   if (!inputGrad) return [tf.zerosLike(x), dw];
   // dX without materialising the zero-upsampled gradient (4× its size at stride 2): one stride-1
   // conv of dy with the phase filter, interleaved back to full resolution by depthToSpace.
-  const [kph, kpw] = [Math.ceil(kh / stride), Math.ceil(kw / stride)];
-  const phases = tf.conv2d(padOrCrop(g, kph - 1, kph - 1, kpw - 1, kpw - 1), phaseFilter(w, stride), 1, 'valid');
-  const dxp = (stride === 1 ? phases : tf.depthToSpace(phases, stride)) as Tensor4D; // rows of the padded input
-  const dx = padOrCrop(
-    dxp,
-    -ah.padBefore,
-    ah.size + ah.padBefore - dxp.shape[1],
-    -aw.padBefore,
-    aw.size + aw.padBefore - dxp.shape[2],
-  );
+  const dx = tf.tidy(() => {
+    const [kph, kpw] = [Math.ceil(kh / stride), Math.ceil(kw / stride)];
+    const phases = tf.conv2d(padOrCrop(g, kph - 1, kph - 1, kpw - 1, kpw - 1), phaseFilter(w, stride), 1, 'valid');
+    const dxp = (stride === 1 ? phases : tf.depthToSpace(phases, stride)) as Tensor4D; // rows of the padded input
+    return padOrCrop(dxp, -ah.padBefore, ah.size + ah.padBefore - dxp.shape[1], -aw.padBefore, aw.size + aw.padBefore - dxp.shape[2]);
+  });
   return [dx, dw];
 }
 
