@@ -1,6 +1,6 @@
 /** `outfitrec serve`: the HTTP service and web page over a trained run (logic in src/serve/). */
 import type { Command } from 'commander';
-import { initEngine } from '../engine/backend.js';
+import { initEngine, shutdownEngine } from '../engine/backend.js';
 import { UserError } from '../errors.js';
 import { Recommender } from '../serve/recommender.js';
 import { startServer } from '../serve/server.js';
@@ -13,6 +13,8 @@ interface ServeOptions {
   host: string;
   db?: string;
   seed: string;
+  composeCache: string;
+  threads: string;
   log: boolean;
 }
 
@@ -27,13 +29,17 @@ export function register(program: Command): void {
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--db <file>', 'SQLite file of onboarded users (default <run>/users.sqlite)')
     .option('--seed <n>', 'seed of the new-user fitting', '0')
+    .option('--compose-cache <n>', 'composed results remembered per (user, k, fixed, exclude); 0 = compose every request', '1024')
+    .option('--threads <n>', 'wasm threads for the model: 1 or 2', '1')
     .option('--log', 'log every request (JSON lines on stdout)', false)
     .action(async (opts: ServeOptions) => {
       const port = parseInteger(opts.port, '--port', 0, 65535);
       const seed = parseInteger(opts.seed, '--seed', 0, 2 ** 31 - 1);
-      const backend = await initEngine();
+      const composeCacheSize = parseInteger(opts.composeCache, '--compose-cache', 0, 1_000_000);
+      const threads = parseInteger(opts.threads, '--threads', 1, 2) as 1 | 2;
+      const backend = await initEngine({ threads });
       const started = performance.now();
-      const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed });
+      const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize });
       const info = recommender.describe();
       let app;
       try {
@@ -61,6 +67,8 @@ export function register(program: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      // the wasm pthread workers (--threads 2) would keep the process alive
+      shutdownEngine();
     });
 }
 

@@ -51,7 +51,7 @@ export interface ComposeResult {
   readonly ms: number;
 }
 
-/** Measured by bench/compose.ts: see docs/results.md (recall of the exhaustive top-10 and speed-up). */
+/** Chosen with bench/compose.ts (recall of the exhaustive top-k against time per request). */
 export const COMPOSE_DEFAULTS = { retrieve: 16, minBeam: 16, beamPerResult: 1 };
 
 /** Complete outfits scored per model pass. */

@@ -1,11 +1,12 @@
 /**
  * One small trained run on the tiny synthetic preset, shared by the serving tests (and reused across
  * test runs): cached under os.tmpdir(), keyed by a hash of the code that makes it (data, model,
- * training, engine), so a change to that code trains a fresh one. Built in a temp folder and
- * renamed into place, so test files running in parallel never see half a run.
+ * training, engine), so a change to that code trains a fresh one. One process builds it (a lock
+ * folder), in a temp folder renamed into place, so test files running in parallel neither train
+ * twice nor see half a run.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,10 +47,38 @@ function sourceHash(): string {
   return hash.digest('hex').slice(0, 16);
 }
 
+/** A lock older than this is left over from a killed process. */
+const STALE_LOCK_MS = 5 * 60_000;
+
 export async function tinyRun(): Promise<TinyRun> {
   const base = join(tmpdir(), `outfitrec-serve-run-${sourceHash()}`);
   const ready = (): TinyRun => ({ root: join(base, 'data'), runDir: join(base, 'run') });
-  if (existsSync(join(base, 'run', 'best.safetensors'))) return ready();
+  const lock = `${base}.lock`;
+  // one process builds; test files running beside it wait for its result instead of training too
+  for (;;) {
+    if (existsSync(join(base, 'run', 'best.safetensors'))) return ready();
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // the lock went away meanwhile: try again
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  try {
+    if (!existsSync(join(base, 'run', 'best.safetensors'))) await buildTinyRun(base);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+  return ready();
+}
+
+async function buildTinyRun(base: string): Promise<void> {
   const build = mkdtempSync(join(tmpdir(), 'outfitrec-serve-build-'));
   try {
     const root = join(build, 'data');
@@ -60,16 +89,10 @@ export async function tinyRun(): Promise<TinyRun> {
       log: () => {},
       progressStream: null,
     });
-    try {
-      renameSync(build, base);
-    } catch (err) {
-      // another test process finished first: use its run
-      if (!existsSync(join(base, 'run', 'best.safetensors'))) throw err;
-      rmSync(build, { recursive: true, force: true });
-    }
+    rmSync(base, { recursive: true, force: true }); // a half-built leftover of a killed process
+    renameSync(build, base);
   } catch (err) {
     rmSync(build, { recursive: true, force: true });
     throw err;
   }
-  return ready();
 }
