@@ -32,7 +32,7 @@ import {
   type ColdStartStrategy,
 } from '../train/cold-start.js';
 import { ItemEmbeddingCache } from '../train/item-cache.js';
-import { loadRun, type LoadedRun } from '../train/run.js';
+import { loadRun } from '../train/run.js';
 import { RUN_FILES } from '../train/run-folder.js';
 import { OutfitComposer, type ComposeOptions, type ComposeResult } from './compose.js';
 import { UserStore, type StoredUser } from './store.js';
@@ -170,8 +170,8 @@ export class Recommender {
    * Loads a run folder with its best weights and the catalog of `set` (default: the run's data
    * root and set). The set's users must be the run's users.
    */
-  static async open(runDir: string, opts: RecommenderOptions & { data?: string; set?: string; loaded?: LoadedRun } = {}): Promise<Recommender> {
-    const run = opts.loaded ?? (await loadRun(runDir, { root: opts.data, set: opts.set }));
+  static async open(runDir: string, opts: RecommenderOptions & { data?: string; set?: string } = {}): Promise<Recommender> {
+    const run = await loadRun(runDir, { root: opts.data, set: opts.set });
     if (!run.inputs) throw new Error('Recommender.open: the run was loaded without item inputs');
     const fingerprint = createHash('sha256').update(readFileSync(join(run.dir, RUN_FILES.config))).digest('hex').slice(0, 16);
     return new Recommender({ model: run.model, inputs: run.inputs, set: run.set, runFingerprint: fingerprint, runDir: run.dir }, opts);
@@ -180,7 +180,12 @@ export class Recommender {
   // ---- users ------------------------------------------------------------------------------------
 
   hasUser(id: number): boolean {
-    return Number.isInteger(id) && ((id >= 0 && id < this.runUsers) || this.onboarded.has(id));
+    if (!Number.isInteger(id) || id < 0) return false;
+    if (id < this.runUsers || this.onboarded.has(id)) return true;
+    // another process sharing the database may have onboarded it since we started
+    const stored = this.store.get(id);
+    if (stored) this.remember(stored);
+    return stored !== undefined;
   }
 
   /** Onboarded users in id order. */
@@ -195,6 +200,8 @@ export class Recommender {
     if (!this.hasUser(id)) {
       throw new UnknownUserError(`unknown user ${id}: users are 0..${this.runUsers - 1} (the run's) and onboarded ids ${this.describeOnboardedIds()}`);
     }
+    const loaded = this.userVectorOf.get(id);
+    if (loaded) return loaded; // an onboarded user hasUser just read from the database
     const v = tf.tidy(() => this.model.userVectors(Int32Array.of(id)).dataSync() as Float32Array).slice();
     this.userVectorOf.set(id, v);
     return v;

@@ -109,7 +109,8 @@ describe('Recommender on a trained tiny run (set 630)', () => {
     }
   });
 
-  test('onboarding stores the user; a restart serves the same user with the same scores', async () => {
+  test('onboarding stores the user; a restart, or another process on the same file, serves the same user with the same scores', async () => {
+    const other = await Recommender.open(run.runDir, { data: run.root, db: join(dir, 'users.sqlite') });
     const outfits = [
       [top(0), bottom(1), shoe(2)],
       [top(4), bottom(5), shoe(6)],
@@ -126,6 +127,11 @@ describe('Recommender on a trained tiny run (set 630)', () => {
     rec.model.setUserAnchors(slot, user.anchors);
     const modelScores = await rec.model.scoreTable(rec.inputs, { ...rec.outfitTable(probe), users: new Int32Array(6).fill(slot) });
     before.forEach((s, i) => assert.ok(Math.abs(s - modelScores[i]) < 1e-4));
+
+    // a server started before the user existed finds it in the shared database
+    assert.deepEqual(other.scoreOutfits(user.id, probe), before);
+    other.close();
+    other.model.dispose();
 
     const su = rec.onboard(outfits.slice(0, 1), { strategy: 'su' });
     assert.equal(su.id, rec.runUsers + 1);
