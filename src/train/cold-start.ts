@@ -3,10 +3,10 @@
  * from a few of their outfits, with every trained weight frozen.
  *
  * - `so` (LPAE "learning by optimisation"): fresh anchors U(±sqrt(3/d)) optimised with Adam on the
- *   user's outfits against sampled random-mix negatives, softmax objective (SPEC §4 Eq. T) plus
- *   LPAE's anchor regulariser. Only the anchors move, so the outfits' projected embeddings ĥ are
- *   computed ONCE (one backbone + Set Transformer pass) and each step is a [n, d]·[d] product:
- *   fitting one user from 5 outfits takes a few hundred milliseconds.
+ *   user's outfits against sampled random-mix negatives, softmax objective (SPEC §4 Eq. T;
+ *   optionally plus LPAE's anchor regulariser). Only the anchors move, so the outfits' projected
+ *   embeddings ĥ are computed ONCE (one backbone + Set Transformer pass) and each step is a few
+ *   [n, d]·[d] products in plain JS: fitting one user from 5 outfits takes a fraction of a second.
  * - `su` (user search): copy the anchors of the existing user whose score on the new outfits is
  *   highest (mean over the outfits).
  * - `sa` (anchor search): take the existing anchors nearest (cosine) to the new outfits' projected
@@ -47,7 +47,11 @@ export interface ColdStartOptions {
    * Default 8·M, so steps see fresh combinations without a backbone pass per step.
    */
   negativePool?: number;
-  /** SO: weight of the anchor regulariser L_reg (SPEC §3/§4: 0.01); needs Ku ≤ d. */
+  /**
+   * SO: weight of LPAE's anchor regulariser L_reg (SPEC §3); needs Ku ≤ d. Default 0: the objective
+   * is Eq. T alone, as the softmax-family trainer uses it (L_reg belongs to the `lpae` objective,
+   * where 0.01 is LPAE's weight). It costs a K×K Cholesky per step, most of an SO fit's time.
+   */
   regWeight?: number;
   /** SU/SA: the existing users searched (default: all users the model had before any cold users were added). */
   candidateUsers?: Int32Array;
@@ -66,7 +70,7 @@ export const COLD_START_DEFAULTS = {
   lr: 0.02,
   negatives: 10,
   negativePoolFactor: 8,
-  regWeight: 0.01,
+  regWeight: 0,
   batchSize: 512,
 };
 
@@ -314,7 +318,7 @@ export function anchorLossAndGradient(problem: AnchorProblem, anchors: Float64Ar
     for (let k = 0; k < ku; k++) {
       const base = (u * ku + k) * d;
       let sq = 0;
-      for (let t = 0; t < d; t++) sq += anchors[base + t] ** 2;
+      for (let t = 0; t < d; t++) sq += anchors[base + t] * anchors[base + t];
       const norm = Math.sqrt(sq + 1e-12);
       norms[u * ku + k] = norm;
       for (let t = 0; t < d; t++) vectors[u * d + t] += anchors[base + t] / norm;
