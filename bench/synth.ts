@@ -5,10 +5,11 @@
  * negatives (`tuples_<split>_nega`) and the hard ones (`tuples_<split>_nega_hard`).
  *
  *   node --import tsx bench/synth.ts [--presets syn-630,syn-53,syn-519,syn-32] [--seeds 1]
- *        [--users N] [--images auto|fashion-mnist|procedural] [--keep]
+ *        [--users N] [--images auto|fashion-mnist|procedural] [--no-images] [--keep]
  *
  * Prints one JSON line per (preset, seed) and a table. Timings: `build` = sampling everything in
- * memory, `images` = rendering + PNG encoding, `write` = the rest (CSV, oracle files).
+ * memory, `images` = rendering + PNG encoding + files, `write` = the rest (CSV, oracle files).
+ * `--no-images` skips the PNGs (e.g. to time a real-scale `--users 630` set's tuple files alone).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,7 @@ const seeds = (arg('seeds') ?? '1').split(',').map(Number);
 const users = arg('users') === undefined ? undefined : Number(arg('users'));
 const images = (arg('images') ?? 'auto') as ImageChoice;
 const keep = process.argv.includes('--keep');
+const writeImages = !process.argv.includes('--no-images');
 
 interface Scores {
   auc: number;
@@ -53,7 +55,7 @@ const rows: string[][] = [];
 for (const preset of presets) {
   for (const seed of seeds) {
     const out = mkdtempSync(join(tmpdir(), `outfitrec-bench-synth-${preset}-`));
-    const report = await generateSynthetic({ preset, out, seed, users, images, warn: (l) => process.stderr.write(`${l}\n`) });
+    const report = await generateSynthetic({ preset, out, seed, users, images, writeImages, warn: (l) => process.stderr.write(`${l}\n`) });
     const oracle = loadOracle(out)!;
     const build = report.sets.reduce((a, s) => a + s.seconds, 0);
     for (const s of report.sets) {

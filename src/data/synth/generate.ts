@@ -60,6 +60,11 @@ export interface SynthOptions {
   fashionMnistDir?: string;
   /** Overrides of the ground-truth knobs (model.ts DEFAULT_KNOBS). */
   knobs?: Partial<SynthKnobs>;
+  /**
+   * Default true. False skips the PNGs (the tuple files still name them): for timing the tuple
+   * files alone, or oracle-only studies that never look at pictures.
+   */
+  writeImages?: boolean;
   /** Progress lines. */
   log?: (line: string) => void;
   /** Warnings (default: stderr). */
@@ -203,7 +208,7 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthReport
   }
   const imageDir = join(opts.out, 'images', `${IMAGE_SIDE}x${IMAGE_SIDE}`);
   let lastReport = 0;
-  const written = await writeItemImages(
+  const written = opts.writeImages === false ? 0 : await writeItemImages(
     imageDir,
     source,
     [...pictures].map(([name, picture]) => ({ name, picture })),

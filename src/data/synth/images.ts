@@ -110,16 +110,20 @@ export async function writeItemImages(
   mkdirSync(dir, { recursive: true });
   const present = new Set(readdirSync(dir));
   const todo = items.filter((it) => !present.has(`${it.name}.png`));
-  for (let i = 0; i < todo.length; i += PNG_BATCH) {
-    const batch = todo.slice(i, i + PNG_BATCH);
-    const encoded = await Promise.all(batch.map((it) => encodePng(renderItem(source, it.picture))));
-    for (let j = 0; j < batch.length; j++) {
-      const path = join(dir, `${batch[j].name}.png`);
+  const encodeBatch = (start: number): Promise<Buffer[]> =>
+    Promise.all(todo.slice(start, start + PNG_BATCH).map((it) => encodePng(renderItem(source, it.picture))));
+  // Pipelined: the next batch encodes on libuv's threads while this thread writes the current one.
+  let pending = todo.length > 0 ? encodeBatch(0) : undefined;
+  for (let i = 0; pending; i += PNG_BATCH) {
+    const encoded = await pending;
+    pending = i + PNG_BATCH < todo.length ? encodeBatch(i + PNG_BATCH) : undefined;
+    for (let j = 0; j < encoded.length; j++) {
+      const path = join(dir, `${todo[i + j].name}.png`);
       const tmp = `${path}.${process.pid}.tmp`;
       writeFileSync(tmp, encoded[j]);
       renameSync(tmp, path);
     }
-    onProgress?.(Math.min(i + PNG_BATCH, todo.length), todo.length);
+    onProgress?.(i + encoded.length, todo.length);
   }
   return todo.length;
 }

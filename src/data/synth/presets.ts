@@ -28,8 +28,8 @@ export interface SetShape {
 export const SET_SHAPES: Record<SetShape['set'], SetShape> = {
   '630': { set: '630', realUsers: 630, perUser: { train: 202.1, val: 19.9, test: 36.6 }, poolPerDraw: [0.95, 0.4, 0.46] },
   '53': { set: '53', realUsers: 53, perUser: { train: 202.1, val: 19.9, test: 36.7 }, poolPerDraw: [0.95, 0.4, 0.46] },
-  '519': { set: '519', realUsers: 519, perUser: { train: 160.7, val: 16.8, test: 28.2 }, poolPerDraw: [0.8, 0.8, 0.9] },
-  '32': { set: '32', realUsers: 32, perUser: { train: 160.4, val: 16.8, test: 28.1 }, poolPerDraw: [0.8, 0.8, 0.9] },
+  '519': { set: '519', realUsers: 519, perUser: { train: 160.7, val: 16.8, test: 28.2 }, poolPerDraw: [0.72, 0.8, 0.9] },
+  '32': { set: '32', realUsers: 32, perUser: { train: 160.4, val: 16.8, test: 28.1 }, poolPerDraw: [0.72, 0.8, 0.9] },
 };
 
 /**
