@@ -1,0 +1,62 @@
+/**
+ * `outfitrec experiment main|coldstart|hardneg|fn-analysis|alpha|augment|size|batch|efficiency|all`:
+ * the paper's experiments (SPEC §8) on a dataset root, as a resumable grid of training runs plus a
+ * report (`<out>/report.md`, CSVs, SVG charts). Logic: src/eval/experiments/runner.ts.
+ */
+import type { Command } from 'commander';
+import { shutdownEngine } from '../engine/backend.js';
+import { UserError } from '../errors.js';
+import { EXPERIMENT_NAMES } from '../eval/experiments/grid.js';
+import { parseExperimentNames, runExperiments } from '../eval/experiments/runner.js';
+
+interface ExperimentCliOptions {
+  data: string;
+  out: string;
+  seeds?: string;
+  quick?: boolean;
+  presetScale?: string;
+  jobs: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('experiment')
+    .description('run the paper experiments (SPEC §8) as a resumable grid of runs and write <out>/report.md with CSV tables and SVG charts')
+    .argument('<names...>', `experiments: ${EXPERIMENT_NAMES.join(', ')} or all`)
+    .requiredOption('--data <dir>', 'dataset root holding tuples_630/53/519/32 (synthesised there when the folder does not exist)')
+    .requiredOption('--out <dir>', 'grid folder: runs/, results/, sections/ and the report')
+    .option('--seeds <n>', 'seeds per cell (default 3; 1 with --quick)')
+    .option('--quick', 'the same grid, smaller: 2 epochs, one seed, fewer α points, widths and batch sizes')
+    .option('--preset-scale <scale>', "data to synthesise when --data does not exist: 'default' (syn-all, 100 users for 630), 'tiny', or a user-count factor")
+    .option('--jobs <n>', 'cells trained at once, each in its own process', '1')
+    .action(async (names: string[], opts: ExperimentCliOptions) => {
+      const experiments = parseExperimentNames(names);
+      const seeds = opts.seeds === undefined ? undefined : parsePositiveInt(opts.seeds, '--seeds');
+      const jobs = parsePositiveInt(opts.jobs, '--jobs');
+      try {
+        const summary = await runExperiments(experiments, {
+          data: opts.data,
+          out: opts.out,
+          seeds,
+          quick: opts.quick,
+          presetScale: opts.presetScale,
+          jobs,
+          commandLine: ['outfitrec', ...process.argv.slice(2)].join(' '),
+        });
+        const c = summary.cells;
+        process.stdout.write(
+          `${summary.interrupted ? 'interrupted' : 'done'} in ${summary.seconds.toFixed(0)} s: ${c.total} cells (${c.trained} trained now, ${c.reused} reused)\n` +
+            (summary.written.length > 0 ? `report: ${summary.written[0]}\n` : ''),
+        );
+        if (summary.interrupted) process.exitCode = 130;
+      } finally {
+        shutdownEngine();
+      }
+    });
+}
+
+function parsePositiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new UserError(`${flag}: '${value}' is not a positive integer`);
+  return n;
+}

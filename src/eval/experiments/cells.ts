@@ -1,0 +1,162 @@
+/**
+ * Running one grid cell: train it (or resume it, or skip it when finished), then evaluate its best
+ * weights on the test split with the fixed random-mix negatives and the hard negatives (SPEC §7,
+ * §8.3), and cache that evaluation as `<out>/results/<key>.json`. Every step is idempotent, so an
+ * interrupted grid continues where it stopped: finished cells are skipped, partial runs resume from
+ * their last checkpoint, evaluated cells are read back.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PolyvoreSet } from '../../data/types.js';
+import { UserError } from '../../errors.js';
+import { Rng } from '../../rng.js';
+import { readMetrics, readState, RUN_FILES, type EpochRecord } from '../../train/run-folder.js';
+import { loadRun } from '../../train/run.js';
+import { trainRun } from '../../train/trainer.js';
+import { writeJsonAtomic } from '../../util/fs.js';
+import { buildCandidates, evaluateCandidates, type NegativeSource, type OutfitScorer } from '../evaluate.js';
+import { evaluateRanking } from '../metrics.js';
+import { cellKey, cellRunConfig, type GridPlan, type TrainCell } from './grid.js';
+
+/** Where a grid keeps its runs and cached evaluations. */
+export interface GridPaths {
+  /** Dataset root (holds every tuples_<set>/). */
+  root: string;
+  /** `--out`. */
+  out: string;
+}
+
+export function runDirOf(paths: GridPaths, c: TrainCell): string {
+  return join(paths.out, 'runs', cellKey(c));
+}
+
+export function resultPathOf(paths: GridPaths, c: TrainCell): string {
+  return join(paths.out, 'results', `${cellKey(c)}.json`);
+}
+
+/** Test metrics of one candidate source. `perUserAuc[u]` is null for a user without candidates. */
+export interface TestMetrics {
+  auc: number;
+  ndcg: number;
+  fitb: number | null;
+  users: number;
+  perUserAuc: Array<number | null>;
+}
+
+/** What a finished cell contributes to the tables (JSON in results/). */
+export interface CellResult {
+  key: string;
+  cell: TrainCell;
+  runDir: string;
+  epochs: number;
+  bestEpoch: number;
+  bestVal: { auc: number; ndcg: number };
+  stoppedEarly: boolean;
+  /** Training wall time summed over epochs (validation included), and per optimizer step. */
+  trainSeconds: number;
+  secondsPerStep: number;
+  params: Record<string, number>;
+  test: Record<'file' | 'hard', TestMetrics>;
+}
+
+export interface RunCellOptions {
+  log?: (line: string) => void;
+  /** Stop training after the current step (Ctrl-C); the run folder keeps its last epoch. */
+  signal?: AbortSignal;
+  handleSigint?: boolean;
+}
+
+/** Outcome of `runCell`: the result, or `interrupted` when training was stopped. */
+export type CellOutcome = { status: 'done'; result: CellResult; trained: boolean } | { status: 'interrupted' };
+
+/** Reads a cached evaluation; undefined when absent or not for this cell. */
+export function readCellResult(paths: GridPaths, c: TrainCell): CellResult | undefined {
+  const path = resultPathOf(paths, c);
+  if (!existsSync(path)) return undefined;
+  try {
+    const r = JSON.parse(readFileSync(path, 'utf8')) as CellResult;
+    return r.key === cellKey(c) ? r : undefined;
+  } catch {
+    return undefined; // a torn or stale cache is recomputed, never trusted
+  }
+}
+
+/** Trains (or resumes) and evaluates one cell; a finished, evaluated cell costs one file read. */
+export async function runCell(c: TrainCell, plan: GridPlan, paths: GridPaths, opts: RunCellOptions = {}): Promise<CellOutcome> {
+  const cached = readCellResult(paths, c);
+  if (cached) return { status: 'done', result: cached, trained: false };
+  const dir = runDirOf(paths, c);
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  let trained = false;
+  const state = readState(dir);
+  if (!state?.finished) {
+    const resume = existsSync(join(dir, RUN_FILES.config));
+    const result = await trainRun({
+      out: dir,
+      resume,
+      config: resume ? undefined : cellRunConfig(c, plan, { root: paths.root, runDirOf: (t) => runDirOf(paths, t) }),
+      log,
+      progressStream: null,
+      signal: opts.signal,
+      handleSigint: opts.handleSigint,
+    });
+    if (result.interrupted) return { status: 'interrupted' };
+    trained = true;
+  }
+  const result = await evaluateCell(c, paths);
+  writeJsonAtomic(resultPathOf(paths, c), result);
+  return { status: 'done', result, trained };
+}
+
+/** Best weights of a finished cell on the test split, file and hard negatives. */
+export async function evaluateCell(c: TrainCell, paths: GridPaths): Promise<CellResult> {
+  const dir = runDirOf(paths, c);
+  const state = readState(dir);
+  if (!state?.finished || !state.best) throw new UserError(`${dir}: the run has not finished, so it cannot be evaluated`);
+  const run = await loadRun(dir, { root: paths.root, splits: ['test'] });
+  try {
+    const inputs = run.inputs;
+    if (!inputs) throw new Error('loadRun returned no inputs');
+    const scorer: OutfitScorer = (table) => run.model.scoreTable(inputs, table);
+    const test = {
+      file: await testMetrics(run.set, scorer, 'file', c.seed),
+      hard: await testMetrics(run.set, scorer, 'hard', c.seed),
+    };
+    const metrics: EpochRecord[] = readMetrics(dir);
+    const trainSeconds = metrics.reduce((a, m) => a + m.seconds, 0);
+    const steps = metrics.reduce((a, m) => a + m.steps, 0);
+    return {
+      key: cellKey(c),
+      cell: c,
+      runDir: dir,
+      epochs: state.epoch,
+      bestEpoch: state.best.epoch,
+      bestVal: state.best.val,
+      stoppedEarly: state.stoppedEarly,
+      trainSeconds,
+      secondsPerStep: steps > 0 ? trainSeconds / steps : NaN,
+      params: { ...run.model.paramCounts() },
+      test,
+    };
+  } finally {
+    run.model.dispose();
+  }
+}
+
+/** AUC/NDCG (with per-user AUC) and FITB of one scorer on the test split (SPEC §7). */
+export async function testMetrics(set: PolyvoreSet, scorer: OutfitScorer, negatives: NegativeSource, seed: number): Promise<TestMetrics> {
+  const candidates = buildCandidates(set, 'test', negatives, new Rng(seed).fork('test-negatives'));
+  // evaluateCandidates scores the candidates once; keep those scores for the per-user AUCs
+  let candidateScores: Float32Array | undefined;
+  const recording: OutfitScorer = async (table) => {
+    const s = await scorer(table);
+    if (table === candidates.table) candidateScores = s;
+    return s;
+  };
+  const report = await evaluateCandidates(set, 'test', candidates, recording, { fitb: negatives === 'file' });
+  if (!candidateScores) throw new Error('testMetrics: the candidates were not scored');
+  const ranking = evaluateRanking(candidates.table.users, candidateScores, candidates.labels);
+  const perUserAuc: Array<number | null> = new Array(set.numUsers).fill(null);
+  for (const u of ranking.perUser) perUserAuc[u.user] = u.auc;
+  return { auc: report.auc, ndcg: report.ndcg, fitb: report.fitb ?? null, users: report.users, perUserAuc };
+}

@@ -1,0 +1,168 @@
+/**
+ * `outfitrec experiment …` (SPEC §8): makes sure the data exists, trains the grid cells the chosen
+ * experiments need (resuming, sharing teachers), builds each experiment's section, and writes
+ * `<out>/report.md` with a CSV per table and SVG charts. Sections are kept as JSON under
+ * `<out>/sections/`, so experiments run at different times end up in one report.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { generateSynthetic } from '../../data/synth/index.js';
+import { initEngine } from '../../engine/backend.js';
+import { UserError } from '../../errors.js';
+import { writeJsonAtomic } from '../../util/fs.js';
+import { buildAlphaSection } from './alpha-table.js';
+import { buildAugmentSection } from './augment-table.js';
+import { buildBatchSection } from './batch-table.js';
+import type { GridPaths } from './cells.js';
+import { buildColdStartSection } from './coldstart-table.js';
+import type { ExperimentContext } from './context.js';
+import { buildEfficiencySection } from './efficiency.js';
+import { buildFnAnalysisSection } from './fn-analysis.js';
+import { EXPERIMENT_NAMES, cellsOf, planGrid, withTeachers, type ExperimentName, type GridPlan } from './grid.js';
+import { buildHardNegSection } from './hardneg-table.js';
+import { buildMainSection } from './main-table.js';
+import { writeReport, type ReportSection } from './report.js';
+import { runCells } from './scheduler.js';
+import { buildSizeSection } from './size-table.js';
+
+const BUILDERS: Record<ExperimentName, (ctx: ExperimentContext) => Promise<ReportSection>> = {
+  main: buildMainSection,
+  coldstart: buildColdStartSection,
+  hardneg: buildHardNegSection,
+  'fn-analysis': buildFnAnalysisSection,
+  alpha: buildAlphaSection,
+  augment: buildAugmentSection,
+  size: buildSizeSection,
+  batch: buildBatchSection,
+  efficiency: buildEfficiencySection,
+};
+
+/** The four folders an experiment root must hold (main: 630/519; cold users: 53/32). */
+export const REQUIRED_SETS = ['630', '53', '519', '32'] as const;
+
+export interface ExperimentOptions {
+  /** Dataset root; synthesised when it does not exist yet (see `presetScale`). */
+  data: string;
+  out: string;
+  /** Seeds per cell (default 3, quick 1). */
+  seeds?: number;
+  quick?: boolean;
+  /**
+   * Data to synthesise when `data` is missing: 'default' (syn-all at the default scale, 100 users
+   * for 630), 'tiny' (the test preset), or a number = syn-all's user-count factor against the real sets.
+   */
+  presetScale?: string;
+  /** Cells trained at the same time, each in its own process (1 = in this process). */
+  jobs?: number;
+  /** The command line, printed in the report next to the numbers it made. */
+  commandLine?: string;
+  log?: (line: string) => void;
+}
+
+export interface ExperimentSummary {
+  /** report.md and the CSV/SVG files, or empty when interrupted. */
+  written: string[];
+  interrupted: boolean;
+  cells: { total: number; trained: number; reused: number };
+  seconds: number;
+}
+
+/** 'all' or a list of names → the experiments in canonical order. */
+export function parseExperimentNames(names: readonly string[]): ExperimentName[] {
+  if (names.length === 0) throw new UserError(`experiment: name one of ${EXPERIMENT_NAMES.join(', ')} or all`);
+  const chosen = new Set<ExperimentName>();
+  for (const n of names) {
+    if (n === 'all') EXPERIMENT_NAMES.forEach((e) => chosen.add(e));
+    else if ((EXPERIMENT_NAMES as readonly string[]).includes(n)) chosen.add(n as ExperimentName);
+    else throw new UserError(`experiment: unknown experiment '${n}' (expected ${EXPERIMENT_NAMES.join(', ')} or all)`);
+  }
+  return EXPERIMENT_NAMES.filter((e) => chosen.has(e));
+}
+
+/** Synthesises the experiment data when the root does not exist (or is empty); checks it otherwise. */
+export async function ensureExperimentData(root: string, presetScale: string | undefined, log: (line: string) => void): Promise<void> {
+  const present = REQUIRED_SETS.filter((s) => existsSync(join(root, `tuples_${s}`)));
+  if (present.length === REQUIRED_SETS.length) return;
+  const empty = !existsSync(root) || readdirSync(root).length === 0;
+  if (!empty) {
+    const missing = REQUIRED_SETS.filter((s) => !present.includes(s));
+    throw new UserError(`${root}: missing ${missing.map((s) => `tuples_${s}/`).join(', ')} (the experiments need all of ${REQUIRED_SETS.join(', ')})`);
+  }
+  const scale = presetScale ?? 'default';
+  let preset = 'syn-all';
+  let factor: number | undefined;
+  if (scale === 'tiny') preset = 'tiny';
+  else if (scale !== 'default') {
+    factor = Number(scale);
+    if (!(factor > 0 && factor <= 4)) throw new UserError(`--preset-scale: '${scale}' is not 'default', 'tiny' or a factor in (0, 4]`);
+  }
+  log(`synthesising ${preset}${factor !== undefined ? ` at scale ${factor}` : ''} into ${root} (the data did not exist)`);
+  await generateSynthetic({ preset, out: root, scale: factor, log });
+}
+
+export async function runExperiments(names: readonly ExperimentName[], opts: ExperimentOptions): Promise<ExperimentSummary> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const started = Date.now();
+  const jobs = opts.jobs ?? 1;
+  if (!(Number.isInteger(jobs) && jobs >= 1)) throw new UserError(`--jobs must be a positive integer, got ${opts.jobs}`);
+  if (opts.seeds !== undefined && !(Number.isInteger(opts.seeds) && opts.seeds >= 1)) throw new UserError(`--seeds must be a positive integer, got ${opts.seeds}`);
+  const paths: GridPaths = { root: resolve(opts.data), out: resolve(opts.out) };
+  await ensureExperimentData(paths.root, opts.presetScale, log);
+  mkdirSync(paths.out, { recursive: true });
+  const plan = planGrid({ quick: opts.quick ?? false, seeds: opts.seeds });
+  const cells = withTeachers(names.flatMap((n) => cellsOf(n, plan)), plan);
+  const backend = await initEngine();
+  const grid = await runCells(cells, plan, paths, { jobs, log });
+  const summary = { total: cells.length, trained: grid.trained, reused: grid.reused };
+  if (grid.interrupted) {
+    log(`interrupted: ${grid.results.size}/${cells.length} cells finished; run the same command again to resume`);
+    return { written: [], interrupted: true, cells: summary, seconds: (Date.now() - started) / 1000 };
+  }
+  const ctx: ExperimentContext = { plan, paths, results: grid.results, log };
+  const madeBy = opts.commandLine ?? `outfitrec experiment ${names.join(' ')}`;
+  for (const name of names) {
+    log(`building section: ${name}`);
+    const section = await BUILDERS[name](ctx);
+    const stamped: StoredSection = { name, madeBy, plan, finishedAt: new Date().toISOString(), section };
+    writeJsonAtomic(join(paths.out, 'sections', `${name}.json`), stamped);
+  }
+  const written = assembleReport(paths, backend);
+  log(`report: ${written[0]}`);
+  return { written, interrupted: false, cells: summary, seconds: (Date.now() - started) / 1000 };
+}
+
+interface StoredSection {
+  name: ExperimentName;
+  madeBy: string;
+  plan: GridPlan;
+  finishedAt: string;
+  section: ReportSection;
+}
+
+function describePlan(plan: GridPlan): string {
+  return (
+    `${plan.quick ? 'quick grid' : 'full grid'}: ${plan.seeds.length} seed(s), up to ${plan.epochs} epochs per cell (early-stopping patience ${plan.patience}), ` +
+    `batch ${plan.batchSize}, d ${plan.model.dim}, K ${plan.model.anchors}, convnet widths teacher ${plan.teacherWidth} / student ${plan.studentWidth}`
+  );
+}
+
+/** report.md from every stored section, in canonical order. */
+export function assembleReport(paths: GridPaths, backend: string): string[] {
+  const dir = join(paths.out, 'sections');
+  const stored: StoredSection[] = EXPERIMENT_NAMES.map((n) => join(dir, `${n}.json`))
+    .filter((p) => existsSync(p))
+    .map((p) => JSON.parse(readFileSync(p, 'utf8')) as StoredSection);
+  const cpus = os.cpus();
+  const preamble = [
+    `Synthetic Polyvore-U benchmark in \`${paths.root}\`; runs in \`${join(paths.out, 'runs')}\`.`,
+    `Machine: ${cpus.length} × ${cpus[0]?.model ?? 'unknown cpu'}, Node ${process.version}, tfjs backend ${backend}.`,
+    '',
+    'Every number below was made by the command printed under its section heading.',
+  ].join('\n');
+  const sections = stored.map((s) => ({
+    ...s.section,
+    intro: [`Made by \`${s.madeBy}\` (${describePlan(s.plan)}; finished ${s.finishedAt}).`, s.section.intro ?? ''].filter((x) => x !== '').join('\n\n'),
+  }));
+  return writeReport(paths.out, { title: 'outfitrec experiments', preamble }, sections);
+}

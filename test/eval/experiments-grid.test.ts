@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseRunConfig } from '../../src/config.js';
+import { EXPERIMENT_NAMES, cellKey, cellRunConfig, cellsOf, makeCell, planGrid, teacherOf, withTeachers } from '../../src/eval/experiments/grid.js';
+import { parseExperimentNames } from '../../src/eval/experiments/runner.js';
+
+const plan = planGrid({ quick: false, seeds: 2 });
+
+test('cellKey: every knob that changes training changes the key; shared runs share it', () => {
+  const fnd = makeCell(plan, { set: '630', method: 'fnd', seed: 0 });
+  assert.equal(cellKey(fnd), '630_fnd_w0.25_a1_b64_e12_s0');
+  assert.equal(cellKey(makeCell(plan, { set: '630', method: 'fnd', seed: 0, alpha: -0.5 })), '630_fnd_w0.25_am0.5_b64_e12_s0');
+  assert.equal(cellKey(makeCell(plan, { set: '519', method: 'fnd+cl', seed: 1, augment: 'erase', negatives: 'mixed' })), '519_fnd-cl_w0.25_a1_aug-erase_hardneg_b64_e12_s1');
+  // the main table's fnd+cl is the augmentation ablation's "both" and the batch ablation's default batch
+  const main = makeCell(plan, { set: '630', method: 'fnd+cl', seed: 0 });
+  assert.equal(cellKey(main), cellKey(makeCell(plan, { set: '630', method: 'fnd+cl', seed: 0, augment: 'both', batchSize: 64 })));
+  // LPAE defaults to the wide backbone, everything else to the student's
+  assert.equal(makeCell(plan, { set: '630', method: 'lpae', seed: 0 }).width, plan.teacherWidth);
+  assert.equal(makeCell(plan, { set: '630', method: 'softmax+cl', seed: 0 }).width, plan.studentWidth);
+});
+
+test('withTeachers: teachers first, each cell once, students point at the shared teacher', () => {
+  const cells = withTeachers(EXPERIMENT_NAMES.flatMap((n) => cellsOf(n, plan)), plan);
+  const keys = cells.map(cellKey);
+  assert.equal(new Set(keys).size, keys.length, 'no duplicate cells');
+  for (const [i, c] of cells.entries()) {
+    const t = teacherOf(c, plan);
+    if (!t) continue;
+    const ti = keys.indexOf(cellKey(t));
+    assert.ok(ti >= 0 && ti < i, `${keys[i]}: its teacher ${cellKey(t)} comes first`);
+    assert.equal(t.method, 'softmax');
+    assert.equal(t.width, plan.teacherWidth);
+  }
+  // per seed: 12 main + 6 hard-negative + α sweep (8 values, one shared with main, plus its α=0 twin of nothing)
+  const perSeed = cells.filter((c) => c.seed === 0).length;
+  assert.equal(cells.length, perSeed * 2);
+  assert.equal(cellsOf('efficiency', plan).length, 0);
+});
+
+test('cellRunConfig: a valid run config that names the teacher run folder', () => {
+  const fndcl = makeCell(plan, { set: '519', method: 'fnd+cl', seed: 1, alpha: -1, augment: 'replace' });
+  const raw = cellRunConfig(fndcl, plan, { root: '/data', runDirOf: (c) => `/grid/runs/${cellKey(c)}` });
+  const cfg = parseRunConfig(raw);
+  assert.equal(cfg.method, 'fnd+cl');
+  assert.equal(cfg.fnd.teacher, '/grid/runs/519_softmax_w1_b64_e12_s1');
+  assert.equal(cfg.fnd.alpha, -1);
+  assert.equal(cfg.cl.augment, 'replace');
+  assert.equal(cfg.seed, 1);
+  assert.equal(cfg.negatives.perPositive, 10);
+});
+
+test('parseExperimentNames: canonical order, all expands, unknown names are user errors', () => {
+  assert.deepEqual(parseExperimentNames(['alpha', 'main']), ['main', 'alpha']);
+  assert.deepEqual(parseExperimentNames(['all']), [...EXPERIMENT_NAMES]);
+  assert.throws(() => parseExperimentNames(['mian']), /unknown experiment 'mian'/);
+});
