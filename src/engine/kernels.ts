@@ -317,6 +317,159 @@ export const attentionGradKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   );
 };
 
+function stridesOf(shape: number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = acc;
+    acc *= shape[i];
+  }
+  return strides;
+}
+
+/**
+ * Copies a block of `shape` elements from src (element strides `ss`, start `so`) to dst (strides
+ * `ds`, start `do_`): the one loop behind the data-movement kernels below. wasm's own Slice, Pad,
+ * Transpose and DepthToSpace compute every element's index (or copy runs with one typed-array
+ * object per run); on the conv backward pass of a 512-image batch they took 0.1–2.7 s each.
+ */
+function stridedCopy(
+  src: TypedArray,
+  so: number,
+  ss: number[],
+  dst: TypedArray,
+  do_: number,
+  ds: number[],
+  shape: number[],
+): void {
+  const rank = shape.length;
+  if (rank === 0) {
+    dst[do_] = src[so];
+    return;
+  }
+  const last = rank - 1;
+  // When src is read along another axis than dst is written (a transpose), copy that pair of axes
+  // in 32×32 tiles: both sides then touch whole cache lines instead of one float per line.
+  let across = -1;
+  if (ss[last] !== 1) {
+    for (let a = 0; a < last; a++) if (ss[a] === 1 && shape[a] > 1) across = a;
+  }
+  const n = shape[last];
+  const sl = ss[last];
+  const dl = ds[last];
+  const TILE = 32;
+  const leaf = (s: number, d: number): void => {
+    if (across < 0) {
+      if (sl === 1 && dl === 1) for (let t = 0; t < n; t++) dst[d + t] = src[s + t];
+      else for (let t = 0; t < n; t++) dst[d + t * dl] = src[s + t * sl];
+      return;
+    }
+    const m = shape[across];
+    const da = ds[across];
+    for (let i0 = 0; i0 < m; i0 += TILE) {
+      const i1 = Math.min(m, i0 + TILE);
+      for (let t0 = 0; t0 < n; t0 += TILE) {
+        const t1 = Math.min(n, t0 + TILE);
+        for (let t = t0; t < t1; t++) {
+          const sRow = s + t * sl;
+          const dRow = d + t * dl;
+          for (let i = i0; i < i1; i++) dst[dRow + i * da] = src[sRow + i];
+        }
+      }
+    }
+  };
+  const walk = (axis: number, s: number, d: number): void => {
+    if (axis === last) {
+      leaf(s, d);
+      return;
+    }
+    if (axis === across) {
+      walk(axis + 1, s, d);
+      return;
+    }
+    for (let i = 0; i < shape[axis]; i++) walk(axis + 1, s + i * ss[axis], d + i * ds[axis]);
+  };
+  walk(0, so, do_);
+}
+
+export const sliceKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x } = inputs;
+  const rank = x.shape.length;
+  const beginAttr = attrs?.begin as number[] | number;
+  const sizeAttr = attrs?.size as number[] | number;
+  const begin = Array.isArray(beginAttr) ? beginAttr.slice() : [beginAttr];
+  const size = Array.isArray(sizeAttr) ? sizeAttr.slice() : [sizeAttr];
+  for (let i = 0; i < rank; i++) {
+    begin[i] = begin[i] ?? 0;
+    if (size[i] === undefined || size[i] === -1) size[i] = x.shape[i] - begin[i];
+    if (begin[i] < 0 || begin[i] + size[i] > x.shape[i]) {
+      throw new Error(`Slice: begin [${begin}] size [${size}] outside [${x.shape}]`);
+    }
+  }
+  return allocOutput(backend, size, x.dtype, (out) => {
+    const xs = inputValues(backend, x);
+    const strides = stridesOf(x.shape);
+    const offset = begin.reduce((p, b, i) => p + b * strides[i], 0);
+    stridedCopy(xs, offset, strides, out, 0, stridesOf(size), size);
+  });
+};
+
+export const padKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x } = inputs;
+  const paddings = attrs?.paddings as Array<[number, number]>;
+  const constantValue = Number(attrs?.constantValue ?? 0);
+  const outShape = x.shape.map((s, i) => paddings[i][0] + s + paddings[i][1]);
+  return allocOutput(backend, outShape, x.dtype, (out) => {
+    if (constantValue !== 0) out.fill(constantValue);
+    const xs = inputValues(backend, x);
+    const outStrides = stridesOf(outShape);
+    const offset = paddings.reduce((p, [before], i) => p + before * outStrides[i], 0);
+    if (sizeOf(x.shape) > 0) stridedCopy(xs, 0, stridesOf(x.shape), out, offset, outStrides, x.shape);
+  });
+};
+
+export const transposeKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x } = inputs;
+  const perm = (attrs?.perm as number[]).map(Number);
+  const outShape = perm.map((p) => x.shape[p]);
+  return allocOutput(backend, outShape, x.dtype, (out) => {
+    const xs = inputValues(backend, x);
+    const inStrides = stridesOf(x.shape);
+    stridedCopy(xs, 0, perm.map((p) => inStrides[p]), out, 0, stridesOf(outShape), outShape);
+  });
+};
+
+/** DepthToSpace, NHWC: out[n, h·s+i, w·s+j, c] = x[n, h, w, (i·s+j)·C + c]. */
+export const depthToSpaceKernel: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x } = inputs;
+  const s = Number(attrs?.blockSize);
+  const [n, h, w, depth] = x.shape;
+  const c = depth / (s * s);
+  const outShape = [n, h * s, w * s, c];
+  return allocOutput(backend, outShape, x.dtype, (out) => {
+    const xs = inputValues(backend, x);
+    const wo = w * s;
+    // walk x as [n, h, w, i, j, c]; place each (i, j) block at row h·s+i, column w·s+j
+    stridedCopy(xs, 0, stridesOf([n, h, w, s, s, c]), out, 0, [h * s * wo * c, s * wo * c, s * c, wo * c, c, 1], [n, h, w, s, s, c]);
+  });
+};
+
+/**
+ * Replaces wasm kernel `name` by `fast`, keeping the stock kernel (and its setup, which binds its
+ * wasm function) for the cases `useStock` picks.
+ */
+function replaceWasmKernel(name: string, fast: KernelFunc, useStock: (params: KernelParams) => boolean): void {
+  const stock = tf.getKernel(name, 'wasm');
+  if (stock) tf.unregisterKernel(name, 'wasm');
+  const stockFunc = stock ? (stock.kernelFunc as unknown as KernelFunc) : null;
+  tf.registerKernel({
+    kernelName: name,
+    backendName: 'wasm',
+    kernelFunc: ((params: KernelParams) => (stockFunc && useStock(params) ? stockFunc(params) : fast(params))) as unknown as tf.KernelFunc,
+    setupFunc: stock?.setupFunc,
+  });
+}
+
 /**
  * Identity that shares the input's data (reference count) instead of copying it, as the cpu
  * backend does. tfjs clones every tensor a gradient saves (engine `save`), ~260 full copies per
@@ -463,6 +616,12 @@ export function installEngineFixes(): void {
         ? (stockIdentity.kernelFunc as unknown as KernelFunc)(params)
         : identityKernel(params)) as unknown as tf.KernelFunc,
   });
+  const isString = (p: KernelParams) => Object.values(p.inputs).some((t) => t?.dtype === 'string');
+  replaceWasmKernel('Slice', sliceKernel, isString);
+  replaceWasmKernel('PadV2', padKernel, isString);
+  // rank-2 transposes are fast in wasm already (0.5 ms for [6336,128])
+  replaceWasmKernel('Transpose', transposeKernel, (p) => isString(p) || p.inputs.x.shape.length <= 2);
+  replaceWasmKernel('DepthToSpace', depthToSpaceKernel, (p) => isString(p) || (p.attrs?.dataFormat ?? 'NHWC') !== 'NHWC');
   for (const kernelName of CPU_FALLBACK_KERNELS) {
     if (!tf.getKernel(kernelName, 'cpu')) continue;
     if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');

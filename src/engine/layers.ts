@@ -26,6 +26,32 @@ function sumRows(g: Tensor): Tensor1D {
   return tf.sum(g.rank === 2 ? g : tf.reshape(g, [-1, cols]), 0) as Tensor1D;
 }
 
+/**
+ * act(x·w + b) as ONE kernel. tf.fused.matMul / tf.fused.conv2d fall back to separate matMul, add
+ * and relu kernels whenever a gradient is being recorded (their own gradient cannot fuse relu);
+ * our custom gradients handle relu themselves, so the fused kernels are called directly.
+ */
+function fusedMatMul(x: Tensor2D, w: Tensor2D, b: Tensor1D | undefined, activation: Activation): Tensor2D {
+  const [n, k] = x.shape;
+  const out = w.shape[1];
+  const inputs: Record<string, Tensor> = { a: tf.reshape(x, [1, n, k]), b: tf.reshape(w, [1, k, out]) };
+  if (b) inputs.bias = b;
+  const y = tf.engine().runKernel('_FusedMatMul', inputs, { transposeA: false, transposeB: false, activation }) as Tensor;
+  return tf.reshape(y, [n, out]);
+}
+
+function fusedConv(x: Tensor4D, w: Tensor4D, b: Tensor1D | undefined, stride: number, pad: 'same' | 'valid', activation: Activation): Tensor4D {
+  const inputs: Record<string, Tensor> = { x, filter: w };
+  if (b) inputs.bias = b;
+  return tf.engine().runKernel('FusedConv2D', inputs, {
+    strides: [stride, stride],
+    pad,
+    dataFormat: 'NHWC',
+    dilations: [1, 1],
+    activation,
+  }) as Tensor4D;
+}
+
 /** dy masked by the relu output: relu'(z) = 1 where y = relu(z) > 0 (0 at 0, as tf.relu). */
 function reluBackward(dy: Tensor, y: Tensor): Tensor {
   return tf.mul(dy, tf.step(y));
@@ -45,7 +71,7 @@ function denseFn(hasBias: boolean, activation: Activation, inputGrad: boolean): 
     const b = hasBias ? (args[2] as Tensor1D) : undefined;
     const save = args[hasBias ? 3 : 2] as Save;
     // One XNNPACK kernel: matMul + bias + relu.
-    const y = tf.fused.matMul({ a: x, b: w, bias: b, activation: relu ? 'relu' : 'linear' });
+    const y = fusedMatMul(x, w, b, activation);
     save(relu ? [x, w, y] : [x, w]);
     return {
       value: y,
@@ -244,7 +270,7 @@ export function conv2d(
     const ws = args[1] as Tensor4D;
     const bs = hasBias ? (args[2] as Tensor1D) : undefined;
     const save = args[hasBias ? 3 : 2] as Save;
-    const y = tf.fused.conv2d({ x: xs, filter: ws, strides: stride, pad, bias: bs, activation: relu ? 'relu' : 'linear' });
+    const y = fusedConv(xs, ws, bs, stride, pad, activation);
     save(relu ? [xs, ws, y] : [xs, ws]);
     return {
       value: y,

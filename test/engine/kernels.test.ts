@@ -229,3 +229,40 @@ describe('Identity on wasm (shared data)', () => {
     });
   });
 });
+
+describe('Slice, PadV2, Transpose and DepthToSpace on wasm (strided-copy kernels)', () => {
+  const xShape = [3, 5, 4, 6];
+  const xv = randomValues(xShape, 100);
+  const cases: Array<[string, (x: Tensor) => Tensor]> = [
+    ['slice inner block', (x) => tf.slice(x, [1, 1, 0, 2], [2, 3, 4, 3])],
+    ['slice with -1 sizes', (x) => tf.slice(x, [0, 2, 1, 0], [-1, -1, 2, -1])],
+    ['slice of a rank-2 tensor', (x) => tf.slice(tf.reshape(x, [15, 24]), [3, 5], [7, 11])],
+    ['pad with zeros', (x) => tf.pad(x, [[0, 1], [2, 0], [1, 1], [0, 0]])],
+    ['pad with a constant', (x) => tf.pad(x, [[1, 0], [0, 0], [0, 2], [3, 1]], 1.5)],
+    ['transpose [3,1,2,0] (batch and channels swapped, tiled)', (x) => tf.transpose(x, [3, 1, 2, 0])],
+    ['transpose [1,2,0,3]', (x) => tf.transpose(x, [1, 2, 0, 3])],
+    ['transpose [0,2,1,3]', (x) => tf.transpose(x, [0, 2, 1, 3])],
+    ['transpose rank 6', (x) => tf.transpose(tf.reshape(x, [3, 5, 2, 2, 3, 2]), [0, 2, 5, 1, 3, 4])],
+    ['transpose large enough for several tiles', (x) => tf.transpose(tf.tile(x, [25, 1, 1, 10]), [3, 1, 2, 0])],
+    ['depthToSpace block 2', (x) => tf.depthToSpace(tf.reshape(x, [3, 5, 2, 12]) as tf.Tensor4D, 2)],
+    ['depthToSpace block 3', (x) => tf.depthToSpace(tf.reshape(tf.tile(x, [1, 1, 1, 3]), [3, 5, 4, 18]) as tf.Tensor4D, 3)],
+  ];
+  for (const [label, f] of cases) {
+    it(`${label}: matches cpu exactly`, async () => {
+      const run = () => [f(tf.tensor(xv, xShape))];
+      assertAllClose(await computeOn('wasm', run), await computeOn('cpu', run), 0, label);
+    });
+  }
+
+  it('keeps int32 values (slice and transpose)', async () => {
+    const run = () => {
+      const x = tf.tensor3d(Array.from({ length: 24 }, (_, i) => i - 7), [2, 3, 4], 'int32');
+      return [tf.slice(x, [1, 0, 1], [1, 2, 2]), tf.transpose(x, [2, 0, 1])];
+    };
+    assertAllClose(await computeOn('wasm', run), await computeOn('cpu', run), 0, 'int32');
+  });
+
+  it('rejects a slice past the end', async () => {
+    await assert.rejects(computeOn('wasm', () => [tf.slice(tf.zeros([4, 4]), [2, 0], [3, 4])]));
+  });
+});
