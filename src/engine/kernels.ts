@@ -432,6 +432,9 @@ export const transposeKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x } = inputs;
   const perm = (attrs?.perm as number[]).map(Number);
   const outShape = perm.map((p) => x.shape[p]);
+  // tf.gather's gradient transposes by the identity permutation around every anchor look-up
+  // ([630,64,128] twice per step): share the data instead of copying it
+  if (perm.every((p, i) => p === i)) return identityKernel({ inputs, backend, attrs });
   return allocOutput(backend, outShape, x.dtype, (out) => {
     const xs = inputValues(backend, x);
     const inStrides = stridesOf(x.shape);

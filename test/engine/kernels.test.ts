@@ -266,3 +266,16 @@ describe('Slice, PadV2, Transpose and DepthToSpace on wasm (strided-copy kernels
     await assert.rejects(computeOn('wasm', () => [tf.slice(tf.zeros([4, 4]), [2, 0], [3, 4])]));
   });
 });
+
+describe('Transpose by the identity permutation on wasm', () => {
+  it('shares the data and keeps the values', async () => {
+    await computeOn('wasm', () => {
+      const x = tf.tensor3d(randomValues([2, 3, 4], 110), [2, 3, 4]);
+      const before = tf.memory().numDataBuffers;
+      const y = tf.transpose(x, [0, 1, 2]);
+      assert.equal(tf.memory().numDataBuffers, before);
+      assert.deepEqual(Array.from(y.dataSync()), Array.from(x.dataSync()));
+      return [];
+    });
+  });
+});
