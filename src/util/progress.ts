@@ -31,6 +31,8 @@ export class Progress {
   private readonly tty: boolean;
   private readonly now: () => number;
   private finished = false;
+  /** The count at the last drawn line, so `finish` does not repeat an identical final line. */
+  private drawnAt = -1;
 
   constructor(private readonly opts: ProgressOptions) {
     this.stream = opts.stream ?? process.stderr;
@@ -54,6 +56,7 @@ export class Progress {
   finish(summary?: string): void {
     if (this.finished || this.opts.silent) return;
     this.finished = true;
+    if (summary === undefined && !this.tty && this.drawnAt === this.done) return;
     const line = summary ?? this.line('');
     this.stream.write(this.tty ? `\r\x1b[2K${line}\n` : `${line}\n`);
   }
@@ -84,6 +87,7 @@ export class Progress {
   private draw(detail: string): void {
     if (this.opts.silent) return;
     const line = this.line(detail);
+    this.drawnAt = this.done;
     this.stream.write(this.tty ? `\r\x1b[2K${line}` : `${line}\n`);
   }
 }

@@ -1,0 +1,263 @@
+/**
+ * The one typed configuration of a training run (DESIGN.md "one config object per run, typed and
+ * validated, saved next to the checkpoint"). Unknown keys are errors naming the key. A run's
+ * `config.json` holds the RESOLVED config: the model part completed from the data (users, feature
+ * size, image size), so `eval` and `serve` rebuild the model from the run folder alone.
+ *
+ * Defaults are the synthetic benchmark's (SPEC §6.3, Fashion-MNIST items at 28 px) on 2 CPU cores:
+ * Adam at 2e-3 learns the Set Transformer in a few epochs where LPAE's SGD 0.1 needs ~100.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { SET_NAMES } from './data/types.js';
+import { ConfigError, UserError } from './errors.js';
+import { parseModelConfig, type BackboneKind, type ModelConfig } from './model/config.js';
+
+export const METHODS = ['lpae', 'softmax', 'softmax+cl', 'fnd', 'fnd+cl'] as const;
+export type Method = (typeof METHODS)[number];
+
+/** Methods whose student is distilled from a teacher run (SPEC §4 Eq. S). */
+export function usesTeacher(method: Method): boolean {
+  return method === 'fnd' || method === 'fnd+cl';
+}
+
+/** Methods that add λ·L_CL (SPEC §4 "Total"). */
+export function usesContrastive(method: Method): boolean {
+  return method === 'softmax+cl' || method === 'fnd+cl';
+}
+
+const DataConfigSchema = z.strictObject({
+  /** Dataset root: holds `images/` and the `tuples_<set>/` folders (SPEC §6.1). */
+  root: z.string().min(1),
+  /** Which `tuples_<set>/` folder. */
+  set: z.enum(SET_NAMES),
+  /** Side of the square item images fed to image backbones (the synthetic items are 28 px). */
+  imageSize: z.number().int().min(8).max(1024).default(28),
+  /** Precomputed item features for the `features` backbone (SPEC §6.1: `.npy` + names list). */
+  features: z.strictObject({ npy: z.string().min(1), names: z.string().min(1) }).optional(),
+});
+
+const NegativesConfigSchema = z.strictObject({
+  /** M, training negatives per positive (SPEC §4: 10; `lpae` uses 1, LPAE's own setting, when left at default). */
+  perPositive: z.number().int().min(1).optional(),
+  /** 'random' = type-aware random mixes; 'mixed' = the hard-negative setting, 5 random + 5 hard (SPEC §6.2). */
+  kind: z.enum(['random', 'mixed']).default('random'),
+});
+
+const FndConfigSchema = z.strictObject({
+  /** Run folder of the trained, frozen teacher (its own config.json + best weights). */
+  teacher: z.string().min(1).optional(),
+  /**
+   * α of Eq. S, in score units (the score is a sum of K cosines by default). Negative values are
+   * allowed for the shift form since the paper leaves the sign implicit (SPEC §4).
+   */
+  alpha: z.number().default(1),
+  /** r̂_u: mean or max teacher distance over u's training positives, or the current positive's. */
+  radius: z.enum(['mean', 'max', 'sample']).default('mean'),
+  /** 'shift' = Eq. S; 'indicator' = weight α on φ>0 exp-terms (see objectives.ts). */
+  form: z.enum(['shift', 'indicator']).default('shift'),
+});
+
+const ClConfigSchema = z.strictObject({
+  /** λ of L = L_main + λ·L_CL. */
+  lambda: z.number().min(0).default(0.1),
+  /** τ of the InfoNCE similarity. */
+  tau: z.number().positive().default(0.2),
+  /**
+   * Views (SPEC §4): 'both' = v1 erase, v2 replace (the paper); 'erase' / 'replace' = both views
+   * from the same augmentation, drawn independently; 'none' = v1 = v2 = the un-augmented outfit
+   * (the ablation's "no augmentation" row: CL then only pushes negatives apart).
+   */
+  augment: z.enum(['both', 'erase', 'replace', 'none']).default('both'),
+  /** Also use the other samples' views of the batch as negatives. */
+  inBatch: z.boolean().default(false),
+});
+
+const ScheduleConfigSchema = z.strictObject({
+  /** Reduce-on-plateau on validation AUC (paper-notes §2.6): multiply lr by `factor`... */
+  factor: z.number().gt(0).lt(1).default(0.5),
+  /** ...after this many epochs without improvement... */
+  patience: z.number().int().min(0).default(2),
+  /** ...then ignore this many epochs. */
+  cooldown: z.number().int().min(0).default(0),
+  /** Relative AUC gain that counts as an improvement. */
+  threshold: z.number().min(0).default(1e-4),
+  minLr: z.number().min(0).default(1e-6),
+});
+
+const ClipConfigSchema = z.strictObject({
+  /**
+   * 'value': each gradient entry clipped to [-max, max] (LPAE: 0.5); 'norm': all gradients scaled
+   * together so their global L2 norm is at most `max`; 'none'.
+   */
+  mode: z.enum(['value', 'norm', 'none']).default('norm'),
+  max: z.number().positive().default(5),
+});
+
+const OptimConfigSchema = z.strictObject({
+  /** 'adam' or momentum 'sgd' (LPAE: sgd lr 0.1, momentum 0.9, weight decay 1e-6). */
+  kind: z.enum(['adam', 'sgd']).default('adam'),
+  lr: z.number().positive().default(2e-3),
+  /** SGD momentum (ignored by Adam). */
+  momentum: z.number().min(0).lt(1).default(0.9),
+  /** L2 decay added to every gradient (coupled, as PyTorch SGD/Adam `weight_decay`). */
+  weightDecay: z.number().min(0).default(0),
+  clip: ClipConfigSchema.prefault({}),
+  schedule: ScheduleConfigSchema.prefault({}),
+});
+
+const EarlyStoppingSchema = z.strictObject({
+  /** Stop after this many epochs without a better validation AUC; 0 = never stop early. */
+  patience: z.number().int().min(0).default(6),
+});
+
+export const RunConfigSchema = z.strictObject({
+  data: DataConfigSchema,
+  /** The model (src/model/config.ts). Completed from the data before training; see resolveModelConfig. */
+  model: z.record(z.string(), z.unknown()).default({}),
+  method: z.enum(METHODS).default('softmax'),
+  negatives: NegativesConfigSchema.prefault({}),
+  fnd: FndConfigSchema.prefault({}),
+  cl: ClConfigSchema.prefault({}),
+  /** Weight of LPAE's anchor regulariser L_reg in the `lpae` objective (SPEC §4: 0.01). */
+  regWeight: z.number().min(0).default(0.01),
+  optim: OptimConfigSchema.prefault({}),
+  epochs: z.number().int().min(1).default(20),
+  /** Positives per step (each with its M negatives and, with CL, 2 + 2M views). */
+  batchSize: z.number().int().min(1).default(64),
+  earlyStopping: EarlyStoppingSchema.prefault({}),
+  /** Validation candidates: the fixed negatives file, hard negatives, or fresh random mixes (SPEC §7). */
+  evalNegatives: z.enum(['file', 'hard', 'random']).default('file'),
+  seed: z.number().int().min(0).default(0),
+  /** Engine backend (DESIGN.md Engine): wasm by default, cpu as the exact reference. */
+  backend: z.enum(['auto', 'wasm', 'cpu']).default('auto'),
+});
+
+type ParsedRunConfig = z.output<typeof RunConfigSchema>;
+
+/** A validated run configuration. `model` is the resolved model config once the data is known. */
+export type RunConfig = Omit<ParsedRunConfig, 'model' | 'negatives'> & {
+  model: ModelConfig;
+  negatives: { perPositive: number; kind: 'random' | 'mixed' };
+};
+
+/** A validated configuration whose model part still lacks what the data supplies. */
+export type UnresolvedRunConfig = Omit<ParsedRunConfig, 'negatives'> & {
+  negatives: { perPositive: number; kind: 'random' | 'mixed' };
+};
+
+const REQUIRED_HINTS: Record<string, string> = {
+  'data.root': ' (--data DIR)',
+  'data.set': ' (--set NAME)',
+};
+
+/** Field path of a zod issue, with the unknown key(s) appended for `unrecognized_keys`. */
+function issueField(issue: z.core.$ZodIssue, prefix: string[] = []): string {
+  const keys = issue.code === 'unrecognized_keys' ? [(issue as { keys: string[] }).keys.join(',')] : [];
+  return [...prefix, ...issue.path.map(String), ...keys].join('.') || '(root)';
+}
+
+/**
+ * Validates a raw run config (file JSON merged with CLI options): unknown keys and bad values are
+ * ConfigErrors naming the field. The model part is checked for unknown keys and bad values too,
+ * with the data-derived fields stood in for.
+ */
+export function parseRunConfig(raw: unknown): UnresolvedRunConfig {
+  const result = RunConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? 'unknown key'
+        : issue.code === 'invalid_type' && / received undefined$/.test(issue.message)
+          ? `required${REQUIRED_HINTS[issueField(issue)] ?? ''}`
+          : issue.message;
+    throw new ConfigError(issueField(issue), message);
+  }
+  const cfg = result.data;
+  // LPAE's own sampling is 1 negative per positive (paper-notes §1.3); every other method 10 (SPEC §4)
+  const perPositive = cfg.negatives.perPositive ?? (cfg.method === 'lpae' ? 1 : 10);
+  const out: UnresolvedRunConfig = { ...cfg, negatives: { ...cfg.negatives, perPositive } };
+  if (usesTeacher(cfg.method) && !cfg.fnd.teacher) {
+    throw new ConfigError('fnd.teacher', `method '${cfg.method}' distills from a teacher run: give --teacher RUN`);
+  }
+  if (cfg.negatives.kind === 'mixed' && perPositive < 2) {
+    throw new ConfigError('negatives.perPositive', `'mixed' negatives need at least 2 per positive (random + hard), got ${perPositive}`);
+  }
+  if (cfg.fnd.form === 'indicator' && cfg.fnd.alpha < 0) {
+    throw new ConfigError('fnd.alpha', `the indicator form weights exp-terms, so alpha must be >= 0, got ${cfg.fnd.alpha}`);
+  }
+  // early check of the model part, so a typo fails before any data is read; the feature size
+  // stands in as outDim so an identity `features` backbone (width 0) passes
+  const outDim = (cfg.model as { backbone?: { outDim?: unknown } }).backbone?.outDim;
+  resolveModelConfig(out, { numUsers: 1, featureDim: typeof outDim === 'number' ? outDim : 512 });
+  return out;
+}
+
+/**
+ * Completes the model config from the data: numUsers, the feature size (`features` backbone) and
+ * the image size (image backbones). Values the user set explicitly win and are checked.
+ */
+export function resolveModelConfig(cfg: UnresolvedRunConfig, data: { numUsers: number; featureDim?: number }): ModelConfig {
+  const raw = cfg.model as Record<string, unknown>;
+  const backbone = (typeof raw.backbone === 'object' && raw.backbone !== null ? raw.backbone : {}) as Record<string, unknown>;
+  const kind = backboneKindOf(cfg);
+  const filledBackbone: Record<string, unknown> = { ...backbone, kind };
+  if (kind === 'features' && filledBackbone.inputDim === undefined && data.featureDim !== undefined) filledBackbone.inputDim = data.featureDim;
+  if (kind !== 'features' && filledBackbone.imageSize === undefined) filledBackbone.imageSize = cfg.data.imageSize;
+  return parseModelConfig({ ...raw, numUsers: raw.numUsers ?? data.numUsers, backbone: filledBackbone }, 'model');
+}
+
+/** The backbone kind a config asks for: explicit, else `features` when feature files are given, else `convnet`. */
+export function backboneKindOf(cfg: UnresolvedRunConfig | RunConfig): BackboneKind {
+  const raw = cfg.model as { backbone?: { kind?: BackboneKind } };
+  return raw.backbone?.kind ?? (cfg.data.features ? 'features' : 'convnet');
+}
+
+/** A run config whose model is already resolved (a run folder's config.json). */
+export function parseResolvedRunConfig(raw: unknown, file: string): RunConfig {
+  try {
+    const cfg = parseRunConfig(raw);
+    const model = parseModelConfig(cfg.model, 'model');
+    return { ...cfg, model };
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UserError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Reads a JSON config file (`--config FILE`). */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UserError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new UserError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new UserError(`config file ${path} must hold a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Deep merge of plain objects: `override` wins; arrays and scalars replace; undefined is skipped. */
+export function mergeConfig(base: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    if (value === undefined) continue;
+    const current = out[key];
+    if (isPlainObject(value) && isPlainObject(current)) out[key] = mergeConfig(current, value);
+    else out[key] = value;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,579 @@
+/**
+ * The training loop (SPEC §4; DESIGN.md run folder, progress, Ctrl-C).
+ *
+ * Per step: the batch's positives, their M negatives and (with CL) the 2 + 2M augmented views of
+ * every sample are packed into ONE table whose distinct items go through the backbone once
+ * (SPEC §2.1); the main loss uses the un-augmented outfits only (SPEC §4 "Total"), L_CL the views.
+ * Gradients are clipped and decayed here, then applied by a tfjs optimizer. Every epoch ends with
+ * validation (SPEC §7 metrics on the val split), the plateau schedule, the best checkpoint, early
+ * stopping, one metrics.jsonl line and an atomic checkpoint (src/train/run-folder.ts).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  backboneKindOf,
+  parseRunConfig,
+  resolveModelConfig,
+  usesContrastive,
+  usesTeacher,
+  type RunConfig,
+} from '../config.js';
+import { eraseTable, replaceTable, trainingItemPools, type ItemPools } from '../data/augment.js';
+import { concatTables, packOutfits, selectRows, trainingBatches, type TrainingBatch } from '../data/batches.js';
+import { NegativeSampler } from '../data/negatives.js';
+import { loadPolyvoreSet } from '../data/polyvore.js';
+import type { OutfitTable, PolyvoreSet } from '../data/types.js';
+import { initEngine } from '../engine/backend.js';
+import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type Variable } from '../engine/tf.js';
+import { UserError } from '../errors.js';
+import { buildCandidates, evaluateCandidates, type Candidates } from '../eval/evaluate.js';
+import { loadNamedTensors, loadWeights, saveNamedTensors, saveWeights } from '../model/checkpoint.js';
+import type { ItemInputSource } from '../model/inputs.js';
+import { OutfitModel } from '../model/outfit-model.js';
+import { Rng } from '../rng.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { Progress } from '../util/progress.js';
+import { FndTeacher } from './fnd.js';
+import { ItemEmbeddingCache } from './item-cache.js';
+import { contrastiveLoss, fndLoss, pairwiseLoss, softmaxLoss } from './objectives.js';
+import { ProjectionHead } from './projection-head.js';
+import {
+  commitEpoch,
+  readMetrics,
+  recoverRunFolder,
+  RUN_FILES,
+  type EpochRecord,
+  type TrainState,
+  type ValMetrics,
+} from './run-folder.js';
+import { buildItemInputs, readRunConfig } from './run.js';
+import { ReduceOnPlateau } from './schedule.js';
+
+export interface TrainRunOptions {
+  /** Raw configuration (config file merged with CLI options); ignored with `resume`. */
+  config?: Record<string, unknown>;
+  /** Run folder. */
+  out: string;
+  /** Continue the run in `out` from its last checkpoint. */
+  resume?: boolean;
+  /** With `resume`: train up to this many epochs in all (extends a finished run). */
+  epochs?: number;
+  /** Human-readable log lines (default: stderr). */
+  log?: (line: string) => void;
+  /** Where the progress bar goes; null = no progress display. Default process.stderr. */
+  progressStream?: NodeJS.WritableStream | null;
+  /** Stop after the current step on SIGINT (the CLI sets this). */
+  handleSigint?: boolean;
+  /** Stops after the current step when aborted (tests). */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  dir: string;
+  config: RunConfig;
+  state: TrainState;
+  metrics: EpochRecord[];
+  /** Stopped by SIGINT / abort: the run folder holds the last finished epoch. */
+  interrupted: boolean;
+  /** Parameter counts of the model (SPEC §7 "Report also"). */
+  params: Record<string, number>;
+}
+
+/** The loss of one step and its parts (plain numbers, for logs and metrics.jsonl). */
+interface StepLoss {
+  total: number;
+  main: number;
+  cl?: number;
+  reg?: number;
+  /** FND: share of the step's negatives the teacher puts inside the user's radius (φ > 0). */
+  falseNegatives?: number;
+}
+
+type TfOptimizer = tf.Optimizer;
+
+export async function trainRun(opts: TrainRunOptions): Promise<TrainResult> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const dir = resolve(opts.out);
+  const { config, fresh } = prepareRunFolder(dir, opts);
+  const backend = await initEngine({ backend: config.backend });
+
+  const set = loadPolyvoreSet(config.data.root, config.data.set, { splits: ['train', 'val'] });
+  if (set.splits.train.posi.users.length === 0) throw new UserError(`${set.dir}: no training positives`);
+  const inputs = await buildItemInputs(config, set, {
+    onImageProgress: progressReporter(opts, `decoding ${set.set} images`),
+  });
+  const resolved: RunConfig = {
+    ...config,
+    model: resolveModelConfig(config, { numUsers: set.numUsers, featureDim: inputs.kind === 'features' ? inputs.itemShape[0] : undefined }),
+  };
+  if (fresh) writeJsonAtomic(join(dir, RUN_FILES.config), resolved);
+  else if (JSON.stringify(resolved.model) !== JSON.stringify(config.model)) {
+    throw new UserError(`${dir}: the data no longer matches the run's model (${JSON.stringify(config.model)} vs ${JSON.stringify(resolved.model)})`);
+  }
+
+  const trainer = new Trainer(resolved, set, inputs, dir, log, opts);
+  try {
+    await trainer.setUp(fresh);
+    log(
+      `train ${resolved.method} on ${set.dir} (${set.numUsers} users, ${set.splits.train.posi.users.length} train positives), ` +
+        `backbone ${resolved.model.backbone.kind} width ${resolved.model.backbone.width}, d ${resolved.model.dim}, K ${resolved.model.anchors}, ` +
+        `${trainer.paramSummary()}, backend ${backend} → ${dir}`,
+    );
+    return await trainer.run();
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/** Creates (or, with --resume, recovers) the run folder and returns the config to train with. */
+function prepareRunFolder(dir: string, opts: TrainRunOptions): { config: RunConfig; fresh: boolean } {
+  if (opts.resume) {
+    if (!existsSync(join(dir, RUN_FILES.config))) throw new UserError(`--resume: ${dir} is not a run folder (no ${RUN_FILES.config})`);
+    recoverRunFolder(dir);
+    const config = readRunConfig(dir);
+    if (opts.epochs !== undefined) config.epochs = opts.epochs;
+    return { config, fresh: !existsSync(join(dir, RUN_FILES.state)) };
+  }
+  if (existsSync(join(dir, RUN_FILES.config)) || existsSync(join(dir, RUN_FILES.state))) {
+    throw new UserError(`${dir} already holds a run: use --resume to continue it, or another --out`);
+  }
+  if (!opts.config) throw new Error('trainRun: config is required for a new run');
+  const parsed = parseRunConfig(opts.config);
+  // absolute paths, so the run folder is usable from any working directory
+  const data = {
+    ...parsed.data,
+    root: resolve(parsed.data.root),
+    ...(parsed.data.features ? { features: { npy: resolve(parsed.data.features.npy), names: resolve(parsed.data.features.names) } } : {}),
+  };
+  const fnd = { ...parsed.fnd, ...(parsed.fnd.teacher ? { teacher: resolve(parsed.fnd.teacher) } : {}) };
+  mkdirSync(dir, { recursive: true });
+  // the model part is resolved from the data in trainRun; until then it carries the raw fields
+  return { config: { ...parsed, data, fnd } as unknown as RunConfig, fresh: true };
+}
+
+function progressReporter(opts: TrainRunOptions, label: string): ((done: number, total: number) => void) | undefined {
+  if (opts.progressStream === null) return undefined;
+  let bar: Progress | null = null;
+  return (done, total) => {
+    bar ??= new Progress({ label, total, unit: 'images', stream: opts.progressStream ?? process.stderr });
+    bar.tick(1);
+    if (done >= total) bar.finish();
+  };
+}
+
+class Trainer {
+  private readonly model: OutfitModel;
+  private readonly head: ProjectionHead | null;
+  private readonly optimizer: TfOptimizer;
+  private readonly trainables: Variable[];
+  private schedule!: ReduceOnPlateau;
+  private state!: TrainState;
+  private metrics: EpochRecord[] = [];
+  private teacher: FndTeacher | null = null;
+  private readonly sampler: NegativeSampler;
+  private readonly pools: ItemPools;
+  private valCandidates!: Candidates;
+  private stopRequested = false;
+
+  constructor(
+    private readonly cfg: RunConfig,
+    private readonly set: PolyvoreSet,
+    private readonly inputs: ItemInputSource,
+    private readonly dir: string,
+    private readonly log: (line: string) => void,
+    private readonly opts: TrainRunOptions,
+  ) {
+    const seedRng = (label: string): Rng => new Rng(cfg.seed).fork(label);
+    this.model = OutfitModel.create(cfg.model, seedRng('model'));
+    this.head = usesContrastive(cfg.method) ? new ProjectionHead(cfg.model.dim, seedRng('cl-head')) : null;
+    this.trainables = [...this.model.namedVariables().map((v) => v.variable), ...(this.head?.variables() ?? [])];
+    this.optimizer = cfg.optim.kind === 'adam' ? tf.train.adam(cfg.optim.lr) : tf.train.momentum(cfg.optim.lr, cfg.optim.momentum);
+    this.sampler = new NegativeSampler(set, 'train');
+    this.pools = trainingItemPools(set);
+  }
+
+  paramSummary(): string {
+    const p = this.model.paramCounts();
+    return `params: backbone ${p.backbone}, encoder ${p.itemEmbedding + p.setTransformer + p.projection}, anchors ${p.anchors}, total ${p.total}`;
+  }
+
+  async setUp(fresh: boolean): Promise<void> {
+    const cfg = this.cfg;
+    const { schedule } = cfg.optim;
+    const plateau = { factor: schedule.factor, patience: schedule.patience, cooldown: schedule.cooldown, threshold: schedule.threshold, minLr: schedule.minLr };
+    if (fresh) {
+      this.state = {
+        epoch: 0,
+        step: 0,
+        schedule: new ReduceOnPlateau(plateau, cfg.optim.lr).snapshot(),
+        best: null,
+        epochsWithoutImprovement: 0,
+        finished: false,
+        stoppedEarly: false,
+        seed: cfg.seed,
+      };
+    } else {
+      this.state = recoverRunFolder(this.dir) as TrainState;
+      loadWeights(join(this.dir, RUN_FILES.weights), this.model);
+      await this.loadOptimizer(join(this.dir, RUN_FILES.optimizer));
+      this.metrics = readMetrics(this.dir);
+      // a finished run asked for more epochs continues; one stopped early stays stopped
+      if (this.state.finished && !this.state.stoppedEarly && this.state.epoch < cfg.epochs) this.state.finished = false;
+    }
+    this.schedule = new ReduceOnPlateau(plateau, cfg.optim.lr, this.state.schedule);
+    this.setLearningRate(this.schedule.lr);
+    if (usesTeacher(cfg.method)) {
+      const teacherDir = cfg.fnd.teacher as string;
+      this.teacher = await FndTeacher.load(teacherDir, this.set, cfg.fnd.radius, {
+        inputs: this.inputs,
+        sameInputs: (t) =>
+          backboneKindOf(t.config) === backboneKindOf(cfg) &&
+          (backboneKindOf(cfg) === 'features'
+            ? JSON.stringify(t.config.data.features) === JSON.stringify(cfg.data.features)
+            : t.config.data.imageSize === cfg.data.imageSize),
+      });
+      const s = this.teacher.summary();
+      this.log(
+        `teacher ${s.dir}: best epoch ${s.bestEpoch ?? '?'}, val AUC ${s.bestValAuc?.toFixed(4) ?? '?'}` +
+          (s.meanRadius !== null ? `, mean radius r̂ (${cfg.fnd.radius}) ${s.meanRadius.toFixed(4)}` : ', radius per positive (sample)'),
+      );
+    }
+    this.valCandidates = buildCandidates(this.set, 'val', cfg.evalNegatives, new Rng(cfg.seed).fork('val-negatives'));
+  }
+
+  async run(): Promise<TrainResult> {
+    const cfg = this.cfg;
+    const onSigint = (): void => {
+      if (this.stopRequested) process.exit(130);
+      this.stopRequested = true;
+      this.log('interrupt: stopping after the current step (press Ctrl-C again to quit at once)');
+    };
+    if (this.opts.handleSigint) process.on('SIGINT', onSigint);
+    const onAbort = (): void => {
+      this.stopRequested = true;
+    };
+    this.opts.signal?.addEventListener('abort', onAbort);
+    let interrupted = false;
+    try {
+      if (this.state.finished) {
+        this.log(`${this.dir}: training already finished at epoch ${this.state.epoch}${this.state.stoppedEarly ? ' (early stopping)' : ''}`);
+      }
+      while (!this.state.finished && this.state.epoch < cfg.epochs) {
+        const completed = await this.runEpoch(this.state.epoch + 1);
+        if (!completed) {
+          interrupted = true;
+          this.log(`stopped during epoch ${this.state.epoch + 1}; ${this.dir} holds epoch ${this.state.epoch} (continue with --resume)`);
+          break;
+        }
+      }
+    } finally {
+      if (this.opts.handleSigint) process.off('SIGINT', onSigint);
+      this.opts.signal?.removeEventListener('abort', onAbort);
+    }
+    if (!interrupted && this.state.best) {
+      this.log(`best epoch ${this.state.best.epoch}: val AUC ${this.state.best.val.auc.toFixed(4)}, NDCG ${this.state.best.val.ndcg.toFixed(4)}`);
+    }
+    return {
+      dir: this.dir,
+      config: cfg,
+      state: this.state,
+      metrics: this.metrics,
+      interrupted,
+      params: { ...this.model.paramCounts() },
+    };
+  }
+
+  /** One epoch; false when stopped before its end (nothing of it is committed then). */
+  private async runEpoch(epoch: number): Promise<boolean> {
+    const cfg = this.cfg;
+    const started = performance.now();
+    // the epoch's randomness depends only on (seed, epoch): a resumed run redraws the same batches
+    const epochRng = new Rng(cfg.seed).fork(`epoch:${epoch}`);
+    const batchRng = epochRng.fork('batches');
+    const viewRng = epochRng.fork('views');
+    const positives = this.set.splits.train.posi.users.length;
+    const steps = Math.ceil(positives / cfg.batchSize);
+    const bar =
+      this.opts.progressStream === null
+        ? null
+        : new Progress({ label: `epoch ${epoch}/${cfg.epochs}`, total: steps, unit: 'steps', stream: this.opts.progressStream ?? process.stderr });
+    const sums = { total: 0, main: 0, cl: 0, reg: 0, falseNegatives: 0 };
+    const parts = { cl: false, reg: false, fn: false };
+    let done = 0;
+    for (const batch of trainingBatches(this.set, {
+      batchSize: cfg.batchSize,
+      negatives: cfg.negatives.kind,
+      perPositive: cfg.negatives.perPositive,
+      rng: batchRng,
+      sampler: this.sampler,
+    })) {
+      const loss = this.step(batch, viewRng, epoch, done + 1);
+      done++;
+      this.state.step++;
+      sums.total += loss.total;
+      sums.main += loss.main;
+      if (loss.cl !== undefined) {
+        sums.cl += loss.cl;
+        parts.cl = true;
+      }
+      if (loss.reg !== undefined) {
+        sums.reg += loss.reg;
+        parts.reg = true;
+      }
+      if (loss.falseNegatives !== undefined) {
+        sums.falseNegatives += loss.falseNegatives;
+        parts.fn = true;
+      }
+      bar?.tick(1, `loss ${(sums.total / done).toFixed(4)}`);
+      // let signal handlers run between steps (a step is synchronous tf work)
+      await new Promise((r) => setImmediate(r));
+      if (this.stopRequested) {
+        bar?.finish();
+        return false;
+      }
+    }
+    bar?.finish();
+
+    const val = await this.validate();
+    const lr = this.schedule.lr;
+    this.schedule.step(val.auc);
+    this.setLearningRate(this.schedule.lr);
+    const improved = this.state.best === null || val.auc > this.state.best.val.auc;
+    if (improved) this.state.best = { epoch, val, file: RUN_FILES.best };
+    this.state.epochsWithoutImprovement = improved ? 0 : this.state.epochsWithoutImprovement + 1;
+    this.state.epoch = epoch;
+    this.state.schedule = this.schedule.snapshot();
+    const patience = cfg.earlyStopping.patience;
+    if (patience > 0 && this.state.epochsWithoutImprovement >= patience) {
+      this.state.finished = true;
+      this.state.stoppedEarly = true;
+    }
+    if (epoch >= cfg.epochs) this.state.finished = true;
+    const record: EpochRecord & { fnd?: { falseNegativeShare: number } } = {
+      epoch,
+      step: this.state.step,
+      loss: {
+        total: sums.total / done,
+        main: sums.main / done,
+        ...(parts.cl ? { cl: sums.cl / done } : {}),
+        ...(parts.reg ? { reg: sums.reg / done } : {}),
+      },
+      val,
+      lr,
+      seconds: (performance.now() - started) / 1000,
+      steps: done,
+      ...(parts.fn ? { fnd: { falseNegativeShare: sums.falseNegatives / done } } : {}),
+    };
+    this.metrics.push(record);
+    await this.commit();
+    this.log(
+      `epoch ${epoch}/${cfg.epochs}  loss ${record.loss.total.toFixed(4)}` +
+        (record.loss.cl !== undefined ? ` (main ${record.loss.main.toFixed(4)}, cl ${record.loss.cl.toFixed(4)})` : '') +
+        (record.fnd ? `  φ>0 ${(record.fnd.falseNegativeShare * 100).toFixed(1)}%` : '') +
+        `  val AUC ${val.auc.toFixed(4)} NDCG ${val.ndcg.toFixed(4)}${improved ? ' *' : ''}  lr ${lr.toPrecision(3)}  ${record.seconds.toFixed(1)}s` +
+        (this.state.stoppedEarly ? `  (early stop: ${patience} epochs without a better val AUC)` : ''),
+    );
+    return true;
+  }
+
+  /** One optimizer step on one batch; returns the loss parts. */
+  private step(batch: TrainingBatch, viewRng: Rng, epoch: number, stepInEpoch: number): StepLoss {
+    const cfg = this.cfg;
+    const b = batch.users.length;
+    const m = cfg.negatives.perPositive;
+    const withCl = this.head !== null;
+    const tables: OutfitTable[] = [batch.positives, batch.negatives];
+    let negViewsPerSample = 0;
+    if (withCl) {
+      const views = this.contrastiveViews(batch, viewRng);
+      tables.push(views.v1, views.v2, views.negatives);
+      negViewsPerSample = views.perSample;
+    }
+    const all = concatTables(tables);
+    const packed = packOutfits(all);
+    const phi = this.teacher ? this.teacher.falseNegativeness(batch) : null;
+    const mainUsers = new Int32Array(b + b * m);
+    mainUsers.set(batch.users, 0);
+    mainUsers.set(batch.negatives.users, b);
+
+    const itemInputs = this.inputs.gather(packed.uniqueItems);
+    const phiTensor = phi ? tf.tensor2d(phi, [b, m]) : null;
+    const kept: { main?: Tensor; cl?: Tensor; reg?: Tensor } = {};
+    let lossValue: Tensor | null = null;
+    let grads: Record<string, Tensor> = {};
+    try {
+      const result = tf.variableGrads(() => {
+        const features = this.model.itemFeatures(itemInputs, true);
+        const z = this.model.embedOutfits(features, packed.slotIndex, packed.slots, true);
+        const d = z.shape[1];
+        const scores = this.model.scoreOutfits(tf.slice(z, [0, 0], [b + b * m, d]) as Tensor2D, mainUsers);
+        const sPos = tf.slice(scores, [0], [b]) as Tensor1D;
+        const sNegFlat = tf.slice(scores, [b], [b * m]) as Tensor1D;
+        let main: Tensor;
+        let total: Tensor;
+        switch (cfg.method) {
+          case 'lpae': {
+            main = pairwiseLoss(sPos, sNegFlat);
+            const reg = this.model.anchorRegularizer(batch.users);
+            kept.reg = tf.keep(reg);
+            total = tf.add(main, tf.mul(reg, cfg.regWeight));
+            break;
+          }
+          case 'fnd':
+          case 'fnd+cl':
+            main = fndLoss(sPos, tf.reshape(sNegFlat, [b, m]) as Tensor2D, phiTensor as Tensor2D, cfg.fnd.alpha, cfg.fnd.form);
+            total = main;
+            break;
+          default:
+            main = softmaxLoss(sPos, tf.reshape(sNegFlat, [b, m]) as Tensor2D);
+            total = main;
+        }
+        kept.main = tf.keep(main);
+        if (withCl && this.head) {
+          const offset = b + b * m;
+          const views = this.head.forward(tf.slice(z, [offset, 0], [2 * b + b * negViewsPerSample, d]) as Tensor2D);
+          const v1 = tf.slice(views, [0, 0], [b, d]) as Tensor2D;
+          const v2 = tf.slice(views, [b, 0], [b, d]) as Tensor2D;
+          const negViews = tf.reshape(tf.slice(views, [2 * b, 0], [b * negViewsPerSample, d]), [b, negViewsPerSample, d]) as Tensor3D;
+          const cl = contrastiveLoss(v1, v2, negViews, cfg.cl.tau, { inBatch: cfg.cl.inBatch });
+          kept.cl = tf.keep(cl);
+          total = tf.add(total, tf.mul(cl, cfg.cl.lambda));
+        }
+        return total as tf.Scalar;
+      }, this.trainables);
+      lossValue = result.value;
+      grads = result.grads;
+      const total = lossValue.dataSync()[0];
+      if (!Number.isFinite(total)) {
+        throw new UserError(
+          `training diverged: the loss is ${total} at epoch ${epoch}, step ${stepInEpoch} (learning rate ${this.schedule.lr}); ` +
+            `try a lower --lr or gradient clipping (optim.clip); ${this.dir} keeps epoch ${this.state.epoch}`,
+        );
+      }
+      this.applyGradients(grads);
+      const read = (t?: Tensor): number | undefined => (t ? t.dataSync()[0] : undefined);
+      let falseNegatives: number | undefined;
+      if (phi) {
+        let inside = 0;
+        for (const v of phi) if (v > 0) inside++;
+        falseNegatives = inside / phi.length;
+      }
+      return { total, main: read(kept.main) as number, cl: read(kept.cl), reg: read(kept.reg), falseNegatives };
+    } finally {
+      itemInputs.dispose();
+      phiTensor?.dispose();
+      lossValue?.dispose();
+      tf.dispose(Object.values(grads));
+      tf.dispose([kept.main, kept.cl, kept.reg].filter((t): t is Tensor => t !== undefined));
+    }
+  }
+
+  /**
+   * The CL views of a batch (SPEC §4): v1 and v2 of every positive and, per sample, 2M views of its
+   * negatives, grouped per sample (rows s·2M .. s·2M+2M-1 belong to sample s).
+   */
+  private contrastiveViews(batch: TrainingBatch, rng: Rng): { v1: OutfitTable; v2: OutfitTable; negatives: OutfitTable; perSample: number } {
+    const mode = this.cfg.cl.augment;
+    const first = (t: OutfitTable): OutfitTable => (mode === 'replace' ? replaceTable(t, this.pools, rng) : mode === 'none' ? t : eraseTable(t, rng));
+    const second = (t: OutfitTable): OutfitTable => (mode === 'erase' ? eraseTable(t, rng) : mode === 'none' ? t : replaceTable(t, this.pools, rng));
+    const v1 = first(batch.positives);
+    const v2 = second(batch.positives);
+    const b = batch.users.length;
+    const m = batch.negatives.users.length / b;
+    if (mode === 'none') return { v1, v2, negatives: batch.negatives, perSample: m };
+    const a = first(batch.negatives);
+    const c = second(batch.negatives);
+    const order = new Int32Array(b * 2 * m);
+    for (let s = 0; s < b; s++) {
+      for (let j = 0; j < m; j++) {
+        order[s * 2 * m + j] = s * m + j; // first view of negative j
+        order[s * 2 * m + m + j] = b * m + s * m + j; // second view
+      }
+    }
+    return { v1, v2, negatives: selectRows(concatTables([a, c]), order), perSample: 2 * m };
+  }
+
+  /** Clipping (value or global norm), coupled weight decay, then the optimizer update. */
+  private applyGradients(grads: Record<string, Tensor>): void {
+    const { clip, weightDecay } = this.cfg.optim;
+    const named = tf.tidy(() => {
+      let list = this.trainables.map((v) => ({ name: v.name, tensor: grads[v.name] ?? tf.zerosLike(v) }));
+      if (weightDecay > 0) {
+        const byName = new Map(this.trainables.map((v) => [v.name, v]));
+        list = list.map(({ name, tensor }) => ({ name, tensor: tf.add(tensor, tf.mul(byName.get(name) as Variable, weightDecay)) }));
+      }
+      if (clip.mode === 'value') {
+        list = list.map(({ name, tensor }) => ({ name, tensor: tf.clipByValue(tensor, -clip.max, clip.max) }));
+      } else if (clip.mode === 'norm') {
+        const squares = list.map(({ tensor }) => tf.sum(tf.square(tensor)));
+        const norm = tf.sqrt(tf.addN(squares));
+        const scale = tf.minimum(tf.scalar(1), tf.div(clip.max, tf.add(norm, 1e-6)));
+        list = list.map(({ name, tensor }) => ({ name, tensor: tf.mul(tensor, scale) }));
+      }
+      return list;
+    });
+    // always the same variables in the same order: tfjs optimizers keep their slots by position
+    this.optimizer.applyGradients(named);
+    tf.dispose(named.map((n) => n.tensor));
+  }
+
+  /** Validation AUC / NDCG (SPEC §7) on the fixed val candidates, items embedded once. */
+  private async validate(): Promise<ValMetrics> {
+    const cache = ItemEmbeddingCache.build(this.model, this.inputs, ItemEmbeddingCache.itemsOf(this.valCandidates.table));
+    try {
+      const report = await evaluateCandidates(this.set, 'val', this.valCandidates, (table) => cache.scoreTable(table), { fitb: false });
+      return { auc: report.auc, ndcg: report.ndcg };
+    } finally {
+      cache.dispose();
+    }
+  }
+
+  private setLearningRate(lr: number): void {
+    // Adam reads `learningRate` at every update; momentum SGD caches it in a scalar set by setLearningRate
+    if (this.cfg.optim.kind === 'sgd') (this.optimizer as tf.MomentumOptimizer).setLearningRate(lr);
+    else (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
+  }
+
+  /** Writes the epoch's checkpoint (weights, optimizer + head, best, metrics, state) atomically. */
+  private async commit(): Promise<void> {
+    const slots = await this.optimizer.getWeights();
+    const epochMeta = { epoch: String(this.state.epoch) };
+    commitEpoch(this.dir, this.state, this.metrics, (paths) => {
+      saveWeights(paths.weights, this.model, epochMeta);
+      if (paths.best) saveWeights(paths.best, this.model, epochMeta);
+      const named = slots.map((s, i) => ({ name: `optimizer.${String(i).padStart(6, '0')}`, tensor: s.tensor }));
+      saveNamedTensors(paths.optimizer, [...named, ...(this.head?.named() ?? [])], {
+        ...epochMeta,
+        optimizer: this.cfg.optim.kind,
+        slotNames: JSON.stringify(slots.map((s) => s.name)),
+      });
+    });
+    // getWeights returns the live slot variables, plus a fresh iterations scalar
+    if (slots.length > 0) slots[0].tensor.dispose();
+  }
+
+  private async loadOptimizer(path: string): Promise<void> {
+    const { tensors, metadata } = loadNamedTensors(path);
+    if (metadata.optimizer !== this.cfg.optim.kind) {
+      tf.dispose(tensors.map((t) => t.tensor));
+      throw new UserError(`${path}: optimizer state is for '${metadata.optimizer}', the run uses '${this.cfg.optim.kind}'`);
+    }
+    const slotNames = JSON.parse(metadata.slotNames ?? '[]') as string[];
+    const slots = tensors
+      .filter((t) => t.name.startsWith('optimizer.'))
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((t, i) => ({ name: slotNames[i] ?? t.name, tensor: t.tensor }));
+    if (slots.length > 0) await this.optimizer.setWeights(slots);
+    const headTensors = new Map(tensors.filter((t) => !t.name.startsWith('optimizer.')).map((t) => [t.name, t.tensor]));
+    this.head?.load(headTensors, path);
+    // setWeights copies into new variables (and keeps the iterations as a number)
+    tf.dispose(tensors.map((t) => t.tensor));
+  }
+
+  dispose(): void {
+    this.teacher?.dispose();
+    this.head?.dispose();
+    this.optimizer.dispose();
+    this.model.dispose();
+  }
+}
