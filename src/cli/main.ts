@@ -9,6 +9,7 @@ import { UserError } from '../errors.js';
 const commandModules: Array<() => Promise<{ register: (p: Command) => void | Promise<void> }>> = [
   async () => ({ register: (await import('./data.js')).registerAsync }),
   () => import('./eval.js'),
+  () => import('./train.js'),
   () => import('./coldstart.js'),
   () => import('./experiment.js'),
   () => import('./serve.js'),
