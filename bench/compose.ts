@@ -3,7 +3,11 @@
  *
  *   node --import tsx bench/compose.ts --run RUN [--data DIR] [--set NAME] [--users 8] [--k 10]
  *        [--exact-sizes 10,20,30] [--settings 8x10,12x12,16x16,24x24,32x32]
- *        [--sizes 100,1000,3000,all] [--threads 1|2]
+ *        [--sizes 100,1000,3000,all] [--threads 1|2] [--catalog-data DIR --catalog-set NAME]
+ *
+ * `--catalog-data/--catalog-set` compose from ANOTHER set's catalog (e.g. a 30k-item syn-630 root)
+ * with the run's model and users: the items reach the model through their images, so a small run
+ * can time composition on a large catalog without training on it.
  *
  * 1. Recall: on sub-catalogs small enough to enumerate (the first n items of each category, n in
  *    --exact-sizes), the search's top-k against the exhaustive top-k, per (retrieve × beam)
@@ -14,9 +18,12 @@
  *
  * Prints one JSON line per measurement, then tables.
  */
+import { loadPolyvoreSet } from '../src/data/polyvore.js';
 import { initEngine, shutdownEngine } from '../src/engine/backend.js';
-import { COMPOSE_DEFAULTS, measureComposeRecall, type ComposeRecall } from '../src/serve/compose.js';
+import { COMPOSE_DEFAULTS, OutfitComposer, measureComposeRecall, type ComposeRecall } from '../src/serve/compose.js';
 import { Recommender } from '../src/serve/recommender.js';
+import { ItemEmbeddingCache } from '../src/train/item-cache.js';
+import { buildItemInputs } from '../src/train/run.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,18 +48,34 @@ const threads = Number(arg('threads') ?? 1) as 1 | 2;
 const backend = await initEngine({ threads });
 let started = performance.now();
 const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0 });
-const openMs = performance.now() - started;
+let openMs = performance.now() - started;
 const info = rec.describe();
-const counts = rec.catalog.counts.filter((_, c) => rec.slotCategories.includes(c));
-process.stdout.write(
-  `run ${runDir}: set ${info.set}, ${info.items} items (${counts.join(' / ')}), d ${info.dim}, K ${info.anchorsPerUser}, backend ${backend} (${threads} thread${threads === 1 ? '' : 's'}); ` +
-    `open + item embeddings ${(openMs / 1000).toFixed(1)} s\n`,
-);
 const users = Array.from({ length: Math.min(userCount, rec.runUsers) }, (_, u) => rec.userVector(u));
-const firstN = (n: number) => rec.catalog.counts.map((count, c) => Int32Array.from({ length: Math.min(n, count) }, (_, i) => rec.catalog.offsets[c] + i));
+
+// the catalog composed from: the run's set, or another set's items embedded by the run's model
+let composer = rec.composer;
+let catalogSet = rec.set;
+let extraCache: ItemEmbeddingCache | null = null;
+if (arg('catalog-data')) {
+  started = performance.now();
+  catalogSet = loadPolyvoreSet(arg('catalog-data')!, arg('catalog-set') ?? rec.set.set, { splits: ['train'] });
+  const run = { ...rec.runConfig!, data: { ...rec.runConfig!.data, root: arg('catalog-data')! } };
+  const inputs = await buildItemInputs(run, catalogSet);
+  extraCache = ItemEmbeddingCache.build(rec.model, inputs);
+  const byCategory = catalogSet.catalog.counts.map((n, c) => Int32Array.from({ length: n }, (_, i) => catalogSet.catalog.offsets[c] + i));
+  composer = new OutfitComposer(rec.model, extraCache, catalogSet.slotCategories, catalogSet.catalog.category, byCategory);
+  openMs = performance.now() - started;
+}
+const catalogInfo = catalogSet.catalog;
+const counts = catalogInfo.counts.filter((_, c) => catalogSet.slotCategories.includes(c));
+process.stdout.write(
+  `run ${runDir}: set ${info.set}, d ${info.dim}, K ${info.anchorsPerUser}, ${users.length} users; catalog ${catalogSet.dir}: ${catalogInfo.names.length} items (${counts.join(' / ')}); ` +
+    `backend ${backend} (${threads} thread${threads === 1 ? '' : 's'}); item embeddings ${(openMs / 1000).toFixed(1)} s\n`,
+);
+const firstN = (n: number) => catalogInfo.counts.map((count, c) => Int32Array.from({ length: Math.min(n, count) }, (_, i) => catalogInfo.offsets[c] + i));
 
 // warm-up: first calls compile wasm kernels
-rec.composer.compose(users[0], { k, catalog: firstN(10) });
+composer.compose(users[0], { k, catalog: firstN(10) });
 
 interface RecallRow extends ComposeRecall {
   n: number;
@@ -62,7 +85,7 @@ interface RecallRow extends ComposeRecall {
 const recallRows: RecallRow[] = [];
 for (const n of exactSizes) {
   for (const s of settings) {
-    const r = measureComposeRecall(rec.composer, users, { k, catalog: firstN(n), retrieve: s.retrieve, beam: s.beam });
+    const r = measureComposeRecall(composer, users, { k, catalog: firstN(n), retrieve: s.retrieve, beam: s.beam });
     const row = { n, retrieve: s.retrieve, beam: s.beam, ...r };
     recallRows.push(row);
     process.stdout.write(JSON.stringify({ bench: 'compose-recall', k, ...row }) + '\n');
@@ -72,7 +95,7 @@ for (const n of exactSizes) {
 // per-outfit cost of full-model scoring, for the exhaustive estimates
 const probe = firstN(30);
 started = performance.now();
-const probeResult = rec.composer.exhaustive(users[0], { k, catalog: probe });
+const probeResult = composer.exhaustive(users[0], { k, catalog: probe });
 const msPerOutfit = (performance.now() - started) / probeResult.outfitsScored;
 
 interface SizeRow {
@@ -85,19 +108,19 @@ interface SizeRow {
 }
 const sizeRows: SizeRow[] = [];
 for (const size of sizes) {
-  const n = size === 'all' ? Math.max(...rec.catalog.counts) : Number(size);
+  const n = size === 'all' ? Math.max(...catalogInfo.counts) : Number(size);
   const catalog = firstN(n);
   let ms = 0;
   let scored = 0;
   for (const v of users) {
-    const r = rec.composer.compose(v, { k, catalog });
+    const r = composer.compose(v, { k, catalog });
     ms += r.ms;
     scored += r.outfitsScored;
   }
-  const combinations = rec.composer.combinations(catalog);
+  const combinations = composer.combinations(catalog);
   const row = {
     n,
-    perCategory: catalog.filter((_, c) => rec.slotCategories.includes(c)).map((c) => c.length),
+    perCategory: catalog.filter((_, c) => catalogSet.slotCategories.includes(c)).map((c) => c.length),
     combinations,
     searchMs: ms / users.length,
     searchScored: scored / users.length,
@@ -122,9 +145,11 @@ process.stdout.write(
 process.stdout.write(`${pad('items per category', 20)} ${pad('combinations', 14)} ${pad('search ms', 10)} ${pad('scored', 7)} ${pad('exhaustive (est.)', 18)}\n`);
 for (const r of sizeRows) {
   const est = r.exhaustiveEstimateS;
-  const estText = est < 120 ? `${est.toFixed(1)} s` : est < 86400 * 2 ? `${(est / 3600).toFixed(1)} h` : `${(est / 86400 / 365).toExponential(1)} years`;
+  const days = est / 86400;
+  const estText = est < 120 ? `${est.toFixed(1)} s` : days < 2 ? `${(est / 3600).toFixed(1)} h` : days < 730 ? `${days.toFixed(0)} days` : `${(days / 365).toFixed(0)} years`;
   process.stdout.write(`${pad(r.perCategory.join(' / '), 20)} ${pad(r.combinations.toExponential(2), 14)} ${pad(r.searchMs.toFixed(1), 10)} ${pad(Math.round(r.searchScored), 7)} ${pad(estText, 18)}\n`);
 }
+extraCache?.dispose();
 rec.close();
 rec.model.dispose();
 shutdownEngine();

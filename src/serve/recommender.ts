@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RunConfig } from '../config.js';
 import { itemPoolsFromTable, type ItemPools } from '../data/augment.js';
 import { findImageDir, resolveImagePaths } from '../data/polyvore.js';
 import { CATEGORY_NAMES, type Catalog, type OutfitTable, type PolyvoreSet } from '../data/types.js';
@@ -96,6 +97,8 @@ export interface RecommenderParts {
   runFingerprint: string;
   /** Folder for the default database path and `describe()`; optional when `db` is given. */
   runDir?: string;
+  /** The run's configuration, when built from a run folder. */
+  runConfig?: RunConfig;
 }
 
 export const LIMITS = {
@@ -114,6 +117,8 @@ export class Recommender {
   readonly store: UserStore;
   readonly composer: OutfitComposer;
   readonly runDir: string | undefined;
+  /** The run's configuration (data root, backbone inputs …), when opened from a run folder. */
+  readonly runConfig: RunConfig | undefined;
   /** The run's own users: ids 0..runUsers-1. */
   readonly runUsers: number;
   private readonly cache: ItemEmbeddingCache;
@@ -131,6 +136,7 @@ export class Recommender {
     this.inputs = inputs;
     this.set = set;
     this.runDir = parts.runDir;
+    this.runConfig = parts.runConfig;
     this.opts = opts;
     this.runUsers = model.config.numUsers;
     if (inputs.count !== set.catalog.names.length) {
@@ -174,7 +180,7 @@ export class Recommender {
     const run = await loadRun(runDir, { root: opts.data, set: opts.set });
     if (!run.inputs) throw new Error('Recommender.open: the run was loaded without item inputs');
     const fingerprint = createHash('sha256').update(readFileSync(join(run.dir, RUN_FILES.config))).digest('hex').slice(0, 16);
-    return new Recommender({ model: run.model, inputs: run.inputs, set: run.set, runFingerprint: fingerprint, runDir: run.dir }, opts);
+    return new Recommender({ model: run.model, inputs: run.inputs, set: run.set, runFingerprint: fingerprint, runDir: run.dir, runConfig: run.config }, opts);
   }
 
   // ---- users ------------------------------------------------------------------------------------
