@@ -18,6 +18,7 @@
  * handler timeouts cut slow clients off.
  */
 import { readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,7 +106,7 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     if (status >= 500) request.log.error(err);
     const message = status >= 500 && status !== 503 ? 'internal error' : err.message;
-    return reply.status(status).send({ statusCode: status, error: status >= 500 ? 'Internal Server Error' : 'Bad Request', message });
+    return reply.status(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
   });
 
   app.setNotFoundHandler((request, reply) => {

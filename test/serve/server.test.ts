@@ -151,7 +151,9 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
     const many = Array.from({ length: 1001 }, () => good);
     assertRejected(await post('/users/0/rank', { outfits: many }), 400, /body\/outfits must NOT have more than 1000 items/);
     const wide = Array.from({ length: 300 }, () => good);
-    assertRejected(await post('/users/0/rank', { outfits: wide, pad: 'x'.repeat(40_000) }), 413, /too large/);
+    const tooLarge = await post('/users/0/rank', { outfits: wide, pad: 'x'.repeat(40_000) });
+    assertRejected(tooLarge, 413, /too large/);
+    assert.equal(tooLarge.body.error, 'Payload Too Large');
   });
 
   test('POST /users onboards a user who then gets recommendations; bad onboarding is 400', async () => {
