@@ -20,8 +20,10 @@ import { cellKey, cellRunConfig, type GridPlan, type TrainCell } from './grid.js
 
 /** Where a grid keeps its runs and cached evaluations. */
 export interface GridPaths {
-  /** Dataset root (holds every tuples_<set>/). */
+  /** Dataset root (holds every tuples_<set>/ and the synthetic oracle); evaluation reads it. */
   root: string;
+  /** Root the cells train on: `root`, or a view with a share of the training positives (train-view.ts). */
+  trainRoot: string;
   /** `--out`. */
   out: string;
 }
@@ -94,7 +96,7 @@ export async function runCell(c: TrainCell, plan: GridPlan, paths: GridPaths, op
     const result = await trainRun({
       out: dir,
       resume,
-      config: resume ? undefined : cellRunConfig(c, plan, { root: paths.root, runDirOf: (t) => runDirOf(paths, t) }),
+      config: resume ? undefined : cellRunConfig(c, plan, { root: paths.trainRoot, runDirOf: (t) => runDirOf(paths, t) }),
       log,
       progressStream: null,
       signal: opts.signal,

@@ -8,9 +8,10 @@
  */
 import { loadPolyvoreSet } from '../../data/polyvore.js';
 import { loadFalseNegativeFlags } from '../../data/synth/oracle.js';
-import type { TrainingBatch } from '../../data/batches.js';
-import { FndTeacher } from '../../train/fnd.js';
-import { buildItemInputs, readRunConfig } from '../../train/run.js';
+import type { ItemInputSource } from '../../model/inputs.js';
+import { userRadius } from '../../train/fnd.js';
+import { ItemEmbeddingCache } from '../../train/item-cache.js';
+import { loadRun } from '../../train/run.js';
 import { runDirOf } from './cells.js';
 import { lineChartSvg, type ChartPoint } from './charts.js';
 import { cached, overSeeds, perUserDifference, resultOf, summaryOrNull, type ExperimentContext } from './context.js';
@@ -32,33 +33,43 @@ interface TeacherFlags {
   perUserFnShare: Array<number | null>;
 }
 
-/** φ of a trained teacher on the train split's negative files, against the oracle's flags; null without flags. */
+/**
+ * φ of a trained teacher on the train split's negative files, against the oracle's flags; null
+ * without flags. r̂_u is the FND default (mean teacher distance) over the training positives the
+ * cells trained on (the training view); φ is scored on the ORIGINAL files, which the flags align with.
+ */
 async function teacherFlagsOf(ctx: ExperimentContext, teacher: TrainCell): Promise<TeacherFlags[] | null> {
   return cached(ctx, `fn-analysis_${cellKey(teacher)}`, async () => {
-    const root = ctx.paths.root;
+    const { root, trainRoot } = ctx.paths;
     const flagsByKind = KINDS.map(({ kind }) => loadFalseNegativeFlags(root, teacher.set, 'train', kind));
     if (flagsByKind.some((f) => f === null)) return null;
-    const dir = runDirOf(ctx.paths, teacher);
-    const set = loadPolyvoreSet(root, teacher.set, { splits: ['train'] });
-    const teacherConfig = readRunConfig(dir);
-    const inputs = await buildItemInputs({ ...teacherConfig, data: { ...teacherConfig.data, root } }, set);
-    // the radius r̂_u as the FND students use it by default: mean teacher distance over u's training positives
-    const fnd = await FndTeacher.load(dir, set, 'mean', { inputs, sameInputs: () => true });
+    const run = await loadRun(runDirOf(ctx.paths, teacher), { root, splits: ['train'] });
     try {
-      const posi = set.splits.train.posi;
-      const out: TeacherFlags[] = [];
-      for (const [k, { kind }] of KINDS.entries()) {
-        const negatives = kind === 'nega' ? set.splits.train.nega : set.splits.train.negaHard;
-        if (!negatives) throw new Error(`${set.dir}: no tuples_train_${kind}`);
-        const batch: TrainingBatch = { rows: Int32Array.from({ length: posi.users.length }, (_, i) => i), users: posi.users, positives: posi, negatives };
-        const phi = fnd.falseNegativeness(batch);
-        const flags = flagsByKind[k] as Uint8Array;
-        if (flags.length !== phi.length) throw new Error(`${kind}: ${flags.length} oracle flags for ${phi.length} negatives`);
-        out.push({ kind, quality: flagQuality(phi, flags), ...perUserFlags(negatives.users, phi, flags, set.numUsers) });
+      const set = run.set;
+      const trainedOn = trainRoot === root ? set.splits.train.posi : loadPolyvoreSet(trainRoot, teacher.set, { splits: ['train'] }).splits.train.posi;
+      const negativeFiles = KINDS.map(({ kind }) => {
+        const t = kind === 'nega' ? set.splits.train.nega : set.splits.train.negaHard;
+        if (!t) throw new Error(`${set.dir}: no tuples_train_${kind}`);
+        return t;
+      });
+      // the teacher's item embeddings once, for every item the positives and both files hold
+      const cache = ItemEmbeddingCache.build(run.model, run.inputs as ItemInputSource, ItemEmbeddingCache.itemsOf(set.splits.train.posi, trainedOn, ...negativeFiles));
+      try {
+        const radius = userRadius(trainedOn.users, cache.scoreTable(trainedOn), set.numUsers, 'mean');
+        return KINDS.map(({ kind }, k): TeacherFlags => {
+          const negatives = negativeFiles[k];
+          const scores = cache.scoreTable(negatives);
+          // φ = r̂_u − d^T(u, o⁻) = r̂_u + s^T(u, o⁻) (SPEC §4)
+          const phi = scores.map((s, i) => radius[negatives.users[i]] + s);
+          const flags = flagsByKind[k] as Uint8Array;
+          if (flags.length !== phi.length) throw new Error(`${kind}: ${flags.length} oracle flags for ${phi.length} negatives`);
+          return { kind, quality: flagQuality(phi, flags), ...perUserFlags(negatives.users, phi, flags, set.numUsers) };
+        });
+      } finally {
+        cache.dispose();
       }
-      return out;
     } finally {
-      fnd.dispose();
+      run.model.dispose();
     }
   });
 }
@@ -157,7 +168,7 @@ export async function buildFnAnalysisSection(ctx: ExperimentContext): Promise<Re
     heading: 'False-negative analysis (beyond the papers)',
     intro:
       'FND treats a sampled negative as a false negative when the frozen teacher places it inside the user\'s radius, φ = r̂_u − d^T(u, o⁻) > 0 ' +
-      '(r̂_u: mean teacher distance over u\'s training positives). The synthetic generator flags a negative as a true false negative when its ' +
+      '(r̂_u: mean teacher distance over the user\'s training positives the cells trained on). The synthetic generator flags a negative as a true false negative when its ' +
       'true utility for the user is above the median utility of the user\'s positives. Here φ is computed for the training split\'s fixed ' +
       'negatives (`tuples_train_nega`, `tuples_train_nega_hard`) by the same teachers the FND students of the main table distil from.',
     tables: [

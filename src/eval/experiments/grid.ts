@@ -20,6 +20,11 @@ export interface GridPlan {
   seeds: number[];
   /** Epochs of every cell (early stopping may end a cell sooner). */
   epochs: number;
+  /**
+   * Share of each user's training positives the cells train on (train-view.ts; 1 = all): an epoch
+   * of the full default-scale data costs more than the grid can afford per cell.
+   */
+  trainFraction: number;
   /** Early-stopping patience in epochs. */
   patience: number;
   /** Model fields shared by every cell (SPEC §2–§3); the backbone width is per cell. */
@@ -44,24 +49,27 @@ export interface GridPlan {
 }
 
 /**
- * Grid sizes. Full: `seeds` seeds (default 3), 12 epochs; quick: one seed, 2 epochs, 3 α points,
- * two widths and batch sizes. See docs/experiments.md for the time budget behind these numbers.
+ * Grid sizes, from the per-step costs measured on 2 cores (docs/experiments.md "Budget"): a full
+ * default-scale epoch of every cell does not fit, so cells train on a seeded share of each user's
+ * training positives (train-view.ts) for a few epochs. Full: 2 seeds, 3 epochs on 20%; quick: one
+ * seed, 2 epochs on 5%, 3 α points, two widths and two batch sizes.
  */
 export function planGrid(opts: { quick: boolean; seeds?: number }): GridPlan {
   const quick = opts.quick;
-  const seedCount = opts.seeds ?? (quick ? 1 : 3);
+  const seedCount = opts.seeds ?? (quick ? 1 : 2);
   return {
     quick,
     seeds: Array.from({ length: seedCount }, (_, i) => i),
-    epochs: quick ? 2 : 12,
-    patience: quick ? 2 : 4,
+    epochs: quick ? 2 : 3,
+    trainFraction: quick ? 0.05 : 0.2,
+    patience: quick ? 2 : 3,
     model: { dim: 64, heads: 4, anchors: 16, backboneOutDim: 128 },
-    teacherWidth: 1,
-    studentWidth: 0.25,
+    teacherWidth: 0.5,
+    studentWidth: 0.125,
     batchSize: 64,
     alpha: 1,
     alphas: quick ? [-1, 0, 1] : [-2, -1, -0.5, 0, 0.5, 1, 2, 4],
-    widths: quick ? [0.125, 0.25] : [0.125, 0.25, 0.5, 1],
+    widths: quick ? [0.125, 0.25] : [0.125, 0.25, 0.5],
     batchSizes: quick ? [32, 64] : [16, 32, 64, 128],
     shots: [1, 5],
     coldStartSteps: quick ? 50 : 150,
@@ -80,6 +88,8 @@ export interface TrainCell {
   negatives: 'random' | 'mixed';
   batchSize: number;
   epochs: number;
+  /** Share of each user's training positives (GridPlan.trainFraction). */
+  trainFraction: number;
   /** FND methods only. */
   alpha?: number;
   /** CL methods only. */
@@ -99,14 +109,25 @@ export function cellKey(c: TrainCell): string {
   if (usesTeacher(c.method)) parts.push(`a${num(c.alpha ?? NaN)}`);
   if (usesCl(c.method)) parts.push(`aug-${c.augment ?? 'both'}`);
   if (c.negatives === 'mixed') parts.push('hardneg');
-  parts.push(`b${c.batchSize}`, `e${c.epochs}`, `s${c.seed}`);
+  parts.push(`b${c.batchSize}`, `e${c.epochs}`);
+  if (c.trainFraction !== 1) parts.push(`f${num(c.trainFraction)}`);
+  parts.push(`s${c.seed}`);
   return parts.join('_');
 }
 
 /** The frozen teacher a distillation cell learns from: softmax, wide, same set/seed/negatives/epochs. */
 export function teacherOf(c: TrainCell, plan: GridPlan): TrainCell | undefined {
   if (!usesTeacher(c.method)) return undefined;
-  return { set: c.set, method: 'softmax', width: plan.teacherWidth, seed: c.seed, negatives: c.negatives, batchSize: plan.batchSize, epochs: c.epochs };
+  return {
+    set: c.set,
+    method: 'softmax',
+    width: plan.teacherWidth,
+    seed: c.seed,
+    negatives: c.negatives,
+    batchSize: plan.batchSize,
+    epochs: c.epochs,
+    trainFraction: c.trainFraction,
+  };
 }
 
 /** A cell with the plan's defaults for everything not given. */
@@ -120,6 +141,7 @@ export function makeCell(plan: GridPlan, c: Partial<TrainCell> & Pick<TrainCell,
     negatives: c.negatives ?? 'random',
     batchSize: c.batchSize ?? plan.batchSize,
     epochs: c.epochs ?? plan.epochs,
+    trainFraction: c.trainFraction ?? plan.trainFraction,
   };
   if (usesTeacher(c.method)) cell.alpha = c.alpha ?? plan.alpha;
   if (usesCl(c.method)) cell.augment = c.augment ?? 'both';

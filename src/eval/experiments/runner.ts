@@ -24,6 +24,7 @@ import { buildHardNegSection } from './hardneg-table.js';
 import { buildMainSection } from './main-table.js';
 import { writeReport, type ReportSection } from './report.js';
 import { runCells } from './scheduler.js';
+import { trainingRoot } from './train-view.js';
 import { buildSizeSection } from './size-table.js';
 
 const BUILDERS: Record<ExperimentName, (ctx: ExperimentContext) => Promise<ReportSection>> = {
@@ -58,6 +59,8 @@ export interface ExperimentOptions {
   /** The command line, printed in the report next to the numbers it made. */
   commandLine?: string;
   log?: (line: string) => void;
+  /** Aborting it acts like Ctrl-C: running cells keep their last epoch, the grid stops (tests). */
+  signal?: AbortSignal;
 }
 
 export interface ExperimentSummary {
@@ -107,13 +110,15 @@ export async function runExperiments(names: readonly ExperimentName[], opts: Exp
   const jobs = opts.jobs ?? 1;
   if (!(Number.isInteger(jobs) && jobs >= 1)) throw new UserError(`--jobs must be a positive integer, got ${opts.jobs}`);
   if (opts.seeds !== undefined && !(Number.isInteger(opts.seeds) && opts.seeds >= 1)) throw new UserError(`--seeds must be a positive integer, got ${opts.seeds}`);
-  const paths: GridPaths = { root: resolve(opts.data), out: resolve(opts.out) };
-  await ensureExperimentData(paths.root, opts.presetScale, log);
-  mkdirSync(paths.out, { recursive: true });
+  const root = resolve(opts.data);
+  const out = resolve(opts.out);
+  await ensureExperimentData(root, opts.presetScale, log);
+  mkdirSync(out, { recursive: true });
   const plan = planGrid({ quick: opts.quick ?? false, seeds: opts.seeds });
+  const paths: GridPaths = { root, out, trainRoot: trainingRoot(root, join(out, 'data'), plan.trainFraction, 0) };
   const cells = withTeachers(names.flatMap((n) => cellsOf(n, plan)), plan);
   const backend = await initEngine();
-  const grid = await runCells(cells, plan, paths, { jobs, log });
+  const grid = await runCells(cells, plan, paths, { jobs, log, signal: opts.signal });
   const summary = { total: cells.length, trained: grid.trained, reused: grid.reused };
   if (grid.interrupted) {
     log(`interrupted: ${grid.results.size}/${cells.length} cells finished; run the same command again to resume`);
@@ -142,7 +147,8 @@ interface StoredSection {
 
 function describePlan(plan: GridPlan): string {
   return (
-    `${plan.quick ? 'quick grid' : 'full grid'}: ${plan.seeds.length} seed(s), up to ${plan.epochs} epochs per cell (early-stopping patience ${plan.patience}), ` +
+    `${plan.quick ? 'quick grid' : 'full grid'}: ${plan.seeds.length} seed(s), up to ${plan.epochs} epochs per cell (early-stopping patience ${plan.patience}) ` +
+    `on ${plan.trainFraction === 1 ? 'all' : `${(plan.trainFraction * 100).toFixed(0)}% (seeded, per user)`} of the training positives, ` +
     `batch ${plan.batchSize}, d ${plan.model.dim}, K ${plan.model.anchors}, convnet widths teacher ${plan.teacherWidth} / student ${plan.studentWidth}`
   );
 }

@@ -16,6 +16,8 @@ import { readCellResult, runCell, type CellResult, type GridPaths } from './cell
 export interface RunCellsOptions {
   jobs: number;
   log?: (line: string) => void;
+  /** Aborting it acts like Ctrl-C (tests). */
+  signal?: AbortSignal;
 }
 
 export interface RunCellsResult {
@@ -60,6 +62,11 @@ export async function runCells(cells: readonly TrainCell[], plan: GridPlan, path
     log('interrupt: running cells stop after their current step; run the same command again to resume');
   };
   process.on('SIGINT', onSigint);
+  const onAbort = (): void => {
+    interrupted = true;
+    controller.abort();
+  };
+  opts.signal?.addEventListener('abort', onAbort);
   const started = Date.now();
   let finished = 0;
   const total = pending.length;
@@ -123,6 +130,7 @@ export async function runCells(cells: readonly TrainCell[], plan: GridPlan, path
     }
   } finally {
     process.off('SIGINT', onSigint);
+    opts.signal?.removeEventListener('abort', onAbort);
   }
   return { results, trained, reused, interrupted };
 }
