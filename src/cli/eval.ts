@@ -93,6 +93,11 @@ export function register(program: Command): void {
 async function resolveScorers(set: PolyvoreSet, opts: EvalOptions, seed: number): Promise<NamedScorer[]> {
   const scorers: NamedScorer[] = [];
   if (opts.oracle) scorers.push({ name: 'oracle', scorer: await oracleScorer(set) });
+  // a run is judged by how close it gets to the ground truth (SPEC §6.3): show the oracle beside it when there is one
+  else if (opts.run !== undefined) {
+    const oracle = await optionalOracleScorer(set);
+    if (oracle) scorers.push({ name: 'oracle', scorer: oracle });
+  }
   if (opts.run !== undefined) scorers.push({ name: `run ${opts.run}`, scorer: await runScorer(set, opts.run) });
   if (opts.random) scorers.push({ name: 'random', scorer: randomScorer(new Rng(seed).fork('eval-random-scorer')) });
   return scorers;
@@ -110,8 +115,22 @@ async function oracleScorer(set: PolyvoreSet): Promise<OutfitScorer> {
 }
 
 /** A trained model's scores. */
-async function runScorer(_set: PolyvoreSet, run: string): Promise<OutfitScorer> {
-  throw new UserError(`eval --run ${run}: evaluating trained runs is not available yet`);
+async function runScorer(set: PolyvoreSet, run: string): Promise<OutfitScorer> {
+  // the run folder alone rebuilds the model (config.json + best.safetensors); the items are read from --data
+  const { loadRun, readRunConfig } = await import('../train/run.js');
+  const { initEngine } = await import('../engine/backend.js');
+  await initEngine({ backend: readRunConfig(run).backend });
+  const loaded = await loadRun(run, { weights: 'best', root: set.root, set: set.set, loadedSet: set });
+  const inputs = loaded.inputs;
+  if (!inputs) throw new Error('loadRun returned no item inputs');
+  return (table) => loaded.model.scoreTable(inputs, table);
+}
+
+/** The oracle when the dataset has one, else null. */
+async function optionalOracleScorer(set: PolyvoreSet): Promise<OutfitScorer | null> {
+  const { loadOracle } = await import('../data/synth/oracle.js');
+  const oracle = loadOracle(set.root);
+  return oracle ? (table) => oracle.utility(set, table) : null;
 }
 
 function parseSplit(value: string): SplitName {
