@@ -10,6 +10,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void | Pro
   async () => ({ register: (await import('./data.js')).registerAsync }),
   () => import('./eval.js'),
   () => import('./train.js'),
+  () => import('./demo.js'),
   () => import('./coldstart.js'),
   () => import('./experiment.js'),
   () => import('./serve.js'),

@@ -1,0 +1,69 @@
+/**
+ * `outfitrec demo`: the README's main job end to end on built-in defaults (src/train/demo.ts):
+ * synthetic data → wide softmax teacher → narrow fnd+cl student (+ the student alone) → one table
+ * next to the oracle and a random scorer.
+ */
+import type { Command } from 'commander';
+import { UserError } from '../errors.js';
+import { runDemo } from '../train/demo.js';
+
+interface DemoCliOptions {
+  out: string;
+  preset: string;
+  users?: string;
+  outfitScale?: string;
+  epochs?: string;
+  teacherWidth?: string;
+  studentWidth?: string;
+  alpha?: string;
+  studentAlone: boolean;
+  seed?: string;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('end to end on a small synthetic set: teacher, distilled fnd+cl student, student alone, evaluated beside the oracle')
+    .option('--out <dir>', 'folder for the data and the runs (reused when run again)', 'demo-out')
+    .option('--preset <name>', 'synthetic preset (its first set is used)', 'tiny')
+    .option('--users <n>', 'users of the set (default 16)')
+    .option('--outfit-scale <f>', 'per-user outfit multiplier (default 2)')
+    .option('--epochs <n>', 'epochs of each run (default 6)')
+    .option('--teacher-width <w>', 'teacher convnet width (default 0.5)')
+    .option('--student-width <w>', 'student convnet width (default 0.125)')
+    .option('--alpha <a>', 'FND α (default 1)')
+    .option('--no-student-alone', 'skip the student-alone control run')
+    .option('--seed <n>', 'seed of the data and the runs (default 1)')
+    .option('--quiet', 'no progress bars')
+    .action(async (opts: DemoCliOptions) => {
+      const result = await runDemo({
+        out: opts.out,
+        preset: opts.preset,
+        users: num(opts.users, '--users', true),
+        outfitScale: num(opts.outfitScale, '--outfit-scale'),
+        epochs: num(opts.epochs, '--epochs', true),
+        teacherWidth: num(opts.teacherWidth, '--teacher-width'),
+        studentWidth: num(opts.studentWidth, '--student-width'),
+        alpha: num(opts.alpha, '--alpha'),
+        studentAlone: opts.studentAlone,
+        seed: num(opts.seed, '--seed', true),
+        progressStream: opts.quiet ? null : process.stderr,
+        handleSigint: true,
+      });
+      if (result.interrupted) {
+        process.exitCode = 130;
+        return;
+      }
+      process.stdout.write(result.table);
+    });
+}
+
+function num(value: string | undefined, flag: string, integer = false): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new UserError(`${flag}: '${value}' is not ${integer ? 'an integer' : 'a number'}`);
+  }
+  return n;
+}
