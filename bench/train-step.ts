@@ -7,20 +7,19 @@
  * project's per-batch item dedupe saves nothing here and both sides do the same work.
  *
  * The step is the project's own code: OutfitModel (backbone, item embedding, Set Transformer,
- * anchors) and the SPEC §4 objectives (softmaxLoss + 0.1·contrastiveLoss, τ = 0.2). The CL
- * projection head g (2-layer MLP d→d→d, SPEC §4) is built here from the engine's dense layer.
+ * anchors), the SPEC §4 objectives (softmaxLoss + 0.1·contrastiveLoss, τ = 0.2) and the
+ * trainer's CL projection head g (2-layer MLP d→d→d).
  *
  * Run one configuration per process (peak RSS is per process):
  *   node --import tsx bench/train-step.ts --mode features --cl 1 [--steps 20] [--warmup 3] [--threads 1|2]
  * Prints one JSON line.
  */
 import { initEngine, shutdownEngine } from '../src/engine/backend.js';
-import { dense } from '../src/engine/layers.js';
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D } from '../src/engine/tf.js';
 import { featureInputSource, imageInputSource, type ItemInputSource } from '../src/model/inputs.js';
 import { OutfitModel, packOutfitItems } from '../src/model/outfit-model.js';
-import { heUniform, glorotUniform, zerosInit, ParamStore } from '../src/model/params.js';
 import { contrastiveLoss, softmaxLoss } from '../src/train/objectives.js';
+import { ProjectionHead } from '../src/train/projection-head.js';
 import { Rng } from '../src/rng.js';
 
 export interface BenchShape {
@@ -95,27 +94,6 @@ function makeInputs(shape: BenchShape, count: number, rng: Rng): ItemInputSource
   const pixels = new Uint8Array(count * s * s * 3);
   for (let i = 0; i < pixels.length; i++) pixels[i] = rng.int(256);
   return imageInputSource({ n: count, height: s, width: s, channels: 3, pixels });
-}
-
-/** The SPEC §4 CL projection head g: d → d (ReLU) → d. */
-class ProjectionHead {
-  private readonly store = new ParamStore();
-  readonly w1;
-  readonly b1;
-  readonly w2;
-  readonly b2;
-  constructor(d: number, rng: Rng) {
-    this.w1 = this.store.create('cl.head.fc1.weight', [d, d], 'projection', heUniform(rng, d));
-    this.b1 = this.store.create('cl.head.fc1.bias', [d], 'projection', zerosInit);
-    this.w2 = this.store.create('cl.head.fc2.weight', [d, d], 'projection', glorotUniform(rng, d, d));
-    this.b2 = this.store.create('cl.head.fc2.bias', [d], 'projection', zerosInit);
-  }
-  forward(z: Tensor2D): Tensor2D {
-    return dense(dense(z, this.w1 as Tensor2D, this.b1 as Tensor1D, 'relu'), this.w2 as Tensor2D, this.b2 as Tensor1D);
-  }
-  variables(): tf.Variable[] {
-    return this.store.list().map((v) => v.variable);
-  }
 }
 
 interface StepBatch {
