@@ -14,9 +14,9 @@
  * (each tagged with its epoch in the metadata), then metrics.jsonl, then state.json (the commit),
  * then the `.next` files are renamed into place. A process killed at any moment therefore leaves
  * either the previous checkpoint or the new one: `recoverRunFolder` rolls a committed epoch forward
- * (finishing the renames) and discards an uncommitted one.
+ * (finishing the renames) and discards an uncommitted one, including temp files of interrupted writes.
  */
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError, UserError } from '../errors.js';
 import { readSafetensors } from '../model/checkpoint.js';
@@ -137,6 +137,8 @@ export function checkpointEpoch(path: string): number | null {
  * past the committed epoch and best.json is rewritten from state.json. Returns the state.
  */
 export function recoverRunFolder(dir: string): TrainState | null {
+  // temp files of atomic writes interrupted by a kill (util/fs.ts names them <file>.<pid>.<time>.tmp)
+  for (const name of readdirSync(dir)) if (/\.\d+\.\d+\.tmp$/.test(name)) rmSync(join(dir, name), { force: true });
   const state = readState(dir);
   for (const file of STAGED_FILES) {
     const staged = stagedPath(dir, file);

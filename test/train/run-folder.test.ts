@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSafetensors } from '../../src/model/checkpoint.js';
@@ -71,8 +71,10 @@ describe('run folder: two-phase epoch commit (DESIGN.md run folder)', () => {
       optimizer: stagedPath(dir, RUN_FILES.optimizer),
       best: stagedPath(dir, RUN_FILES.best),
     });
+    writeFileSync(join(dir, `${RUN_FILES.state}.123.456.tmp`), '{"epoch": 2, "ste');
     const recovered = recoverRunFolder(dir);
     assert.equal(recovered?.epoch, 1);
+    assert.ok(!existsSync(join(dir, `${RUN_FILES.state}.123.456.tmp`)), 'half-written temp files are removed');
     assert.equal(checkpointEpoch(join(dir, RUN_FILES.weights)), 1);
     assert.equal(checkpointEpoch(join(dir, RUN_FILES.best)), 1);
     assert.ok(!existsSync(stagedPath(dir, RUN_FILES.weights)));
