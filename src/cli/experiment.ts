@@ -3,6 +3,7 @@
  * the paper's experiments (SPEC §8) on a dataset root, as a resumable grid of training runs plus a
  * report (`<out>/report.md`, CSVs, SVG charts). Logic: src/eval/experiments/runner.ts.
  */
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { shutdownEngine } from '../engine/backend.js';
 import { UserError } from '../errors.js';
@@ -28,7 +29,8 @@ export function register(program: Command): void {
     .option('--seeds <n>', 'seeds per cell (default 3; 1 with --quick)')
     .option('--quick', 'the same grid, smaller: 2 epochs, one seed, fewer α points, widths and batch sizes')
     .option('--preset-scale <scale>', "data to synthesise when --data does not exist: 'default' (syn-all, 100 users for 630), 'tiny', or a user-count factor")
-    .option('--jobs <n>', 'cells trained at once, each in its own process', '1')
+    // one tfjs wasm process uses one core: by default, one cell per core
+    .option('--jobs <n>', 'cells trained at once, each in its own process (default: one per core)', String(availableParallelism()))
     .action(async (names: string[], opts: ExperimentCliOptions) => {
       const experiments = parseExperimentNames(names);
       const seeds = opts.seeds === undefined ? undefined : parsePositiveInt(opts.seeds, '--seeds');

@@ -11,6 +11,7 @@ import type { PolyvoreSet } from '../../data/types.js';
 import { UserError } from '../../errors.js';
 import { Rng } from '../../rng.js';
 import { readMetrics, readState, RUN_FILES, type EpochRecord } from '../../train/run-folder.js';
+import { ItemEmbeddingCache } from '../../train/item-cache.js';
 import { loadRun } from '../../train/run.js';
 import { trainRun } from '../../train/trainer.js';
 import { writeJsonAtomic } from '../../util/fs.js';
@@ -57,6 +58,12 @@ export interface CellResult {
   /** Training wall time summed over epochs (validation included), and per optimizer step. */
   trainSeconds: number;
   secondsPerStep: number;
+  /**
+   * CPU seconds (user + system) of this process while it trained and evaluated the cell in this
+   * invocation, or null when the run was trained earlier: the figure the grid's time budget is
+   * planned with, since wall time depends on whatever else the machine runs.
+   */
+  cpuSeconds: number | null;
   params: Record<string, number>;
   test: Record<'file' | 'hard', TestMetrics>;
 }
@@ -89,6 +96,7 @@ export async function runCell(c: TrainCell, plan: GridPlan, paths: GridPaths, op
   if (cached) return { status: 'done', result: cached, trained: false };
   const dir = runDirOf(paths, c);
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const cpuAtStart = process.cpuUsage();
   let trained = false;
   const state = readState(dir);
   if (!state?.finished) {
@@ -105,13 +113,15 @@ export async function runCell(c: TrainCell, plan: GridPlan, paths: GridPaths, op
     if (result.interrupted) return { status: 'interrupted' };
     trained = true;
   }
-  const result = await evaluateCell(c, paths);
+  const evaluated = await evaluateCell(c, paths);
+  const cpu = process.cpuUsage(cpuAtStart);
+  const result: CellResult = { ...evaluated, cpuSeconds: trained ? (cpu.user + cpu.system) / 1e6 : null };
   writeJsonAtomic(resultPathOf(paths, c), result);
   return { status: 'done', result, trained };
 }
 
 /** Best weights of a finished cell on the test split, file and hard negatives. */
-export async function evaluateCell(c: TrainCell, paths: GridPaths): Promise<CellResult> {
+export async function evaluateCell(c: TrainCell, paths: GridPaths): Promise<Omit<CellResult, 'cpuSeconds'>> {
   const dir = runDirOf(paths, c);
   const state = readState(dir);
   if (!state?.finished || !state.best) throw new UserError(`${dir}: the run has not finished, so it cannot be evaluated`);
@@ -119,11 +129,21 @@ export async function evaluateCell(c: TrainCell, paths: GridPaths): Promise<Cell
   try {
     const inputs = run.inputs;
     if (!inputs) throw new Error('loadRun returned no inputs');
-    const scorer: OutfitScorer = (table) => run.model.scoreTable(inputs, table);
-    const test = {
-      file: await testMetrics(run.set, scorer, 'file', c.seed),
-      hard: await testMetrics(run.set, scorer, 'hard', c.seed),
-    };
+    // every test item through the backbone once, then only the Set Transformer per outfit: the
+    // candidates share most items, so this is several times cheaper than scoring outfit batches
+    const split = run.set.splits.test;
+    const tables = [split.posi, split.nega, ...(split.negaHard ? [split.negaHard] : []), ...(run.set.fitb ? [run.set.fitb] : [])];
+    const cache = ItemEmbeddingCache.build(run.model, inputs, ItemEmbeddingCache.itemsOf(...tables));
+    let test: CellResult['test'];
+    try {
+      const scorer: OutfitScorer = (table) => cache.scoreTable(table);
+      test = {
+        file: await testMetrics(run.set, scorer, 'file', c.seed),
+        hard: await testMetrics(run.set, scorer, 'hard', c.seed),
+      };
+    } finally {
+      cache.dispose();
+    }
     const metrics: EpochRecord[] = readMetrics(dir);
     const trainSeconds = metrics.reduce((a, m) => a + m.seconds, 0);
     const steps = metrics.reduce((a, m) => a + m.steps, 0);

@@ -14,7 +14,7 @@ import { writeJsonAtomic } from '../../util/fs.js';
 import { buildAlphaSection } from './alpha-table.js';
 import { buildAugmentSection } from './augment-table.js';
 import { buildBatchSection } from './batch-table.js';
-import type { GridPaths } from './cells.js';
+import type { CellResult, GridPaths } from './cells.js';
 import { buildColdStartSection } from './coldstart-table.js';
 import type { ExperimentContext } from './context.js';
 import { buildEfficiencySection } from './efficiency.js';
@@ -22,7 +22,7 @@ import { buildFnAnalysisSection } from './fn-analysis.js';
 import { EXPERIMENT_NAMES, cellsOf, planGrid, withTeachers, type ExperimentName, type GridPlan } from './grid.js';
 import { buildHardNegSection } from './hardneg-table.js';
 import { buildMainSection } from './main-table.js';
-import { writeReport, type ReportSection } from './report.js';
+import { writeReport, type ReportSection, type TableValue } from './report.js';
 import { runCells } from './scheduler.js';
 import { trainingRoot } from './train-view.js';
 import { buildSizeSection } from './size-table.js';
@@ -170,5 +170,49 @@ export function assembleReport(paths: GridPaths, backend: string): string[] {
     ...s.section,
     intro: [`Made by \`${s.madeBy}\` (${describePlan(s.plan)}; finished ${s.finishedAt}).`, s.section.intro ?? ''].filter((x) => x !== '').join('\n\n'),
   }));
-  return writeReport(paths.out, { title: 'outfitrec experiments', preamble }, sections);
+  return writeReport(paths.out, { title: 'outfitrec experiments', preamble }, [...sections, costSection(paths)]);
+}
+
+/** What every trained cell of this folder cost: the figures the grid's time budget is planned from. */
+function costSection(paths: GridPaths): ReportSection {
+  const dir = join(paths.out, 'results');
+  const cells: CellResult[] = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as CellResult)
+        .filter((r) => r.cell !== undefined && r.key !== undefined)
+        .sort((a, b) => a.key.localeCompare(b.key))
+    : [];
+  const rows: Array<Record<string, TableValue>> = cells.map((r) => ({
+    cell: r.key,
+    epochs: r.epochs,
+    steps: Number.isFinite(r.secondsPerStep) && r.secondsPerStep > 0 ? Math.round(r.trainSeconds / r.secondsPerStep) : null,
+    trainSeconds: r.trainSeconds,
+    cpuSeconds: r.cpuSeconds ?? null,
+  }));
+  const sum = (f: (r: CellResult) => number | null | undefined): number => cells.reduce((a, r) => a + (f(r) ?? 0), 0);
+  rows.push({ cell: `total (${cells.length} cells)`, epochs: sum((r) => r.epochs), steps: null, trainSeconds: sum((r) => r.trainSeconds), cpuSeconds: sum((r) => r.cpuSeconds) });
+  return {
+    heading: 'Grid cost',
+    intro:
+      'Per trained cell: epochs run, optimizer steps, training wall seconds (validation included, from metrics.jsonl) and the CPU seconds ' +
+      '(user + system) of the process that trained and evaluated it — empty when the cell was trained by an earlier invocation that did ' +
+      'not record it. Wall time depends on what else the machine runs; CPU seconds are the budget figure.',
+    tables: [
+      {
+        id: 'grid-cost',
+        title: 'Cost per cell',
+        caption: 'Cells are named by set, method, backbone width, α, augmentation, negatives, batch, epochs, training share and seed.',
+        columns: [
+          { key: 'cell', label: 'Cell' },
+          { key: 'epochs', label: 'Epochs' },
+          { key: 'steps', label: 'Steps' },
+          { key: 'trainSeconds', label: 'Train wall s', digits: 0 },
+          { key: 'cpuSeconds', label: 'CPU s', digits: 0 },
+        ],
+        rows,
+      },
+    ],
+    charts: [],
+  };
 }
