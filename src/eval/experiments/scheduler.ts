@@ -4,9 +4,9 @@
  * in its own child process (cell-worker.ts), up to `jobs` at a time — one tfjs wasm process uses
  * one core, so two cells side by side use a 2-core machine fully.
  *
- * Ctrl-C: every running cell stops after its current step with its last epoch checkpointed (the
- * signal is forwarded to the children), no new cell starts, and the grid reports `interrupted`;
- * the next invocation resumes.
+ * Ctrl-C (or SIGTERM): every running cell stops after its current step with its last epoch
+ * checkpointed (the signal is forwarded to the children), no new cell starts, and the grid reports
+ * `interrupted`; the next invocation resumes. A second signal quits at once.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +61,9 @@ export async function runCells(cells: readonly TrainCell[], plan: GridPlan, path
     controller.abort();
     log('interrupt: running cells stop after their current step; run the same command again to resume');
   };
+  // SIGTERM too: without a handler Node would die at once and leave the detached children running
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
   const onAbort = (): void => {
     interrupted = true;
     controller.abort();
@@ -130,6 +132,7 @@ export async function runCells(cells: readonly TrainCell[], plan: GridPlan, path
     }
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
     opts.signal?.removeEventListener('abort', onAbort);
   }
   return { results, trained, reused, interrupted };
@@ -152,6 +155,12 @@ function runCellInChild(c: TrainCell, plan: GridPlan, paths: GridPaths, log: (li
       child.kill('SIGINT');
     };
     signal.addEventListener('abort', forward);
+    // a detached child outlives its parent: if this process exits (killed, crashed), stop the
+    // child too, so a later invocation never trains the same cell beside an orphan
+    const stopOnExit = (): void => {
+      child.kill('SIGINT');
+    };
+    process.on('exit', stopOnExit);
     let stdout = '';
     let stderrTail = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -163,6 +172,7 @@ function runCellInChild(c: TrainCell, plan: GridPlan, paths: GridPaths, log: (li
     child.on('error', reject);
     child.on('close', (code) => {
       signal.removeEventListener('abort', forward);
+      process.off('exit', stopOnExit);
       const last = stdout.trim().split('\n').pop() ?? '';
       try {
         const report = JSON.parse(last) as WorkerReport;
