@@ -31,8 +31,13 @@ const DataConfigSchema = z.strictObject({
   root: z.string().min(1),
   /** Which `tuples_<set>/` folder. */
   set: z.enum(SET_NAMES),
-  /** Side of the square item images fed to image backbones (the synthetic items are 28 px). */
-  imageSize: z.number().int().min(8).max(1024).default(28),
+  /**
+   * Side of the square item images fed to image backbones. Default by backbone: `convnet` 14 px
+   * (the synthetic 28 px items halved: class and colour survive, and a step costs ~4× less, which
+   * is what makes the syn-630 benchmark trainable on 2 cores); `alexnet` 291 px (the FHN release
+   * size, fed whole as in paper-notes §3.2).
+   */
+  imageSize: z.number().int().min(8).max(1024).optional(),
   /** Precomputed item features for the `features` backbone (SPEC §6.1: `.npy` + names list). */
   features: z.strictObject({ npy: z.string().min(1), names: z.string().min(1) }).optional(),
 });
@@ -134,17 +139,27 @@ export const RunConfigSchema = z.strictObject({
 });
 
 type ParsedRunConfig = z.output<typeof RunConfigSchema>;
+type ResolvedData = Omit<ParsedRunConfig['data'], 'imageSize'> & { imageSize: number };
 
 /** A validated run configuration. `model` is the resolved model config once the data is known. */
-export type RunConfig = Omit<ParsedRunConfig, 'model' | 'negatives'> & {
+export type RunConfig = Omit<ParsedRunConfig, 'model' | 'negatives' | 'data'> & {
+  data: ResolvedData;
   model: ModelConfig;
   negatives: { perPositive: number; kind: 'random' | 'mixed' };
 };
 
 /** A validated configuration whose model part still lacks what the data supplies. */
-export type UnresolvedRunConfig = Omit<ParsedRunConfig, 'negatives'> & {
+export type UnresolvedRunConfig = Omit<ParsedRunConfig, 'negatives' | 'data'> & {
+  data: ResolvedData;
   negatives: { perPositive: number; kind: 'random' | 'mixed' };
 };
+
+/**
+ * Model sizes for the synthetic benchmark on 2 cores (SPEC §3 allows a smaller K on small data):
+ * d = 64 halves the Set Transformer's cost against 128, and K = 16 anchors per user suffice for
+ * ~200 positives per user. Any model field given in the config wins.
+ */
+export const RUN_MODEL_DEFAULTS = { dim: 64, anchors: 16 } as const;
 
 const REQUIRED_HINTS: Record<string, string> = {
   'data.root': ' (--data DIR)',
@@ -177,7 +192,9 @@ export function parseRunConfig(raw: unknown): UnresolvedRunConfig {
   const cfg = result.data;
   // LPAE's own sampling is 1 negative per positive (paper-notes §1.3); every other method 10 (SPEC §4)
   const perPositive = cfg.negatives.perPositive ?? (cfg.method === 'lpae' ? 1 : 10);
-  const out: UnresolvedRunConfig = { ...cfg, negatives: { ...cfg.negatives, perPositive } };
+  const kind = (cfg.model as { backbone?: { kind?: BackboneKind } }).backbone?.kind ?? (cfg.data.features ? 'features' : 'convnet');
+  const imageSize = cfg.data.imageSize ?? (kind === 'alexnet' ? 291 : 14);
+  const out: UnresolvedRunConfig = { ...cfg, data: { ...cfg.data, imageSize }, negatives: { ...cfg.negatives, perPositive } };
   if (usesTeacher(cfg.method) && !cfg.fnd.teacher) {
     throw new ConfigError('fnd.teacher', `method '${cfg.method}' distills from a teacher run: give --teacher RUN`);
   }
@@ -205,7 +222,10 @@ export function resolveModelConfig(cfg: UnresolvedRunConfig, data: { numUsers: n
   const filledBackbone: Record<string, unknown> = { ...backbone, kind };
   if (kind === 'features' && filledBackbone.inputDim === undefined && data.featureDim !== undefined) filledBackbone.inputDim = data.featureDim;
   if (kind !== 'features' && filledBackbone.imageSize === undefined) filledBackbone.imageSize = cfg.data.imageSize;
-  return parseModelConfig({ ...raw, numUsers: raw.numUsers ?? data.numUsers, backbone: filledBackbone }, 'model');
+  return parseModelConfig(
+    { ...RUN_MODEL_DEFAULTS, ...raw, numUsers: raw.numUsers ?? data.numUsers, backbone: filledBackbone },
+    'model',
+  );
 }
 
 /** The backbone kind a config asks for: explicit, else `features` when feature files are given, else `convnet`. */
@@ -252,7 +272,8 @@ export function mergeConfig(base: Record<string, unknown>, override: Record<stri
   for (const [key, value] of Object.entries(override)) {
     if (value === undefined) continue;
     const current = out[key];
-    if (isPlainObject(value) && isPlainObject(current)) out[key] = mergeConfig(current, value);
+    // nested objects merge key by key; undefined leaves (options not given) never land in the result
+    if (isPlainObject(value)) out[key] = mergeConfig(isPlainObject(current) ? current : {}, value);
     else out[key] = value;
   }
   return out;

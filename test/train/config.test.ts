@@ -69,5 +69,12 @@ describe('run config (src/config.ts)', () => {
     assert.equal(cfg.optim.kind, 'sgd');
     assert.equal(cfg.cl.lambda, 0.5);
     assert.equal(cfg.method, 'softmax+cl');
+    // options not given leave no undefined keys behind, so run defaults still apply
+    const bare = mergeConfig({}, cliOverrides({ out: 'x', data: '/d', set: '630' }));
+    assert.deepEqual(bare, { data: { root: '/d', set: '630' }, model: { backbone: {} }, fnd: {}, negatives: {}, optim: {} });
+    const model = resolveModelConfig(parseRunConfig(bare), { numUsers: 2 });
+    assert.equal(model.dim, 64);
+    assert.equal(model.anchors, 16);
+    assert.equal(model.backbone.imageSize, 14);
   });
 });
