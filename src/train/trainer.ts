@@ -17,6 +17,7 @@ import {
   usesContrastive,
   usesTeacher,
   type RunConfig,
+  type UnresolvedRunConfig,
 } from '../config.js';
 import { eraseTable, replaceTable, trainingItemPools, type ItemPools } from '../data/augment.js';
 import { concatTables, packOutfits, selectRows, trainingBatches, type TrainingBatch } from '../data/batches.js';
@@ -40,6 +41,7 @@ import { ProjectionHead } from './projection-head.js';
 import {
   commitEpoch,
   readMetrics,
+  readState,
   recoverRunFolder,
   RUN_FILES,
   type EpochRecord,
@@ -108,6 +110,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainResult> {
   };
   if (fresh) writeJsonAtomic(join(dir, RUN_FILES.config), resolved);
   else if (JSON.stringify(resolved.model) !== JSON.stringify(config.model)) {
+    // a resumed run's config.json is already resolved: the data must still give the same model
     throw new UserError(`${dir}: the data no longer matches the run's model (${JSON.stringify(config.model)} vs ${JSON.stringify(resolved.model)})`);
   }
 
@@ -126,7 +129,7 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainResult> {
 }
 
 /** Creates (or, with --resume, recovers) the run folder and returns the config to train with. */
-function prepareRunFolder(dir: string, opts: TrainRunOptions): { config: RunConfig; fresh: boolean } {
+function prepareRunFolder(dir: string, opts: TrainRunOptions): { config: UnresolvedRunConfig; fresh: boolean } {
   if (opts.resume) {
     if (!existsSync(join(dir, RUN_FILES.config))) throw new UserError(`--resume: ${dir} is not a run folder (no ${RUN_FILES.config})`);
     recoverRunFolder(dir);
@@ -147,8 +150,8 @@ function prepareRunFolder(dir: string, opts: TrainRunOptions): { config: RunConf
   };
   const fnd = { ...parsed.fnd, ...(parsed.fnd.teacher ? { teacher: resolve(parsed.fnd.teacher) } : {}) };
   mkdirSync(dir, { recursive: true });
-  // the model part is resolved from the data in trainRun; until then it carries the raw fields
-  return { config: { ...parsed, data, fnd } as unknown as RunConfig, fresh: true };
+  // the model part is resolved from the data in trainRun
+  return { config: { ...parsed, data, fnd }, fresh: true };
 }
 
 function progressReporter(opts: TrainRunOptions, label: string): ((done: number, total: number) => void) | undefined {
@@ -213,7 +216,10 @@ class Trainer {
         seed: cfg.seed,
       };
     } else {
-      this.state = recoverRunFolder(this.dir) as TrainState;
+      // prepareRunFolder has brought the folder to its last committed epoch
+      const state = readState(this.dir);
+      if (!state) throw new Error(`${this.dir}: no ${RUN_FILES.state} to resume from`);
+      this.state = state;
       loadWeights(join(this.dir, RUN_FILES.weights), this.model);
       await this.loadOptimizer(join(this.dir, RUN_FILES.optimizer));
       this.metrics = readMetrics(this.dir);
