@@ -453,7 +453,8 @@ class Trainer {
       if (!Number.isFinite(total)) {
         throw new UserError(
           `training diverged: the loss is ${total} at epoch ${epoch}, step ${stepInEpoch} (learning rate ${this.schedule.lr}); ` +
-            `try a lower --lr or gradient clipping (optim.clip); ${this.dir} keeps epoch ${this.state.epoch}`,
+            `try a lower --lr or gradient clipping (optim.clip); ` +
+            (this.state.epoch > 0 ? `${this.dir} keeps epoch ${this.state.epoch}` : `${this.dir} has no checkpoint yet`),
         );
       }
       this.applyGradients(grads);

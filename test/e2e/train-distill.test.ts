@@ -19,6 +19,7 @@ import { writeFeatureMatrix } from '../../src/data/features.js';
 import { loadImageCache } from '../../src/data/images.js';
 import { loadPolyvoreSet } from '../../src/data/polyvore.js';
 import { generateSynthetic } from '../../src/data/synth/index.js';
+import { UserError } from '../../src/errors.js';
 import { readMetrics, readState, RUN_FILES } from '../../src/train/run-folder.js';
 import { trainRun, type TrainResult } from '../../src/train/trainer.js';
 
@@ -135,6 +136,26 @@ describe('train → distill → eval (end to end)', () => {
     assert.deepEqual(names, ['oracle', `run ${join(work, 'student')}`, 'random']);
     for (const r of out.results) assert.ok(r.auc > 0 && r.auc < 1 && r.ndcg > 0 && r.ndcg <= 1);
     assert.ok(out.results[0].auc > out.results[2].auc, 'the oracle beats random');
+  });
+
+  it('a diverging run stops with an error naming the epoch and step', async () => {
+    await assert.rejects(
+      trainRun({
+        out: join(work, 'diverged'),
+        config: {
+          data: { root, set: '630', features },
+          model: { ...smallModel, backbone: { width: 1, outDim: 32 } },
+          optim: { kind: 'sgd', lr: 1e30, clip: { mode: 'none' } },
+          epochs: 1,
+          batchSize: 32,
+          backend: 'wasm',
+        },
+        log: () => {},
+        progressStream: null,
+      }),
+      (err: Error) => err instanceof UserError && /diverged: the loss is (NaN|-?Infinity) at epoch 1, step \d+/.test(err.message),
+    );
+    assert.ok(!existsSync(join(work, 'diverged', RUN_FILES.weights)), 'no checkpoint of diverged weights');
   });
 
   it('a training process killed after its first checkpoint resumes and finishes', async () => {
