@@ -108,11 +108,12 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainResult> {
     ...config,
     model: resolveModelConfig(config, { numUsers: set.numUsers, featureDim: inputs.kind === 'features' ? inputs.itemShape[0] : undefined }),
   };
-  if (fresh) writeJsonAtomic(join(dir, RUN_FILES.config), resolved);
-  else if (JSON.stringify(resolved.model) !== JSON.stringify(config.model)) {
+  if (!fresh && JSON.stringify(resolved.model) !== JSON.stringify(config.model)) {
     // a resumed run's config.json is already resolved: the data must still give the same model
     throw new UserError(`${dir}: the data no longer matches the run's model (${JSON.stringify(config.model)} vs ${JSON.stringify(resolved.model)})`);
   }
+  // a resume that changes the epoch count records it, so a later plain --resume trains to the same end
+  if (fresh || opts.epochs !== undefined) writeJsonAtomic(join(dir, RUN_FILES.config), resolved);
 
   const trainer = new Trainer(resolved, set, inputs, dir, log, opts);
   try {
@@ -228,7 +229,7 @@ class Trainer {
     }
     this.schedule = new ReduceOnPlateau(plateau, cfg.optim.lr, this.state.schedule);
     this.setLearningRate(this.schedule.lr);
-    if (usesTeacher(cfg.method)) {
+    if (usesTeacher(cfg.method) && !this.state.finished) {
       const teacherDir = cfg.fnd.teacher as string;
       this.teacher = await FndTeacher.load(teacherDir, this.set, cfg.fnd.radius, {
         inputs: this.inputs,
