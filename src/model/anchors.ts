@@ -191,6 +191,24 @@ export function logDetDivergence(a: Tensor3D, weights: Float64Array): tf.Scalar 
   return op(a) as tf.Scalar;
 }
 
+/**
+ * tr(G) − log det(G) for G = A Aᵀ (A [K, d] row-major, Float64) and its gradient 2A − 2G⁻¹A
+ * (SPEC §3 L_reg). The one implementation of this maths: `logDetDivergence` above wraps it per
+ * anchor set for tfjs, and the cold-start optimiser calls it directly.
+ */
+export function logDetDivergenceWithGradient(a: Float64Array, k: number, d: number): { value: number; grad: Float64Array } {
+  const chol = choleskyOfGram(a, k, d);
+  if (!chol) throw new Error('anchor regulariser: the anchors are linearly dependent (G is singular)');
+  let trace = 0;
+  for (let j = 0; j < k * d; j++) trace += a[j] * a[j];
+  let logDet = 0;
+  for (let j = 0; j < k; j++) logDet += 2 * Math.log(chol[j * k + j]);
+  const ginvA = solveWithCholesky(chol, a, k, d);
+  const grad = new Float64Array(k * d);
+  for (let j = 0; j < k * d; j++) grad[j] = 2 * (a[j] - ginvA[j]);
+  return { value: trace - logDet, grad };
+}
+
 /** Lower Cholesky factor L (row-major K×K) of G = A Aᵀ for A [K, d] row-major; null if G is not SPD. */
 function choleskyOfGram(a: Float64Array, k: number, d: number): Float64Array | null {
   const g = new Float64Array(k * k);

@@ -19,9 +19,12 @@ import type { ItemPools } from '../data/augment.js';
 import type { OutfitTable } from '../data/types.js';
 import { tf, type Tensor2D } from '../engine/tf.js';
 import { UserError } from '../errors.js';
+import { logDetDivergenceWithGradient } from '../model/anchors.js';
 import type { ItemInputSource } from '../model/inputs.js';
 import type { OutfitModel } from '../model/outfit-model.js';
 import type { Rng } from '../rng.js';
+
+export { logDetDivergenceWithGradient };
 
 export const COLD_START_STRATEGIES = ['so', 'su', 'sa'] as const;
 export type ColdStartStrategy = (typeof COLD_START_STRATEGIES)[number];
@@ -372,60 +375,6 @@ export function anchorLossAndGradient(problem: AnchorProblem, anchors: Float64Ar
     }
   }
   return { loss, grad };
-}
-
-/**
- * tr(G) − log det(G) for G = A Aᵀ (A [K, d]) and its gradient 2A − 2G⁻¹A (SPEC §3 L_reg; the same
- * quantity as model/anchors.ts logDetDivergence, in Float64 for the cold-start optimiser).
- */
-export function logDetDivergenceWithGradient(a: Float64Array, k: number, d: number): { value: number; grad: Float64Array } {
-  const g = new Float64Array(k * k);
-  for (let r = 0; r < k; r++) {
-    for (let c = 0; c <= r; c++) {
-      let s = 0;
-      for (let t = 0; t < d; t++) s += a[r * d + t] * a[c * d + t];
-      g[r * k + c] = s;
-    }
-  }
-  // Cholesky G = L Lᵀ
-  const l = new Float64Array(k * k);
-  for (let r = 0; r < k; r++) {
-    for (let c = 0; c <= r; c++) {
-      let s = g[r * k + c];
-      for (let t = 0; t < c; t++) s -= l[r * k + t] * l[c * k + t];
-      if (r === c) {
-        if (!(s > 0)) throw new Error('anchor regulariser: the anchors are linearly dependent (G is singular)');
-        l[r * k + r] = Math.sqrt(s);
-      } else {
-        l[r * k + c] = s / l[c * k + c];
-      }
-    }
-  }
-  let trace = 0;
-  for (let i = 0; i < k * d; i++) trace += a[i] * a[i];
-  let logDet = 0;
-  for (let r = 0; r < k; r++) logDet += 2 * Math.log(l[r * k + r]);
-  // X = G⁻¹A: forward then backward substitution over all d columns
-  const x = Float64Array.from(a);
-  for (let r = 0; r < k; r++) {
-    for (let c = 0; c < r; c++) {
-      const f = l[r * k + c];
-      for (let t = 0; t < d; t++) x[r * d + t] -= f * x[c * d + t];
-    }
-    const inv = 1 / l[r * k + r];
-    for (let t = 0; t < d; t++) x[r * d + t] *= inv;
-  }
-  for (let r = k - 1; r >= 0; r--) {
-    for (let c = r + 1; c < k; c++) {
-      const f = l[c * k + r];
-      for (let t = 0; t < d; t++) x[r * d + t] -= f * x[c * d + t];
-    }
-    const inv = 1 / l[r * k + r];
-    for (let t = 0; t < d; t++) x[r * d + t] *= inv;
-  }
-  const grad = new Float64Array(k * d);
-  for (let i = 0; i < k * d; i++) grad[i] = 2 * (a[i] - x[i]);
-  return { value: trace - logDet, grad };
 }
 
 /** Adam (Kingma & Ba) over one flat parameter vector, tfjs's defaults (β1 0.9, β2 0.999, ε 1e-7). */
