@@ -24,6 +24,8 @@ export interface LineChartOptions {
   yTitle: string;
   /** Treat x as ordinal categories (shots 1, 5; batch sizes) instead of a continuous axis. */
   xOrdinal?: boolean;
+  /** Whole-number ticks on a continuous x (epochs). */
+  xIntegerTicks?: boolean;
   /** Width of one panel in pixels. */
   width?: number;
   height?: number;
@@ -60,6 +62,7 @@ export function lineChartSpec(points: readonly ChartPoint[], opts: LineChartOpti
         type: 'quantitative' as const,
         title: opts.xTitle,
         scale: { zero: false },
+        ...(opts.xIntegerTicks ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
       };
   const yField = { field: 'y', type: 'quantitative' as const, title: opts.yTitle, scale: { zero: false } };
   const color = { field: 'series', type: 'nominal' as const, title: null };
@@ -86,7 +89,7 @@ export function lineChartSpec(points: readonly ChartPoint[], opts: LineChartOpti
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: opts.title,
     data: { values },
-    config: { font: 'sans-serif', legend: { orient: 'right' } },
+    config: { font: 'sans-serif', legend: { orient: 'right', labelLimit: 320 } },
   };
   const spec = hasPanels
     ? { ...base, facet: { column: { field: 'panel', type: 'nominal', title: null, sort: panelOrder } }, spec: inner, resolve: { scale: { y: 'independent' } } }

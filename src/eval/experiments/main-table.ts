@@ -149,6 +149,6 @@ async function learningCurves(ctx: ExperimentContext): Promise<ReportChart> {
     id: 'learning-curves',
     title: 'Learning curves',
     caption: 'Validation AUC after each epoch (fixed `tuples_val_nega` negatives), mean ± std over seeds, from each run\'s metrics.jsonl.',
-    svg: await lineChartSvg(points, { title: 'Validation AUC per epoch', xTitle: 'epoch', yTitle: 'validation AUC' }),
+    svg: await lineChartSvg(points, { title: 'Validation AUC per epoch', xTitle: 'epoch', yTitle: 'validation AUC', xIntegerTicks: true }),
   };
 }
