@@ -46,7 +46,7 @@ export function register(program: Command): void {
     .option('--dim <d>', 'embedding size d (SPEC §2.2)')
     .option('--anchors <k>', 'anchors per user K (SPEC §3)')
     .option('--teacher <run>', 'teacher run folder (fnd, fnd+cl)')
-    .option('--alpha <a>', 'FND α (SPEC §4 Eq. S)')
+    .option('--alpha <a>', 'FND α of SPEC §4 Eq. S (default -0.5; negative favours the teacher-judged plain negatives)')
     .requiredOption('--out <run>', 'run folder to write (or to continue with --resume)')
     .option('--epochs <n>', 'epochs (with --resume: the new total)')
     .option('--batch <n>', 'positives per step')

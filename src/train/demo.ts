@@ -34,7 +34,7 @@ export interface DemoOptions {
   /** Backbone width of the teacher (default 0.5) and of the student (default 0.125). */
   teacherWidth?: number;
   studentWidth?: number;
-  /** FND α (default 1). */
+  /** FND α (default: the run config's, src/config.ts). */
   alpha?: number;
   /** Also train the student alone with softmax (default true). */
   studentAlone?: boolean;
@@ -106,7 +106,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       ...common,
       model: model(studentWidth),
       method: 'fnd+cl',
-      fnd: { teacher: teacher.dir, alpha: opts.alpha ?? 1 },
+      fnd: { teacher: teacher.dir, alpha: opts.alpha },
       seed: seed + 1,
     });
     runs.push({ name: `student fnd+cl w${studentWidth}`, result: student });

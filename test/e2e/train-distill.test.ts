@@ -104,7 +104,7 @@ describe('train → distill → eval (end to end)', () => {
         data: { root, set: '630', features },
         model: { ...smallModel, backbone: { width: 0.25, outDim: 32 } },
         method: 'fnd+cl',
-        fnd: { teacher: teacher.dir, alpha: 1 },
+        fnd: { teacher: teacher.dir },
         epochs: 4,
         batchSize: 32,
         seed: 2,

@@ -50,8 +50,8 @@ test('experiment all --quick on the tiny preset: report, resume, interrupted cel
     const out = join(dir, 'grid');
     const first = await runExperiments(EXPERIMENT_NAMES, { data, out, quick: true, presetScale: 'tiny', log });
     assert.equal(first.interrupted, false);
-    assert.equal(first.cells.total, 26);
-    assert.equal(first.cells.trained, 26);
+    assert.equal(first.cells.total, 27);
+    assert.equal(first.cells.trained, 27);
     assert.ok(existsSync(join(data, 'tuples_32')), 'the tiny preset was synthesised into --data');
 
     const report = readFileSync(join(out, 'report.md'), 'utf8');
@@ -80,9 +80,9 @@ test('experiment all --quick on the tiny preset: report, resume, interrupted cel
     assert.equal(csvRows(join(out, 'fn-flags.csv')).length, 2 * 2 * 6);
     assert.equal(csvRows(join(out, 'fn-gain.csv')).length, 2);
     const alpha = csvRows(join(out, 'ablation-alpha.csv'));
-    assert.deepEqual(alpha.map((r) => r[0]), ['student alone (softmax)', '-1', '0', '1']);
+    assert.deepEqual(alpha.map((r) => r[0]), ['student alone (softmax)', '-1', '-0.5', '0', '1']);
     // α = 0 is Eq. T exactly (SPEC §4) and draws the same batches: the same model as the student alone
-    assert.equal(alpha[2][1], alpha[0][1], `α=0 AUC ${alpha[2][1]} vs student alone ${alpha[0][1]}`);
+    assert.equal(alpha[3][1], alpha[0][1], `α=0 AUC ${alpha[3][1]} vs student alone ${alpha[0][1]}`);
     assert.equal(csvRows(join(out, 'ablation-augment.csv')).length, 5);
     assert.equal(csvRows(join(out, 'ablation-size.csv')).length, 2 * 2);
     assert.equal(csvRows(join(out, 'ablation-batch.csv')).length, 2);

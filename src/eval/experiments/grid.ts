@@ -5,7 +5,7 @@
  * is the augmentation ablation's `both` row and the batch ablation's default batch), and a teacher
  * run is shared by every student that distils from it.
  */
-import type { Method } from '../../config.js';
+import { FND_DEFAULT_ALPHA, type Method } from '../../config.js';
 
 export const EXPERIMENT_NAMES = ['main', 'coldstart', 'hardneg', 'fn-analysis', 'alpha', 'augment', 'size', 'batch', 'efficiency'] as const;
 export type ExperimentName = (typeof EXPERIMENT_NAMES)[number];
@@ -67,8 +67,9 @@ export function planGrid(opts: { quick: boolean; seeds?: number }): GridPlan {
     teacherWidth: 0.5,
     studentWidth: 0.125,
     batchSize: 64,
-    alpha: 1,
-    alphas: quick ? [-1, 0, 1] : [-2, -1, -0.5, 0, 0.5, 1, 2, 4],
+    // the run config's default (src/config.ts says why it is negative)
+    alpha: FND_DEFAULT_ALPHA,
+    alphas: quick ? [-1, -0.5, 0, 1] : [-2, -1, -0.5, 0, 0.5, 1, 2, 4],
     widths: quick ? [0.125, 0.25] : [0.125, 0.25, 0.5],
     batchSizes: quick ? [32, 64] : [16, 32, 64, 128],
     shots: [1, 5],
