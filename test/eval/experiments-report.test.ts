@@ -88,3 +88,17 @@ test('writeReport writes report.md, the CSVs and an SVG chart with its series', 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('lineChartSvg: epoch axes tick at whole epochs only', async () => {
+  const points = [1, 2].flatMap((x) => [
+    { x, y: 0.5 + x / 10, series: 'a' },
+    { x, y: 0.55 + x / 10, series: 'b' },
+  ]);
+  const svg = await lineChartSvg(points, { title: 'curves', xTitle: 'epoch', yTitle: 'AUC', xIntegerTicks: true });
+  // the x axis labels are the epochs 1 and 2, each once (vega's own ticks put a "2" at 1.5 too)
+  const xAxis = svg.slice(svg.indexOf("X-axis titled 'epoch'"));
+  const labelGroup = /role-axis-label"[^>]*>(.*?)<\/g>/.exec(xAxis);
+  assert.ok(labelGroup, 'the x axis has labels');
+  const labels = [...labelGroup[1].matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+  assert.deepEqual(labels, ['1', '2']);
+});

@@ -42,6 +42,14 @@ export async function renderVegaLiteSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
+/** Every whole number from the smallest to the largest x of the points. */
+function integerTicks(points: readonly ChartPoint[]): number[] {
+  const xs = points.map((p) => p.x);
+  const lo = Math.ceil(Math.min(...xs));
+  const hi = Math.floor(Math.max(...xs));
+  return Array.from({ length: Math.max(0, hi - lo + 1) }, (_, i) => lo + i);
+}
+
 /** The vega-lite spec of a multi-series line chart with optional error bars and panels. */
 export function lineChartSpec(points: readonly ChartPoint[], opts: LineChartOptions): TopLevelSpec {
   const hasPanels = points.some((p) => p.panel !== undefined);
@@ -62,7 +70,8 @@ export function lineChartSpec(points: readonly ChartPoint[], opts: LineChartOpti
         type: 'quantitative' as const,
         title: opts.xTitle,
         scale: { zero: false },
-        ...(opts.xIntegerTicks ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
+        // explicit tick values: with two epochs vega's tickMinStep still placed a tick at 1.5 (labelled "2")
+        ...(opts.xIntegerTicks ? { axis: { values: integerTicks(points), format: 'd' } } : {}),
       };
   const yField = { field: 'y', type: 'quantitative' as const, title: opts.yTitle, scale: { zero: false } };
   const color = { field: 'series', type: 'nominal' as const, title: null };
