@@ -50,7 +50,7 @@ const NegativesConfigSchema = z.strictObject({
 });
 
 /** Default α of Eq. S; why it is negative: the `alpha` field's comment below. */
-export const FND_DEFAULT_ALPHA = -0.5;
+export const FND_DEFAULT_ALPHA = -1;
 
 const FndConfigSchema = z.strictObject({
   /** Run folder of the trained, frozen teacher (its own config.json + best weights). */
@@ -59,16 +59,22 @@ const FndConfigSchema = z.strictObject({
    * α of Eq. S, in score units (the score is a sum of K cosines by default). The paper leaves the
    * sign implicit (SPEC §4). α < 0 raises the share of the negatives the teacher places outside
    * the user's radius and lowers that of the ones inside (likely false negatives); α > 0 does the
-   * opposite. Default −0.5: on syn-630 (features backbone, narrow student, 4 epochs, one seed) the
-   * fnd student reached val AUC 0.8290 at α = −0.5, 0.8233 at −0.25, 0.7707 at +0.25, against
-   * 0.8130 for the same student trained alone; α = +1 stalled learning (0.597 after 2 epochs),
-   * because the teacher's φ is about −3 ± 2 score units, which silences most negatives.
+   * opposite. Default −1, chosen on validation AUC (docs/results.md §2): on syn-630 (convnet
+   * width 0.5 teacher, width 0.125 student, 4 epochs) the fnd student reached 0.8500 at α = −1,
+   * 0.8124 at −0.5 and 0.6329 at +0.5, against 0.8303 for the same student alone. A positive α
+   * stalls learning because the teacher's φ of a random negative is mostly negative (8 % of them
+   * have φ > 0), so their exp-terms shrink towards zero.
    */
   alpha: z.number().default(FND_DEFAULT_ALPHA),
   /** r̂_u: mean or max teacher distance over u's training positives, or the current positive's. */
   radius: z.enum(['mean', 'max', 'sample']).default('mean'),
   /** 'shift' = Eq. S; 'indicator' = weight α on φ>0 exp-terms (see objectives.ts). */
   form: z.enum(['shift', 'indicator']).default('shift'),
+  /**
+   * 'teacher' = each negative's own φ (FND); 'row-mean' = a control: every negative of a positive
+   * gets the mean φ of its row, the same average shift without the teacher's per-negative view.
+   */
+  phi: z.enum(['teacher', 'row-mean']).default('teacher'),
 });
 
 const ClConfigSchema = z.strictObject({

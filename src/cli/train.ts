@@ -19,6 +19,7 @@ interface TrainCliOptions {
   anchors?: string;
   teacher?: string;
   alpha?: string;
+  fndPhi?: string;
   out: string;
   epochs?: string;
   batch?: string;
@@ -46,7 +47,8 @@ export function register(program: Command): void {
     .option('--dim <d>', 'embedding size d (SPEC §2.2)')
     .option('--anchors <k>', 'anchors per user K (SPEC §3)')
     .option('--teacher <run>', 'teacher run folder (fnd, fnd+cl)')
-    .option('--alpha <a>', 'FND α of SPEC §4 Eq. S (default -0.5; negative favours the teacher-judged plain negatives)')
+    .option('--alpha <a>', 'FND α of SPEC §4 Eq. S (default -1; negative favours the teacher-judged plain negatives)')
+    .option('--fnd-phi <source>', "FND φ per negative: teacher (default) | row-mean (control: each positive's negatives share their mean φ)")
     .requiredOption('--out <run>', 'run folder to write (or to continue with --resume)')
     .option('--epochs <n>', 'epochs (with --resume: the new total)')
     .option('--batch <n>', 'positives per step')
@@ -95,7 +97,7 @@ export function cliOverrides(opts: TrainCliOptions): Record<string, unknown> {
       backbone: { kind: opts.backbone, width: num(opts.width, '--width') },
     },
     method: opts.method,
-    fnd: { teacher: opts.teacher, alpha: num(opts.alpha, '--alpha') },
+    fnd: { teacher: opts.teacher, alpha: num(opts.alpha, '--alpha'), phi: opts.fndPhi },
     negatives: { kind: opts.negatives },
     optim: { lr: num(opts.lr, '--lr') },
     epochs: int(opts.epochs, '--epochs'),

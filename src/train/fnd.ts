@@ -109,6 +109,22 @@ export class FndTeacher {
 }
 
 /**
+ * The `row-mean` control of Eq. S: every negative of a positive gets the mean φ of that positive's
+ * M negatives, in place. The loss then shifts all of a row's negatives by the same amount, as a
+ * margin would, with none of the teacher's per-negative judgement: what FND gains over this
+ * control is what the teacher's view of individual false negatives is worth.
+ */
+export function averagePhiRows(phi: Float32Array, m: number): Float32Array {
+  if (m < 1 || phi.length % m !== 0) throw new Error(`averagePhiRows: ${phi.length} values are not rows of ${m}`);
+  for (let start = 0; start < phi.length; start += m) {
+    let sum = 0;
+    for (let j = 0; j < m; j++) sum += phi[start + j];
+    phi.fill(sum / m, start, start + m);
+  }
+  return phi;
+}
+
+/**
  * r̂_u = mean (or max) over u's training positives of d^T = −s^T (SPEC §4). A user without
  * training positives gets NaN, which would poison the loss, so that is an error.
  */

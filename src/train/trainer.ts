@@ -34,7 +34,7 @@ import { OutfitModel } from '../model/outfit-model.js';
 import { Rng } from '../rng.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
-import { FndTeacher } from './fnd.js';
+import { FndTeacher, averagePhiRows } from './fnd.js';
 import { ItemEmbeddingCache } from './item-cache.js';
 import { contrastiveLoss, fndLoss, pairwiseLoss, softmaxLoss } from './objectives.js';
 import { ProjectionHead } from './projection-head.js';
@@ -398,7 +398,8 @@ class Trainer {
     }
     const all = concatTables(tables);
     const packed = packOutfits(all);
-    const phi = this.teacher ? this.teacher.falseNegativeness(batch) : null;
+    const teacherPhi = this.teacher ? this.teacher.falseNegativeness(batch) : null;
+    const phi = teacherPhi && cfg.fnd.phi === 'row-mean' ? averagePhiRows(teacherPhi, m) : teacherPhi;
     const mainUsers = new Int32Array(b + b * m);
     mainUsers.set(batch.users, 0);
     mainUsers.set(batch.negatives.users, b);

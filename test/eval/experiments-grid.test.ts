@@ -10,15 +10,15 @@ const f = String(plan.trainFraction);
 
 test('cellKey: every knob that changes training changes the key; shared runs share it', () => {
   const fnd = makeCell(plan, { set: '630', method: 'fnd', seed: 0 });
-  assert.equal(cellKey(fnd), `630_fnd_w0.125_am0.5_b64_e${e}_f${f}_s0`);
+  assert.equal(cellKey(fnd), `630_fnd_w0.125_am1_b64_e${e}_f${f}_s0`);
   assert.equal(cellKey(makeCell(plan, { set: '630', method: 'fnd', seed: 0, alpha: 1 })), `630_fnd_w0.125_a1_b64_e${e}_f${f}_s0`);
   assert.equal(
     cellKey(makeCell(plan, { set: '519', method: 'fnd+cl', seed: 1, augment: 'erase', negatives: 'mixed' })),
-    `519_fnd-cl_w0.125_am0.5_aug-erase_hardneg_b64_e${e}_f${f}_s1`,
+    `519_fnd-cl_w0.125_am1_aug-erase_hardneg_b64_e${e}_f${f}_s1`,
   );
   // a different share of the training data is a different run
   assert.notEqual(cellKey(fnd), cellKey({ ...fnd, trainFraction: 1 }));
-  assert.equal(cellKey({ ...fnd, trainFraction: 1 }), `630_fnd_w0.125_am0.5_b64_e${e}_s0`);
+  assert.equal(cellKey({ ...fnd, trainFraction: 1 }), `630_fnd_w0.125_am1_b64_e${e}_s0`);
   // the main table's fnd+cl is the augmentation ablation's "both" and the batch ablation's default batch
   const main = makeCell(plan, { set: '630', method: 'fnd+cl', seed: 0 });
   assert.equal(cellKey(main), cellKey(makeCell(plan, { set: '630', method: 'fnd+cl', seed: 0, augment: 'both', batchSize: 64 })));

@@ -43,6 +43,7 @@ describe('run config (src/config.ts)', () => {
     assert.match(configError({ data: { set: '630' } }).message, /data\.root.*required/);
     assert.equal(configError({ data, method: 'fnd' }).field, 'fnd.teacher');
     assert.equal(configError({ data, method: 'fnd', fnd: { teacher: 't', form: 'indicator', alpha: -1 } }).field, 'fnd.alpha');
+    assert.equal(configError({ data, method: 'fnd', fnd: { teacher: 't', phi: 'shuffled' } }).field, 'fnd.phi');
     assert.equal(configError({ data, model: { dim: 30, heads: 4 } }).field, 'model.heads');
   });
 

@@ -6,7 +6,7 @@ import { featureInputSource } from '../../src/model/inputs.js';
 import { OutfitModel } from '../../src/model/outfit-model.js';
 import { Rng } from '../../src/rng.js';
 import { ItemEmbeddingCache } from '../../src/train/item-cache.js';
-import { userRadius } from '../../src/train/fnd.js';
+import { averagePhiRows, userRadius } from '../../src/train/fnd.js';
 import { tableOf } from '../helpers/make-set.js';
 
 describe('ItemEmbeddingCache (frozen-model inference, items embedded once)', () => {
@@ -49,5 +49,12 @@ describe('ItemEmbeddingCache (frozen-model inference, items embedded once)', () 
     assert.deepEqual([...userRadius(users, scores, 3, 'mean')].slice(0, 2), [-3, 0]);
     assert.deepEqual([...userRadius(users, scores, 3, 'max')].slice(0, 2), [-2, 1]);
     assert.ok(Number.isNaN(userRadius(users, scores, 3, 'mean')[2]), 'a user without positives has no radius');
+  });
+
+  it('row-mean φ control: each positive\'s negatives share their mean φ, the overall mean is kept', () => {
+    const phi = Float32Array.of(1, 2, 6, -3, 0, 0);
+    averagePhiRows(phi, 3);
+    assert.deepEqual([...phi], [3, 3, 3, -1, -1, -1]);
+    assert.throws(() => averagePhiRows(new Float32Array(5), 3), /not rows of 3/);
   });
 });
