@@ -4,6 +4,7 @@
  * next to the oracle and a random scorer.
  */
 import type { Command } from 'commander';
+import { FND_DEFAULT_ALPHA } from '../config.js';
 import { UserError } from '../errors.js';
 import { runDemo } from '../train/demo.js';
 
@@ -32,7 +33,7 @@ export function register(program: Command): void {
     .option('--epochs <n>', 'epochs of each run (default 6)')
     .option('--teacher-width <w>', 'teacher convnet width (default 0.5)')
     .option('--student-width <w>', 'student convnet width (default 0.125)')
-    .option('--alpha <a>', 'FND α (default -1, see src/config.ts)')
+    .option('--alpha <a>', `FND α (default ${FND_DEFAULT_ALPHA}, see src/config.ts)`)
     .option('--no-student-alone', 'skip the student-alone control run')
     .option('--seed <n>', 'seed of the data and the runs (default 1)')
     .option('--quiet', 'no progress bars')

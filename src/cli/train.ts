@@ -4,7 +4,7 @@
  * option given on the command line overrides the file.
  */
 import type { Command } from 'commander';
-import { METHODS, mergeConfig, readConfigFile } from '../config.js';
+import { FND_DEFAULT_ALPHA, METHODS, mergeConfig, readConfigFile } from '../config.js';
 import { BACKBONE_KINDS } from '../model/config.js';
 import { UserError } from '../errors.js';
 import { trainRun } from '../train/trainer.js';
@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option('--dim <d>', 'embedding size d (SPEC §2.2)')
     .option('--anchors <k>', 'anchors per user K (SPEC §3)')
     .option('--teacher <run>', 'teacher run folder (fnd, fnd+cl)')
-    .option('--alpha <a>', 'FND α of SPEC §4 Eq. S (default -1; negative favours the teacher-judged plain negatives)')
+    .option('--alpha <a>', `FND α of SPEC §4 Eq. S (default ${FND_DEFAULT_ALPHA}; negative favours the teacher-judged plain negatives)`)
     .option('--fnd-phi <source>', "FND φ per negative: teacher (default) | row-mean (control: each positive's negatives share their mean φ)")
     .requiredOption('--out <run>', 'run folder to write (or to continue with --resume)')
     .option('--epochs <n>', 'epochs (with --resume: the new total)')
