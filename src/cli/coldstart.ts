@@ -9,6 +9,7 @@ import { UserError } from '../errors.js';
 import { closeColdStart, openColdStart, runColdStart } from '../eval/experiments/cold-users.js';
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
 import { readRunConfig } from '../train/run.js';
+import { parsePositiveInt, parseSeed } from './parse.js';
 
 interface ColdStartCliOptions {
   run: string;
@@ -72,18 +73,4 @@ export function register(program: Command): void {
 
 function ms(seconds: number): string {
   return `${(seconds * 1000).toFixed(1)} ms`;
-}
-
-function parsePositiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new UserError(`${flag}: '${value}' is not a positive integer`);
-  return n;
-}
-
-function parseSeed(value: string): number {
-  const seed = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(seed) || seed > 0xffffffff) {
-    throw new UserError(`--seed: '${value}' is not an integer in 0..4294967295`);
-  }
-  return seed;
 }

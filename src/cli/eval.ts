@@ -19,6 +19,7 @@ import {
   type OutfitScorer,
 } from '../eval/evaluate.js';
 import { Rng } from '../rng.js';
+import { parseSeed } from './parse.js';
 
 interface EvalOptions {
   data: string;
@@ -143,12 +144,4 @@ function parseNegatives(value: string): NegativeSource {
     throw new UserError(`--negatives: '${value}' is not one of ${NEGATIVE_SOURCES.join(', ')}`);
   }
   return value as NegativeSource;
-}
-
-function parseSeed(value: string): number {
-  const seed = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(seed) || seed > 0xffffffff) {
-    throw new UserError(`--seed: '${value}' is not an integer in 0..4294967295`);
-  }
-  return seed;
 }

@@ -6,9 +6,9 @@
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { shutdownEngine } from '../engine/backend.js';
-import { UserError } from '../errors.js';
 import { EXPERIMENT_NAMES } from '../eval/experiments/grid.js';
 import { parseExperimentNames, runExperiments } from '../eval/experiments/runner.js';
+import { commandLineOf, parsePositiveInt } from './parse.js';
 
 interface ExperimentCliOptions {
   data: string;
@@ -43,7 +43,7 @@ export function register(program: Command): void {
           quick: opts.quick,
           presetScale: opts.presetScale,
           jobs,
-          commandLine: ['outfitrec', ...process.argv.slice(2)].join(' '),
+          commandLine: commandLineOf(process.argv.slice(2)),
         });
         const c = summary.cells;
         process.stdout.write(
@@ -55,10 +55,4 @@ export function register(program: Command): void {
         shutdownEngine();
       }
     });
-}
-
-function parsePositiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new UserError(`${flag}: '${value}' is not a positive integer`);
-  return n;
 }

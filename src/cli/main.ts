@@ -13,6 +13,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void | Pro
   () => import('./demo.js'),
   () => import('./coldstart.js'),
   () => import('./experiment.js'),
+  () => import('./compare.js'),
   () => import('./serve.js'),
 ];
 

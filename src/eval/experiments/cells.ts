@@ -123,9 +123,21 @@ export async function runCell(c: TrainCell, plan: GridPlan, paths: GridPaths, op
 /** Best weights of a finished cell on the test split, file and hard negatives. */
 export async function evaluateCell(c: TrainCell, paths: GridPaths): Promise<Omit<CellResult, 'cpuSeconds'>> {
   const dir = runDirOf(paths, c);
+  return { key: cellKey(c), cell: c, ...(await evaluateRunFolder(dir, paths.root, c.seed)) };
+}
+
+/** What the test evaluation of a finished run folder gives, whether or not it is a grid cell. */
+export type RunEvaluation = Omit<CellResult, 'key' | 'cell' | 'cpuSeconds'>;
+
+/**
+ * Best weights of a finished run folder on the test split of the set it was trained on, read from
+ * `root` (the full dataset root, also for runs trained on a training view): the fixed random-mix
+ * negatives with FITB and the hard negatives (SPEC §7, §8.3). `seed` seeds only random negatives.
+ */
+export async function evaluateRunFolder(dir: string, root: string, seed: number): Promise<RunEvaluation> {
   const state = readState(dir);
   if (!state?.finished || !state.best) throw new UserError(`${dir}: the run has not finished, so it cannot be evaluated`);
-  const run = await loadRun(dir, { root: paths.root, splits: ['test'] });
+  const run = await loadRun(dir, { root, splits: ['test'] });
   try {
     const inputs = run.inputs;
     if (!inputs) throw new Error('loadRun returned no inputs');
@@ -138,8 +150,8 @@ export async function evaluateCell(c: TrainCell, paths: GridPaths): Promise<Omit
     try {
       const scorer: OutfitScorer = (table) => cache.scoreTable(table);
       test = {
-        file: await testMetrics(run.set, scorer, 'file', c.seed),
-        hard: await testMetrics(run.set, scorer, 'hard', c.seed),
+        file: await testMetrics(run.set, scorer, 'file', seed),
+        hard: await testMetrics(run.set, scorer, 'hard', seed),
       };
     } finally {
       cache.dispose();
@@ -148,8 +160,6 @@ export async function evaluateCell(c: TrainCell, paths: GridPaths): Promise<Omit
     const trainSeconds = metrics.reduce((a, m) => a + m.seconds, 0);
     const steps = metrics.reduce((a, m) => a + m.steps, 0);
     return {
-      key: cellKey(c),
-      cell: c,
       runDir: dir,
       epochs: state.epoch,
       bestEpoch: state.best.epoch,

@@ -149,3 +149,31 @@ export async function runColdStart(ctx: ColdStartContext, opts: ColdStartRunOpti
     },
   };
 }
+
+/**
+ * Every shots × strategy cold start of one run folder, in that order (the model and the cold set
+ * are loaded once). `log` gets one line per result.
+ */
+export async function coldStartAll(
+  runDir: string,
+  opts: { root?: string; coldSet?: string; shots: readonly number[]; strategies: readonly ColdStartStrategy[]; seed: number; steps?: number },
+  log: (line: string) => void = () => {},
+): Promise<ColdStartResult[]> {
+  const cold = await openColdStart(runDir, { root: opts.root, coldSet: opts.coldSet });
+  try {
+    const out: ColdStartResult[] = [];
+    for (const shots of opts.shots) {
+      for (const strategy of opts.strategies) {
+        const r = await runColdStart(cold, { shots, strategy, seed: opts.seed, steps: opts.steps });
+        log(
+          `cold start ${runDir} → ${r.coldSet}: ${shots} shot(s), ${strategy}: AUC ${r.report.auc.toFixed(4)}, ` +
+            `NDCG ${r.report.ndcg.toFixed(4)}, ${(r.fitSeconds.mean * 1000).toFixed(1)} ms/user`,
+        );
+        out.push(r);
+      }
+    }
+    return out;
+  } finally {
+    closeColdStart(cold);
+  }
+}

@@ -6,7 +6,7 @@
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../../train/cold-start.js';
 import { runDirOf } from './cells.js';
 import { lineChartSvg, type ChartPoint } from './charts.js';
-import { COLD_SET_OF, closeColdStart, openColdStart, runColdStart, type ColdStartResult } from './cold-users.js';
+import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './cold-users.js';
 import { cached, summaryOrNull, type ExperimentContext } from './context.js';
 import { cellKey, makeCell, type TrainCell } from './grid.js';
 import { baselinesOf, baselineValues } from './main-table.js';
@@ -20,25 +20,13 @@ const BASE_METHODS = [
 /** The cold-start results of one trained base model, every shots × strategy pair. */
 async function coldStartResultsOf(ctx: ExperimentContext, base: TrainCell): Promise<ColdStartResult[]> {
   const { plan } = ctx;
-  return cached(ctx, `coldstart_${cellKey(base)}_steps${plan.coldStartSteps}`, async () => {
-    const cold = await openColdStart(runDirOf(ctx.paths, base), { root: ctx.paths.root });
-    try {
-      const out: ColdStartResult[] = [];
-      for (const shots of plan.shots) {
-        for (const strategy of COLD_START_STRATEGIES) {
-          const r = await runColdStart(cold, { shots, strategy, seed: base.seed, steps: plan.coldStartSteps });
-          ctx.log(
-            `cold start ${cellKey(base)} → ${r.coldSet}: ${shots} shot(s), ${strategy}: AUC ${r.report.auc.toFixed(4)}, ` +
-              `NDCG ${r.report.ndcg.toFixed(4)}, ${(r.fitSeconds.mean * 1000).toFixed(1)} ms/user`,
-          );
-          out.push(r);
-        }
-      }
-      return out;
-    } finally {
-      closeColdStart(cold);
-    }
-  });
+  return cached(ctx, `coldstart_${cellKey(base)}_steps${plan.coldStartSteps}`, () =>
+    coldStartAll(
+      runDirOf(ctx.paths, base),
+      { root: ctx.paths.root, shots: plan.shots, strategies: COLD_START_STRATEGIES, seed: base.seed, steps: plan.coldStartSteps },
+      ctx.log,
+    ),
+  );
 }
 
 export async function buildColdStartSection(ctx: ExperimentContext): Promise<ReportSection> {

@@ -29,18 +29,21 @@ export interface BaselineRows {
 }
 
 export async function baselinesOf(ctx: ExperimentContext, set: string): Promise<BaselineRows> {
-  return cached(ctx, `baselines_${set}_s${ctx.plan.seeds.length}`, async () => {
-    const data = loadPolyvoreSet(ctx.paths.root, set, { splits: ['test'] });
-    const oracle = loadOracle(ctx.paths.root);
-    const random: BaselineRows['random'] = [];
-    for (const seed of ctx.plan.seeds) {
-      const scorer = randomScorer(new Rng(seed).fork('random-row'));
-      random.push({ file: await testMetrics(data, scorer, 'file', seed), hard: await testMetrics(data, scorer, 'hard', seed) });
-    }
-    if (!oracle) return { oracle: null, random };
-    const utility = (table: Parameters<typeof oracle.utility>[1]) => oracle.utility(data, table);
-    return { oracle: { file: await testMetrics(data, utility, 'file', 0), hard: await testMetrics(data, utility, 'hard', 0) }, random };
-  });
+  return cached(ctx, `baselines_${set}_s${ctx.plan.seeds.length}`, () => computeBaselines(ctx.paths.root, set, ctx.plan.seeds));
+}
+
+/** Oracle (when `root` has one) and one random scorer per seed on a set's test candidates. */
+export async function computeBaselines(root: string, set: string, seeds: readonly number[]): Promise<BaselineRows> {
+  const data = loadPolyvoreSet(root, set, { splits: ['test'] });
+  const oracle = loadOracle(root);
+  const random: BaselineRows['random'] = [];
+  for (const seed of seeds) {
+    const scorer = randomScorer(new Rng(seed).fork('random-row'));
+    random.push({ file: await testMetrics(data, scorer, 'file', seed), hard: await testMetrics(data, scorer, 'hard', seed) });
+  }
+  if (!oracle) return { oracle: null, random };
+  const utility = (table: Parameters<typeof oracle.utility>[1]) => oracle.utility(data, table);
+  return { oracle: { file: await testMetrics(data, utility, 'file', 0), hard: await testMetrics(data, utility, 'hard', 0) }, random };
 }
 
 export const METRIC_COLUMNS: TableColumn[] = [

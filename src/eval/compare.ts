@@ -1,0 +1,337 @@
+/**
+ * `outfitrec compare`: finished run folders, grouped into labelled rows (typically one run per
+ * seed), evaluated on the test split of the set they were trained on and written as a report
+ * folder like the experiment grid's (report.md, one CSV per table, SVG charts), with mean ± std
+ * over each row's runs. It is how runs trained with `train` outside the grid (for instance on all
+ * training positives, which the grid cannot afford, docs/experiments.md "Budget") get the grid's
+ * tables, and how a user compares their own runs.
+ *
+ * - Metrics: SPEC §7 on the fixed random-mix negatives (`tuples_test_nega`, with FITB) and on the
+ *   hard negatives (`tuples_test_nega_hard`, §8.3), by the same code as the grid's cells.
+ * - Optional oracle and random rows on the same candidates (§6.3), and a baseline row against which
+ *   every row's mean AUC difference and its per-run wins are reported.
+ * - Optional cold users (§5): each run profiles the new users of 53 (or 32) with the chosen
+ *   strategies and shot counts, mean ± std over the row's runs.
+ *
+ * Evaluations are cached under `<out>/results/`, keyed by the run folder and stamped with its best
+ * checkpoint, so re-running the command (e.g. after adding a seed) only evaluates what is new.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import type { ColdStartStrategy } from '../train/cold-start.js';
+import { readMetrics, readState, resolveWeightsFile } from '../train/run-folder.js';
+import { readRunConfig } from '../train/run.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { evaluateRunFolder, type RunEvaluation } from './experiments/cells.js';
+import { lineChartSvg, type ChartPoint } from './experiments/charts.js';
+import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './experiments/cold-users.js';
+import { baselineValues, computeBaselines, METRIC_COLUMNS, type BaselineRows } from './experiments/main-table.js';
+import { summarise, writeReport, type ReportChart, type ReportSection, type ReportTable, type TableValue } from './experiments/report.js';
+
+/** One row of the comparison: a label and the run folders (seeds) it summarises. */
+export interface CompareRow {
+  label: string;
+  runs: string[];
+}
+
+export interface CompareColdStart {
+  /** New-user set (default: 53 for runs on 630, 32 for 519). */
+  set?: string;
+  shots: number[];
+  strategies: ColdStartStrategy[];
+  /** SO Adam steps (cold-start.ts default when absent). */
+  steps?: number;
+  /** Seed of the outfit choice and the SO fit (the same for every run). */
+  seed: number;
+}
+
+export interface CompareOptions {
+  /** Dataset root the runs are evaluated on. */
+  root: string;
+  /** Set the runs were trained on (630, 519, ...): every run is checked against it. */
+  set: string;
+  out: string;
+  rows: CompareRow[];
+  oracle: boolean;
+  random: boolean;
+  /** Label of the row the others are compared with (mean AUC difference, wins per run). */
+  baseline?: string;
+  cold?: CompareColdStart;
+  /** Printed in the report's preamble. */
+  commandLine: string;
+  log?: (line: string) => void;
+}
+
+/** Parses `LABEL=RUN[,RUN...]`. */
+export function parseCompareRow(text: string): CompareRow {
+  const eq = text.lastIndexOf('=');
+  if (eq <= 0 || eq === text.length - 1) throw new UserError(`--row: '${text}' is not LABEL=RUN[,RUN...]`);
+  const label = text.slice(0, eq).trim();
+  const runs = text
+    .slice(eq + 1)
+    .split(',')
+    .map((r) => r.trim());
+  if (label === '') throw new UserError(`--row: '${text}' has an empty label`);
+  if (runs.some((r) => r === '')) throw new UserError(`--row '${label}': empty run folder in '${text.slice(eq + 1)}'`);
+  return { label, runs };
+}
+
+/**
+ * Checks every row before anything is evaluated: labels unique, run folders finished and trained on
+ * `set`, no run in two rows, the baseline a known label. Throws a UserError naming the row and run.
+ */
+export function validateCompare(opts: Pick<CompareOptions, 'rows' | 'set' | 'baseline'>): void {
+  if (opts.rows.length === 0) throw new UserError('compare: give at least one --row LABEL=RUN[,RUN...]');
+  const labels = new Set<string>();
+  const seen = new Map<string, string>();
+  for (const row of opts.rows) {
+    if (labels.has(row.label)) throw new UserError(`--row: the label '${row.label}' is given twice`);
+    labels.add(row.label);
+    for (const run of row.runs) {
+      const abs = resolve(run);
+      const other = seen.get(abs);
+      if (other !== undefined) throw new UserError(`--row '${row.label}': ${run} is already in row '${other}'`);
+      seen.set(abs, row.label);
+      const config = readRunConfig(run); // UserError when not a run folder
+      if (config.data.set !== opts.set) {
+        throw new UserError(`--row '${row.label}': ${run} was trained on set ${config.data.set}, not on --set ${opts.set}`);
+      }
+      const state = readState(run);
+      if (!state?.finished || !state.best) throw new UserError(`--row '${row.label}': ${run} has not finished training`);
+    }
+  }
+  if (opts.baseline !== undefined && !labels.has(opts.baseline)) {
+    throw new UserError(`--baseline: '${opts.baseline}' is not one of the row labels (${[...labels].join(', ')})`);
+  }
+}
+
+/** The cache file of one run's evaluation of a kind (test metrics, cold start). */
+function cachePath(out: string, kind: string, run: string, extra: string): string {
+  const id = createHash('sha256').update(`${resolve(run)}\n${extra}`).digest('hex').slice(0, 12);
+  return join(out, 'results', `${kind}-${basename(resolve(run))}-${id}.json`);
+}
+
+/** What identifies the weights a cached evaluation was made with: the best checkpoint's epoch, size and time. */
+function weightsStamp(run: string): string {
+  const { path, epoch } = resolveWeightsFile(run, 'best');
+  const st = statSync(path);
+  return `${epoch ?? 'none'}:${st.size}:${st.mtimeMs}`;
+}
+
+async function cachedRunResult<T>(path: string, stamp: string, compute: () => Promise<T>): Promise<T> {
+  if (existsSync(path)) {
+    try {
+      const c = JSON.parse(readFileSync(path, 'utf8')) as { stamp: string; value: T };
+      if (c.stamp === stamp) return c.value;
+    } catch {
+      // a torn cache is recomputed
+    }
+  }
+  const value = await compute();
+  writeJsonAtomic(path, { stamp, value });
+  return value;
+}
+
+function runEvaluation(opts: CompareOptions, run: string): Promise<RunEvaluation> {
+  const extra = `test\n${resolve(opts.root)}\n${opts.set}`;
+  return cachedRunResult(cachePath(opts.out, 'test', run, extra), weightsStamp(run), () => {
+    opts.log?.(`evaluating ${run} on ${opts.root} set ${opts.set} (test)`);
+    return evaluateRunFolder(run, opts.root, 0);
+  });
+}
+
+function runColdStarts(opts: CompareOptions, cold: CompareColdStart, run: string): Promise<ColdStartResult[]> {
+  const extra = `cold\n${resolve(opts.root)}\n${cold.set ?? ''}\n${cold.shots.join(',')}\n${cold.strategies.join(',')}\n${cold.steps ?? ''}\n${cold.seed}`;
+  return cachedRunResult(cachePath(opts.out, 'coldstart', run, extra), weightsStamp(run), () =>
+    coldStartAll(run, { root: opts.root, coldSet: cold.set, shots: cold.shots, strategies: cold.strategies, seed: cold.seed, steps: cold.steps }, (l) => opts.log?.(l)),
+  );
+}
+
+const summary = (values: readonly number[]): TableValue => summarise(values) ?? null;
+
+/** Runs the comparison and writes the report folder; returns the paths written, report.md first. */
+export async function runCompare(opts: CompareOptions): Promise<string[]> {
+  validateCompare(opts);
+  const evaluations = new Map<string, RunEvaluation[]>();
+  for (const row of opts.rows) {
+    const evs: RunEvaluation[] = [];
+    for (const run of row.runs) evs.push(await runEvaluation(opts, run));
+    evaluations.set(row.label, evs);
+  }
+  const seedsOfRandom = [0];
+  const baselines: BaselineRows | null =
+    opts.oracle || opts.random ? await computeBaselines(opts.root, opts.set, seedsOfRandom) : null;
+  const sections: ReportSection[] = [
+    { heading: `Test split of set ${opts.set}`, tables: [mainTable(opts, evaluations, baselines)], charts: [await learningCurves(opts)] },
+  ];
+  if (opts.cold) sections.push(await coldSection(opts, opts.cold));
+  const preamble =
+    `Command: \`${opts.commandLine}\`\n\n` +
+    `Dataset root \`${opts.root}\`, set ${opts.set}. Each row summarises its runs (one per seed) as mean ± std ` +
+    '(sample standard deviation); every run is evaluated with its best-validation weights. ' +
+    `Cached evaluations: \`${join(opts.out, 'results')}/\`.`;
+  return writeReport(opts.out, { title: `Comparison of runs on set ${opts.set}`, preamble }, sections);
+}
+
+function mainTable(opts: CompareOptions, evaluations: Map<string, RunEvaluation[]>, baselines: BaselineRows | null): ReportTable {
+  const rows: Array<Record<string, TableValue>> = [];
+  const empty = { runs: null, perRun: null, dAuc: null, wins: null, bestEpoch: null, trainS: null, params: null, backbone: null };
+  if (baselines?.oracle && opts.oracle) rows.push({ method: 'oracle (true utility)', ...baselineValues([baselines.oracle]), ...empty });
+  const base = opts.baseline === undefined ? undefined : evaluations.get(opts.baseline);
+  const baseMean = base ? mean(base.map((e) => e.test.file.auc)) : undefined;
+  for (const row of opts.rows) {
+    const evs = evaluations.get(row.label) ?? [];
+    const aucs = evs.map((e) => e.test.file.auc);
+    const isBase = row.label === opts.baseline;
+    rows.push({
+      method: row.label,
+      auc: summary(aucs),
+      ndcg: summary(evs.map((e) => e.test.file.ndcg)),
+      fitb: summary(evs.flatMap((e) => (e.test.file.fitb === null ? [] : [e.test.file.fitb]))),
+      aucHard: summary(evs.map((e) => e.test.hard.auc)),
+      ndcgHard: summary(evs.map((e) => e.test.hard.ndcg)),
+      runs: evs.length,
+      perRun: aucs.map((a) => a.toFixed(4)).join(' / '),
+      dAuc: baseMean === undefined || isBase ? null : mean(aucs) - baseMean,
+      // runs of this row whose test AUC is above every run of the baseline, of all runs
+      wins: base === undefined || isBase ? null : `${aucs.filter((a) => base.every((b) => a > b.test.file.auc)).length} of ${aucs.length}`,
+      bestEpoch: summary(evs.map((e) => e.bestEpoch)),
+      trainS: summary(evs.map((e) => e.trainSeconds)),
+      params: evs[0]?.params.total ?? null,
+      backbone: evs[0]?.params.backbone ?? null,
+    });
+  }
+  if (baselines && opts.random) rows.push({ method: 'random scores', ...baselineValues(baselines.random), ...empty });
+  const baseNote =
+    opts.baseline === undefined
+      ? ''
+      : ` "Δ AUC" is the row's mean test AUC minus that of '${opts.baseline}'; "above baseline" counts the row's runs whose AUC is above every '${opts.baseline}' run.`;
+  return {
+    id: 'compare',
+    title: `Runs on set ${opts.set}`,
+    caption:
+      'AUC, NDCG and FITB with the fixed random-mix negatives (`tuples_test_nega`), AUC/NDCG with the hard negatives ' +
+      '(`tuples_test_nega_hard`); mean ± std over the row\'s runs, whose AUCs are listed. ' +
+      (opts.oracle ? 'The oracle scores with the generator\'s true utility, the ceiling on these candidates. ' : '') +
+      '"Train s" is the wall time of training, validation included.' +
+      baseNote,
+    columns: [
+      { key: 'method', label: 'Row' },
+      ...METRIC_COLUMNS,
+      { key: 'runs', label: 'Runs' },
+      { key: 'perRun', label: 'AUC per run' },
+      ...(opts.baseline === undefined
+        ? []
+        : [
+            { key: 'dAuc', label: `Δ AUC vs ${opts.baseline}` },
+            { key: 'wins', label: 'Above baseline' },
+          ]),
+      { key: 'bestEpoch', label: 'Best epoch', digits: 1 },
+      { key: 'trainS', label: 'Train s', digits: 0 },
+      { key: 'params', label: 'Params' },
+      { key: 'backbone', label: 'Backbone params' },
+    ],
+    rows,
+  };
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** Validation AUC per epoch, mean ± std over each row's runs. */
+async function learningCurves(opts: CompareOptions): Promise<ReportChart> {
+  const points: ChartPoint[] = [];
+  for (const row of opts.rows) {
+    const byEpoch = new Map<number, number[]>();
+    for (const run of row.runs) for (const m of readMetrics(run)) byEpoch.set(m.epoch, [...(byEpoch.get(m.epoch) ?? []), m.val.auc]);
+    for (const [epoch, values] of [...byEpoch].sort((a, b) => a[0] - b[0])) {
+      const s = summarise(values);
+      if (s) points.push({ x: epoch, y: s.mean, std: s.std, series: row.label, panel: `set ${opts.set}` });
+    }
+  }
+  return {
+    id: 'learning-curves',
+    title: 'Learning curves',
+    caption: 'Validation AUC after each epoch (fixed `tuples_val_nega` negatives), mean ± std over each row\'s runs, from their metrics.jsonl.',
+    svg: await lineChartSvg(points, { title: 'Validation AUC per epoch', xTitle: 'epoch', yTitle: 'validation AUC', xIntegerTicks: true }),
+  };
+}
+
+async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promise<ReportSection> {
+  const coldSet = cold.set ?? COLD_SET_OF[opts.set];
+  if (!coldSet) throw new UserError(`--cold: set ${opts.set} has no new-user set; give --cold-set 53 or 32`);
+  const rows: Array<Record<string, TableValue>> = [];
+  const points: ChartPoint[] = [];
+  if (opts.oracle || opts.random) {
+    const b = await computeBaselines(opts.root, coldSet, [0]);
+    const none = { strategy: '—', shots: 'all (none fitted)', runs: null, fitMs: null };
+    if (opts.oracle && b.oracle) {
+      const v = baselineValues([b.oracle]);
+      rows.push({ model: 'oracle (true utility)', ...none, auc: v.auc, ndcg: v.ndcg });
+    }
+    if (opts.random) {
+      const v = baselineValues(b.random);
+      rows.push({ model: 'random scores', ...none, auc: v.auc, ndcg: v.ndcg });
+    }
+  }
+  for (const row of opts.rows) {
+    const perRun: ColdStartResult[][] = [];
+    for (const run of row.runs) perRun.push(await runColdStarts(opts, { ...cold, set: coldSet }, run));
+    for (const strategy of cold.strategies) {
+      for (const shots of cold.shots) {
+        const matching = perRun.map((rs) => {
+          const r = rs.find((x) => x.shots === shots && x.strategy === strategy);
+          if (!r) throw new Error(`compare: no cold-start result for ${shots} shot(s), ${strategy}`);
+          return r;
+        });
+        const auc = summarise(matching.map((r) => r.report.auc));
+        rows.push({
+          model: row.label,
+          strategy: strategy.toUpperCase(),
+          shots,
+          auc: auc ?? null,
+          ndcg: summary(matching.map((r) => r.report.ndcg)),
+          runs: matching.length,
+          fitMs: summary(matching.map((r) => r.fitSeconds.mean * 1000)),
+        });
+        if (auc) points.push({ x: shots, y: auc.mean, std: auc.std, series: `${row.label} ${strategy.toUpperCase()}`, panel: `new users of ${coldSet}` });
+      }
+    }
+  }
+  return {
+    heading: `New users of set ${coldSet}`,
+    intro:
+      `Every run profiles the new users of ${coldSet} from ${cold.shots.join(' or ')} of their training outfits (SPEC §5; seed ${cold.seed}: the same ` +
+      'outfits for every run), everything but the new anchors frozen, and is evaluated on their full test split with `tuples_test_nega`. ' +
+      'SO optimises fresh anchors, SU copies the anchors of the trained user who scores the outfits highest, SA takes the trained anchors nearest the outfits.',
+    tables: [
+      {
+        id: 'coldstart',
+        title: `New users of ${coldSet}`,
+        caption: 'Mean ± std over the row\'s runs. "Fit ms/user" is the wall time to profile one user, each user fitted alone.',
+        columns: [
+          { key: 'model', label: 'Row' },
+          { key: 'strategy', label: 'Strategy' },
+          { key: 'shots', label: 'Outfits/user' },
+          { key: 'auc', label: 'AUC' },
+          { key: 'ndcg', label: 'NDCG' },
+          { key: 'runs', label: 'Runs' },
+          { key: 'fitMs', label: 'Fit ms/user', digits: 1 },
+        ],
+        rows,
+      },
+    ],
+    charts: [
+      {
+        id: 'coldstart-shots',
+        title: 'New users: AUC vs outfits per user',
+        caption: 'Test AUC of the new users against the number of outfits they were profiled from, per row and strategy, mean ± std over runs.',
+        svg: await lineChartSvg(points, { title: 'New-user AUC vs outfits per user', xTitle: 'outfits per new user', yTitle: 'test AUC', xOrdinal: true }),
+      },
+    ],
+  };
+}
+
