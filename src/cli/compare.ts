@@ -24,6 +24,7 @@ interface CompareCliOptions {
   strategies: string;
   coldSteps?: string;
   coldSeed: string;
+  teacher?: string;
 }
 
 export function register(program: Command): void {
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .option('--strategies <list>', `cold-start strategies, comma-separated: ${COLD_START_STRATEGIES.join(', ')}`, COLD_START_STRATEGIES.join(','))
     .option('--cold-steps <n>', 'SO optimisation steps (default 150)')
     .option('--cold-seed <n>', 'seed of the new users\' outfit choice and SO fit', '0')
+    .option('--teacher <run>', "the FND students' teacher: adds how well its φ > t flags find the true false negatives (synthetic data), and per-user gains against them")
     .action(async (opts: CompareCliOptions) => {
       const rows = opts.row.map(parseCompareRow);
       let cold: CompareColdStart | undefined;
@@ -65,6 +67,7 @@ export function register(program: Command): void {
         random: opts.random === true,
         baseline: opts.baseline,
         cold,
+        teacher: opts.teacher,
         commandLine: commandLineOf(process.argv.slice(2)),
         log: (line: string) => process.stderr.write(line + '\n'),
       };

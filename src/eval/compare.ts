@@ -27,6 +27,8 @@ import { writeJsonAtomic } from '../util/fs.js';
 import { evaluateRunFolder, type RunEvaluation } from './experiments/cells.js';
 import { lineChartSvg, type ChartPoint } from './experiments/charts.js';
 import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './experiments/cold-users.js';
+import { computeTeacherFlags, FLAG_KINDS, type TeacherFlags } from './experiments/fn-analysis.js';
+import { pearson } from './experiments/fn-flags.js';
 import { baselineValues, computeBaselines, METRIC_COLUMNS, type BaselineRows } from './experiments/main-table.js';
 import { summarise, writeReport, type ReportChart, type ReportSection, type ReportTable, type TableValue } from './experiments/report.js';
 
@@ -59,6 +61,12 @@ export interface CompareOptions {
   /** Label of the row the others are compared with (mean AUC difference, wins per run). */
   baseline?: string;
   cold?: CompareColdStart;
+  /**
+   * A teacher run (the FND students' teacher): adds how well its "φ > t" flags find the true false
+   * negatives of the training negatives (synthetic data only), and, with a baseline, how each row's
+   * per-user AUC gain over the baseline follows the teacher's per-user flag precision.
+   */
+  teacher?: string;
   /** Printed in the report's preamble. */
   commandLine: string;
   log?: (line: string) => void;
@@ -82,7 +90,7 @@ export function parseCompareRow(text: string): CompareRow {
  * Checks every row before anything is evaluated: labels unique, run folders finished and trained on
  * `set`, no run in two rows, the baseline a known label. Throws a UserError naming the row and run.
  */
-export function validateCompare(opts: Pick<CompareOptions, 'rows' | 'set' | 'baseline'>): void {
+export function validateCompare(opts: Pick<CompareOptions, 'rows' | 'set' | 'baseline' | 'teacher'>): void {
   if (opts.rows.length === 0) throw new UserError('compare: give at least one --row LABEL=RUN[,RUN...]');
   const labels = new Set<string>();
   const seen = new Map<string, string>();
@@ -101,6 +109,12 @@ export function validateCompare(opts: Pick<CompareOptions, 'rows' | 'set' | 'bas
       const state = readState(run);
       if (!state?.finished || !state.best) throw new UserError(`--row '${row.label}': ${run} has not finished training`);
     }
+  }
+  if (opts.teacher !== undefined) {
+    const config = readRunConfig(opts.teacher);
+    if (config.data.set !== opts.set) throw new UserError(`--teacher: ${opts.teacher} was trained on set ${config.data.set}, not on --set ${opts.set}`);
+    const state = readState(opts.teacher);
+    if (!state?.finished || !state.best) throw new UserError(`--teacher: ${opts.teacher} has not finished training`);
   }
   if (opts.baseline !== undefined && !labels.has(opts.baseline)) {
     throw new UserError(`--baseline: '${opts.baseline}' is not one of the row labels (${[...labels].join(', ')})`);
@@ -167,6 +181,7 @@ export async function runCompare(opts: CompareOptions): Promise<string[]> {
     { heading: `Test split of set ${opts.set}`, tables: [mainTable(opts, evaluations, baselines)], charts: [await learningCurves(opts)] },
   ];
   if (opts.cold) sections.push(await coldSection(opts, opts.cold));
+  if (opts.teacher !== undefined) sections.push(await flagSection(opts, opts.teacher, evaluations));
   const preamble =
     `Command: \`${opts.commandLine}\`\n\n` +
     `Dataset root \`${opts.root}\`, set ${opts.set}. Each row summarises its runs (one per seed) as mean ± std ` +
@@ -235,6 +250,10 @@ function mainTable(opts: CompareOptions, evaluations: Map<string, RunEvaluation[
     ],
     rows,
   };
+}
+
+function finiteOrNull(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
 }
 
 function mean(xs: readonly number[]): number {
@@ -335,3 +354,118 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
   };
 }
 
+
+/** Per-user mean test AUC over a row's runs (null for a user without candidates in every run). */
+function perUserMeanAuc(evs: readonly RunEvaluation[]): Array<number | null> {
+  const n = evs[0]?.test.file.perUserAuc.length ?? 0;
+  return Array.from({ length: n }, (_, u) => {
+    const xs = evs.map((e) => e.test.file.perUserAuc[u]).filter((v): v is number => v !== null);
+    return xs.length > 0 ? mean(xs) : null;
+  });
+}
+
+async function flagSection(opts: CompareOptions, teacher: string, evaluations: Map<string, RunEvaluation[]>): Promise<ReportSection> {
+  const flags = await cachedRunResult(
+    cachePath(opts.out, 'fn-flags', teacher, `fn-flags\n${resolve(opts.root)}\n${opts.set}`),
+    weightsStamp(teacher),
+    async (): Promise<TeacherFlags[] | null> => {
+      opts.log?.(`teacher flags of ${teacher} on ${opts.root} set ${opts.set} (train negatives)`);
+      return computeTeacherFlags(teacher, opts.root, opts.root, opts.set);
+    },
+  );
+  const heading = `The teacher's false-negative flags (${teacher})`;
+  if (!flags) {
+    return { heading, intro: `${opts.root} has no oracle false-negative flags (not written by \`outfitrec data synth\`), so the teacher's flags cannot be scored.`, tables: [], charts: [] };
+  }
+  const flagRows: Array<Record<string, TableValue>> = [];
+  const points: ChartPoint[] = [];
+  for (const [k, { label }] of FLAG_KINDS.entries()) {
+    const q = flags[k].quality;
+    for (const r of q.rows) {
+      flagRows.push({
+        negatives: label,
+        threshold: r.thresholdInStd === 0 ? 'φ > 0 (FND rule)' : `φ > ${r.thresholdInStd}·std(φ)`,
+        flaggedShare: r.flagged / q.negatives,
+        precision: finiteOrNull(r.precision),
+        recall: finiteOrNull(r.recall),
+        baseRate: q.baseRate,
+        rankingAuc: finiteOrNull(q.rankingAuc),
+      });
+      if (Number.isFinite(r.precision)) points.push({ x: r.thresholdInStd, y: r.precision, series: `precision (${label})`, panel: `set ${opts.set}` });
+      if (Number.isFinite(r.recall)) points.push({ x: r.thresholdInStd, y: r.recall, series: `recall (${label})`, panel: `set ${opts.set}` });
+    }
+  }
+  const tables: ReportTable[] = [
+    {
+      id: 'fn-flags',
+      title: 'Teacher flags vs true false negatives',
+      caption:
+        'FND counts a sampled negative as a false negative when the teacher places it inside the user\'s radius, φ = r̂_u − d^T(u, o⁻) > 0 ' +
+        '(SPEC §4; r̂_u: mean teacher distance over the user\'s training positives). Precision and recall of "φ > t" against the generator\'s ' +
+        'flags (a negative whose true utility is above the median utility of the user\'s positives) on the training negatives ' +
+        '(`tuples_train_nega`, `tuples_train_nega_hard`); t in units of φ\'s standard deviation. Base rate = share of true false negatives ' +
+        '(the precision of flagging at random); ranking AUC = P(φ of a true false negative > φ of a true negative).',
+      columns: [
+        { key: 'negatives', label: 'Negatives' },
+        { key: 'threshold', label: 'Rule' },
+        { key: 'flaggedShare', label: 'Flagged share' },
+        { key: 'precision', label: 'Precision' },
+        { key: 'recall', label: 'Recall' },
+        { key: 'baseRate', label: 'Base rate' },
+        { key: 'rankingAuc', label: 'Ranking AUC' },
+      ],
+      rows: flagRows,
+    },
+  ];
+  const base = opts.baseline === undefined ? undefined : evaluations.get(opts.baseline);
+  if (base) {
+    const baseUsers = perUserMeanAuc(base);
+    const random = flags[0];
+    const gainRows: Array<Record<string, TableValue>> = [];
+    for (const row of opts.rows) {
+      if (row.label === opts.baseline) continue;
+      const rowUsers = perUserMeanAuc(evaluations.get(row.label) ?? []);
+      const gain = rowUsers.map((a, u) => (a === null || baseUsers[u] === null ? null : a - (baseUsers[u] as number)));
+      const corr = (per: ReadonlyArray<number | null>): number => {
+        const users = gain.map((_, u) => u).filter((u) => gain[u] !== null && per[u] !== null && per[u] !== undefined);
+        return pearson(users.map((u) => per[u] as number), users.map((u) => gain[u] as number));
+      };
+      const gains = gain.filter((g): g is number => g !== null);
+      gainRows.push({
+        method: row.label,
+        meanGain: gains.length > 0 ? mean(gains) : null,
+        usersGaining: `${gains.filter((g) => g > 0).length} of ${gains.length}`,
+        corrPrecision: finiteOrNull(corr(random.perUserPrecision)),
+        corrFnShare: finiteOrNull(corr(random.perUserFnShare)),
+      });
+    }
+    tables.push({
+      id: 'fn-gain',
+      title: `Per-user gain over '${opts.baseline}' and the teacher's flags`,
+      caption:
+        `Per user, the row's mean test AUC minus '${opts.baseline}'s (means over each row's runs); "users gaining" counts users with a positive gain. ` +
+        'The last two columns correlate (Pearson r over users) that gain with the precision of the teacher\'s φ > 0 flags for the user and with the ' +
+        'user\'s true false-negative share, both on the random-mix training negatives.',
+      columns: [
+        { key: 'method', label: 'Row' },
+        { key: 'meanGain', label: 'Mean per-user AUC gain' },
+        { key: 'usersGaining', label: 'Users gaining' },
+        { key: 'corrPrecision', label: 'r(gain, flag precision)' },
+        { key: 'corrFnShare', label: 'r(gain, FN share)' },
+      ],
+      rows: gainRows,
+    });
+  }
+  return {
+    heading,
+    tables,
+    charts: [
+      {
+        id: 'fn-flags-threshold',
+        title: 'Flag precision and recall vs threshold',
+        caption: 'Precision and recall of φ > t·std(φ) against the generator\'s flags, per negatives file; t = 0 is the rule FND trains with.',
+        svg: await lineChartSvg(points, { title: 'Teacher false-negative flags', xTitle: 'threshold t (in std of φ)', yTitle: 'precision / recall' }),
+      },
+    ],
+  };
+}

@@ -47,13 +47,13 @@ describe('outfitrec compare', () => {
     const args = [
       'compare', '--data', tiny.root, '--set', '630', '--out', out, '--oracle', '--random',
       '--row', `alone=${runA}`, '--row', `twins=${runB},${runC}`, '--baseline', 'alone',
-      '--cold', '--shots', '1', '--strategies', 'sa,su', '--cold-steps', '5',
+      '--cold', '--shots', '1', '--strategies', 'sa,su', '--cold-steps', '5', '--teacher', runA,
     ];
     const res = cli(args);
     assert.equal(res.status, 0, res.stderr);
     assert.match(res.stdout, /report: .*report\.md/);
     const md = readFileSync(join(out, 'report.md'), 'utf8');
-    for (const file of ['compare.csv', 'coldstart.csv', 'learning-curves.svg', 'coldstart-shots.svg']) {
+    for (const file of ['compare.csv', 'coldstart.csv', 'fn-flags.csv', 'fn-gain.csv', 'learning-curves.svg', 'coldstart-shots.svg', 'fn-flags-threshold.svg']) {
       assert.ok(existsSync(join(out, file)), file);
     }
     assert.match(readFileSync(join(out, 'learning-curves.svg'), 'utf8'), /^<svg/);
@@ -94,10 +94,26 @@ describe('outfitrec compare', () => {
     assert.ok(cold.some((l) => l.startsWith('twins,SU,1,')));
     assert.ok(cold.some((l) => l.startsWith('alone,SA,1,')));
 
+    // the teacher's flags: 6 thresholds × 2 negatives files; identical runs gain nothing over each other
+    const flagLines = readFileSync(join(out, 'fn-flags.csv'), 'utf8').trim().split('\n');
+    assert.equal(flagLines.length, 1 + 2 * 6);
+    const fHeader = flagLines[0].split(',');
+    for (const line of flagLines.slice(1)) {
+      const f = Object.fromEntries(fHeader.map((h, i) => [h, line.split(',')[i]]));
+      const base = Number(f.baseRate);
+      assert.ok(base > 0 && base < 1, `base rate ${f.baseRate}`);
+      if (f.precision !== '') assert.ok(Number(f.precision) >= 0 && Number(f.precision) <= 1);
+    }
+    assert.ok(flagLines.some((l) => l.includes('φ > 0 (FND rule)')));
+    const gain = readFileSync(join(out, 'fn-gain.csv'), 'utf8').trim().split('\n');
+    assert.equal(gain.length, 2);
+    assert.match(gain[1], /^twins,0,0 of \d+,/);
+
     // again: every evaluation comes from results/, untouched
     const results = readdirSync(join(out, 'results')).sort();
     assert.equal(results.filter((f) => f.startsWith('test-')).length, 3);
     assert.equal(results.filter((f) => f.startsWith('coldstart-')).length, 3);
+    assert.equal(results.filter((f) => f.startsWith('fn-flags-')).length, 1);
     const mtimes = results.map((f) => statSync(join(out, 'results', f)).mtimeMs);
     const again = cli(args);
     assert.equal(again.status, 0, again.stderr);
@@ -123,6 +139,7 @@ describe('outfitrec compare', () => {
       [['--row', 'no-equals-sign'], /is not LABEL=RUN/],
       [['--row', `x=${runA}`, '--cold', '--strategies', 'so,zz'], /--strategies: 'zz' is not one of so, su, sa/],
       [[], /at least one --row/],
+      [['--row', `x=${runA}`, '--teacher', other], /--teacher: .*other-set was trained on set 519/],
     ];
     for (const [extra, message] of cases) {
       const res = cli([...base, ...extra]);

@@ -19,13 +19,13 @@ import { flagQuality, pearson, type FlagQuality } from './fn-flags.js';
 import { cellKey, makeCell, teacherOf, type TrainCell } from './grid.js';
 import type { ReportSection, TableValue } from './report.js';
 
-const KINDS = [
+export const FLAG_KINDS = [
   { kind: 'nega' as const, label: 'random mix' },
   { kind: 'nega_hard' as const, label: 'hard' },
 ];
 
 /** One teacher's flags on one negatives file. */
-interface TeacherFlags {
+export interface TeacherFlags {
   kind: 'nega' | 'nega_hard';
   quality: FlagQuality;
   /** Per user: precision of φ > 0 (null when the user has nothing flagged) and share of true false negatives. */
@@ -39,39 +39,47 @@ interface TeacherFlags {
  * cells trained on (the training view); φ is scored on the ORIGINAL files, which the flags align with.
  */
 async function teacherFlagsOf(ctx: ExperimentContext, teacher: TrainCell): Promise<TeacherFlags[] | null> {
-  return cached(ctx, `fn-analysis_${cellKey(teacher)}`, async () => {
-    const { root, trainRoot } = ctx.paths;
-    const flagsByKind = KINDS.map(({ kind }) => loadFalseNegativeFlags(root, teacher.set, 'train', kind));
-    if (flagsByKind.some((f) => f === null)) return null;
-    const run = await loadRun(runDirOf(ctx.paths, teacher), { root, splits: ['train'] });
+  return cached(ctx, `fn-analysis_${cellKey(teacher)}`, () =>
+    computeTeacherFlags(runDirOf(ctx.paths, teacher), ctx.paths.root, ctx.paths.trainRoot, teacher.set),
+  );
+}
+
+/**
+ * φ of the teacher in `teacherDir` on the train split's negative files of `setName` under `root`,
+ * scored against the oracle's flags; null when `root` has no flags. r̂_u is taken over the training
+ * positives under `trainRoot` (the ones the teacher and its students trained on).
+ */
+export async function computeTeacherFlags(teacherDir: string, root: string, trainRoot: string, setName: string): Promise<TeacherFlags[] | null> {
+  const flagsByKind = FLAG_KINDS.map(({ kind }) => loadFalseNegativeFlags(root, setName, 'train', kind));
+  if (flagsByKind.some((f) => f === null)) return null;
+  const run = await loadRun(teacherDir, { root, splits: ['train'] });
+  try {
+    const set = run.set;
+    const trainedOn = trainRoot === root ? set.splits.train.posi : loadPolyvoreSet(trainRoot, setName, { splits: ['train'] }).splits.train.posi;
+    const negativeFiles = FLAG_KINDS.map(({ kind }) => {
+      const t = kind === 'nega' ? set.splits.train.nega : set.splits.train.negaHard;
+      if (!t) throw new Error(`${set.dir}: no tuples_train_${kind}`);
+      return t;
+    });
+    // the teacher's item embeddings once, for every item the positives and both files hold
+    const cache = ItemEmbeddingCache.build(run.model, run.inputs as ItemInputSource, ItemEmbeddingCache.itemsOf(set.splits.train.posi, trainedOn, ...negativeFiles));
     try {
-      const set = run.set;
-      const trainedOn = trainRoot === root ? set.splits.train.posi : loadPolyvoreSet(trainRoot, teacher.set, { splits: ['train'] }).splits.train.posi;
-      const negativeFiles = KINDS.map(({ kind }) => {
-        const t = kind === 'nega' ? set.splits.train.nega : set.splits.train.negaHard;
-        if (!t) throw new Error(`${set.dir}: no tuples_train_${kind}`);
-        return t;
+      const radius = userRadius(trainedOn.users, cache.scoreTable(trainedOn), set.numUsers, 'mean');
+      return FLAG_KINDS.map(({ kind }, k): TeacherFlags => {
+        const negatives = negativeFiles[k];
+        const scores = cache.scoreTable(negatives);
+        // φ = r̂_u − d^T(u, o⁻) = r̂_u + s^T(u, o⁻) (SPEC §4)
+        const phi = scores.map((s, i) => radius[negatives.users[i]] + s);
+        const flags = flagsByKind[k] as Uint8Array;
+        if (flags.length !== phi.length) throw new Error(`${kind}: ${flags.length} oracle flags for ${phi.length} negatives`);
+        return { kind, quality: flagQuality(phi, flags), ...perUserFlags(negatives.users, phi, flags, set.numUsers) };
       });
-      // the teacher's item embeddings once, for every item the positives and both files hold
-      const cache = ItemEmbeddingCache.build(run.model, run.inputs as ItemInputSource, ItemEmbeddingCache.itemsOf(set.splits.train.posi, trainedOn, ...negativeFiles));
-      try {
-        const radius = userRadius(trainedOn.users, cache.scoreTable(trainedOn), set.numUsers, 'mean');
-        return KINDS.map(({ kind }, k): TeacherFlags => {
-          const negatives = negativeFiles[k];
-          const scores = cache.scoreTable(negatives);
-          // φ = r̂_u − d^T(u, o⁻) = r̂_u + s^T(u, o⁻) (SPEC §4)
-          const phi = scores.map((s, i) => radius[negatives.users[i]] + s);
-          const flags = flagsByKind[k] as Uint8Array;
-          if (flags.length !== phi.length) throw new Error(`${kind}: ${flags.length} oracle flags for ${phi.length} negatives`);
-          return { kind, quality: flagQuality(phi, flags), ...perUserFlags(negatives.users, phi, flags, set.numUsers) };
-        });
-      } finally {
-        cache.dispose();
-      }
     } finally {
-      run.model.dispose();
+      cache.dispose();
     }
-  });
+  } finally {
+    run.model.dispose();
+  }
 }
 
 function perUserFlags(users: Int32Array, phi: Float32Array, flags: Uint8Array, numUsers: number): Pick<TeacherFlags, 'perUserPrecision' | 'perUserFnShare'> {
@@ -113,7 +121,7 @@ export async function buildFnAnalysisSection(ctx: ExperimentContext): Promise<Re
       perSeed.push(flags);
     }
     if (!available) break;
-    for (const [k, { label }] of KINDS.entries()) {
+    for (const [k, { label }] of FLAG_KINDS.entries()) {
       const qualities = perSeed.map((f) => f[k].quality);
       const thresholds = qualities[0].rows.map((r) => r.thresholdInStd);
       for (const [t, thresholdInStd] of thresholds.entries()) {
