@@ -26,9 +26,9 @@ import { readRunConfig } from '../train/run.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { evaluateRunFolder, type RunEvaluation } from './experiments/cells.js';
 import { lineChartSvg, type ChartPoint } from './experiments/charts.js';
+import { coldStartShotsChart } from './experiments/coldstart-table.js';
 import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './experiments/cold-users.js';
-import { computeTeacherFlags, FLAG_KINDS, type TeacherFlags } from './experiments/fn-analysis.js';
-import { pearson } from './experiments/fn-flags.js';
+import { computeTeacherFlags, FLAG_CAPTION, FLAG_COLUMNS, flagRowsOf, flagThresholdChart, gainCorrelation, type TeacherFlags } from './experiments/fn-analysis.js';
 import { baselineValues, computeBaselines, METRIC_COLUMNS, type BaselineRows } from './experiments/main-table.js';
 import { summarise, writeReport, type ReportChart, type ReportSection, type ReportTable, type TableValue } from './experiments/report.js';
 
@@ -343,14 +343,7 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
         rows,
       },
     ],
-    charts: [
-      {
-        id: 'coldstart-shots',
-        title: 'New users: AUC vs outfits per user',
-        caption: 'Test AUC of the new users against the number of outfits they were profiled from, per row and strategy, mean ± std over runs.',
-        svg: await lineChartSvg(points, { title: 'New-user AUC vs outfits per user', xTitle: 'outfits per new user', yTitle: 'test AUC', xOrdinal: true }),
-      },
-    ],
+    charts: [await coldStartShotsChart(points)],
   };
 }
 
@@ -377,43 +370,17 @@ async function flagSection(opts: CompareOptions, teacher: string, evaluations: M
   if (!flags) {
     return { heading, intro: `${opts.root} has no oracle false-negative flags (not written by \`outfitrec data synth\`), so the teacher's flags cannot be scored.`, tables: [], charts: [] };
   }
-  const flagRows: Array<Record<string, TableValue>> = [];
-  const points: ChartPoint[] = [];
-  for (const [k, { label }] of FLAG_KINDS.entries()) {
-    const q = flags[k].quality;
-    for (const r of q.rows) {
-      flagRows.push({
-        negatives: label,
-        threshold: r.thresholdInStd === 0 ? 'φ > 0 (FND rule)' : `φ > ${r.thresholdInStd}·std(φ)`,
-        flaggedShare: r.flagged / q.negatives,
-        precision: finiteOrNull(r.precision),
-        recall: finiteOrNull(r.recall),
-        baseRate: q.baseRate,
-        rankingAuc: finiteOrNull(q.rankingAuc),
-      });
-      if (Number.isFinite(r.precision)) points.push({ x: r.thresholdInStd, y: r.precision, series: `precision (${label})`, panel: `set ${opts.set}` });
-      if (Number.isFinite(r.recall)) points.push({ x: r.thresholdInStd, y: r.recall, series: `recall (${label})`, panel: `set ${opts.set}` });
-    }
-  }
+  const { rows: flagRows, points } = flagRowsOf([flags], {}, `set ${opts.set}`);
   const tables: ReportTable[] = [
     {
       id: 'fn-flags',
       title: 'Teacher flags vs true false negatives',
       caption:
         'FND counts a sampled negative as a false negative when the teacher places it inside the user\'s radius, φ = r̂_u − d^T(u, o⁻) > 0 ' +
-        '(SPEC §4; r̂_u: mean teacher distance over the user\'s training positives). Precision and recall of "φ > t" against the generator\'s ' +
-        'flags (a negative whose true utility is above the median utility of the user\'s positives) on the training negatives ' +
-        '(`tuples_train_nega`, `tuples_train_nega_hard`); t in units of φ\'s standard deviation. Base rate = share of true false negatives ' +
-        '(the precision of flagging at random); ranking AUC = P(φ of a true false negative > φ of a true negative).',
-      columns: [
-        { key: 'negatives', label: 'Negatives' },
-        { key: 'threshold', label: 'Rule' },
-        { key: 'flaggedShare', label: 'Flagged share' },
-        { key: 'precision', label: 'Precision' },
-        { key: 'recall', label: 'Recall' },
-        { key: 'baseRate', label: 'Base rate' },
-        { key: 'rankingAuc', label: 'Ranking AUC' },
-      ],
+        '(SPEC §4; r̂_u: mean teacher distance over the user\'s training positives); the generator flags a negative whose true utility is above ' +
+        'the median utility of the user\'s positives. On the training negatives (`tuples_train_nega`, `tuples_train_nega_hard`). ' +
+        FLAG_CAPTION,
+      columns: FLAG_COLUMNS,
       rows: flagRows,
     },
   ];
@@ -426,17 +393,13 @@ async function flagSection(opts: CompareOptions, teacher: string, evaluations: M
       if (row.label === opts.baseline) continue;
       const rowUsers = perUserMeanAuc(evaluations.get(row.label) ?? []);
       const gain = rowUsers.map((a, u) => (a === null || baseUsers[u] === null ? null : a - (baseUsers[u] as number)));
-      const corr = (per: ReadonlyArray<number | null>): number => {
-        const users = gain.map((_, u) => u).filter((u) => gain[u] !== null && per[u] !== null && per[u] !== undefined);
-        return pearson(users.map((u) => per[u] as number), users.map((u) => gain[u] as number));
-      };
       const gains = gain.filter((g): g is number => g !== null);
       gainRows.push({
         method: row.label,
         meanGain: gains.length > 0 ? mean(gains) : null,
         usersGaining: `${gains.filter((g) => g > 0).length} of ${gains.length}`,
-        corrPrecision: finiteOrNull(corr(random.perUserPrecision)),
-        corrFnShare: finiteOrNull(corr(random.perUserFnShare)),
+        corrPrecision: finiteOrNull(gainCorrelation(gain, random.perUserPrecision)),
+        corrFnShare: finiteOrNull(gainCorrelation(gain, random.perUserFnShare)),
       });
     }
     tables.push({
@@ -459,13 +422,6 @@ async function flagSection(opts: CompareOptions, teacher: string, evaluations: M
   return {
     heading,
     tables,
-    charts: [
-      {
-        id: 'fn-flags-threshold',
-        title: 'Flag precision and recall vs threshold',
-        caption: 'Precision and recall of φ > t·std(φ) against the generator\'s flags, per negatives file; t = 0 is the rule FND trains with.',
-        svg: await lineChartSvg(points, { title: 'Teacher false-negative flags', xTitle: 'threshold t (in std of φ)', yTitle: 'precision / recall' }),
-      },
-    ],
+    charts: [await flagThresholdChart(points)],
   };
 }

@@ -10,7 +10,7 @@ import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './cold-users.js
 import { cached, summaryOrNull, type ExperimentContext } from './context.js';
 import { cellKey, makeCell, type TrainCell } from './grid.js';
 import { baselinesOf, baselineValues } from './main-table.js';
-import type { ReportSection, TableValue } from './report.js';
+import type { ReportChart, ReportSection, TableValue } from './report.js';
 
 const BASE_METHODS = [
   { method: 'lpae' as const, label: 'LPAE' },
@@ -84,14 +84,7 @@ export async function buildColdStartSection(ctx: ExperimentContext): Promise<Rep
         rows,
       },
     ],
-    charts: [
-      {
-        id: 'coldstart-shots',
-        title: 'Cold users: AUC vs outfits per user',
-        caption: 'Test AUC of the new users against the number of outfits they were profiled from, per model and strategy.',
-        svg: await lineChartSvg(points, { title: 'New-user AUC vs outfits per user', xTitle: 'outfits per new user', yTitle: 'test AUC', xOrdinal: true }),
-      },
-    ],
+    charts: [await coldStartShotsChart(points)],
   };
 }
 
@@ -103,4 +96,14 @@ function find(rs: ColdStartResult[], shots: number, strategy: ColdStartStrategy)
   const r = rs.find((x) => x.shots === shots && x.strategy === strategy);
   if (!r) throw new Error(`cold start: no result for ${shots} shot(s), ${strategy}`);
   return r;
+}
+
+/** New-user test AUC against the outfits each user was profiled from, one line per model × strategy. */
+export async function coldStartShotsChart(points: readonly ChartPoint[]): Promise<ReportChart> {
+  return {
+    id: 'coldstart-shots',
+    title: 'Cold users: AUC vs outfits per user',
+    caption: 'Test AUC of the new users against the number of outfits they were profiled from, per model and strategy (mean ± std over seeds).',
+    svg: await lineChartSvg(points, { title: 'New-user AUC vs outfits per user', xTitle: 'outfits per new user', yTitle: 'test AUC', xOrdinal: true }),
+  };
 }

@@ -17,7 +17,7 @@ import { lineChartSvg, type ChartPoint } from './charts.js';
 import { cached, overSeeds, perUserDifference, resultOf, summaryOrNull, type ExperimentContext } from './context.js';
 import { flagQuality, pearson, type FlagQuality } from './fn-flags.js';
 import { cellKey, makeCell, teacherOf, type TrainCell } from './grid.js';
-import type { ReportSection, TableValue } from './report.js';
+import type { ReportChart, ReportSection, TableColumn, TableValue } from './report.js';
 
 export const FLAG_KINDS = [
   { kind: 'nega' as const, label: 'random mix' },
@@ -102,6 +102,67 @@ function perUserFlags(users: Int32Array, phi: Float32Array, flags: Uint8Array, n
   };
 }
 
+/** The flag table's columns (the grid's table puts a Set column first). */
+export const FLAG_COLUMNS: TableColumn[] = [
+  { key: 'negatives', label: 'Negatives' },
+  { key: 'threshold', label: 'Rule' },
+  { key: 'flaggedShare', label: 'Flagged share' },
+  { key: 'precision', label: 'Precision' },
+  { key: 'recall', label: 'Recall' },
+  { key: 'baseRate', label: 'Base rate' },
+  { key: 'rankingAuc', label: 'Ranking AUC' },
+];
+
+export const FLAG_CAPTION =
+  'Precision and recall of the rule "φ > t" against the oracle flags; thresholds in units of φ\'s standard deviation. ' +
+  'Base rate = share of negatives that truly are false negatives (the precision of flagging at random). ' +
+  'Ranking AUC = P(φ of a true false negative > φ of a true negative).';
+
+/**
+ * The flag table's rows for one set, each negatives file × threshold, mean ± std over the teachers
+ * given (one per seed), and the precision/recall points of the threshold chart.
+ */
+export function flagRowsOf(perTeacher: readonly TeacherFlags[][], fixed: Record<string, TableValue>, panel: string): { rows: Array<Record<string, TableValue>>; points: ChartPoint[] } {
+  const rows: Array<Record<string, TableValue>> = [];
+  const points: ChartPoint[] = [];
+  for (const [k, { label }] of FLAG_KINDS.entries()) {
+    const qualities = perTeacher.map((f) => f[k].quality);
+    const thresholds = qualities[0].rows.map((r) => r.thresholdInStd);
+    for (const [t, thresholdInStd] of thresholds.entries()) {
+      const prec = summaryOrNull(qualities.map((q) => q.rows[t].precision).filter(Number.isFinite));
+      const rec = summaryOrNull(qualities.map((q) => q.rows[t].recall).filter(Number.isFinite));
+      rows.push({
+        ...fixed,
+        negatives: label,
+        threshold: thresholdInStd === 0 ? 'φ > 0 (FND rule)' : `φ > ${thresholdInStd}·std(φ)`,
+        flaggedShare: summaryOrNull(qualities.map((q) => q.rows[t].flagged / q.negatives)),
+        precision: prec,
+        recall: rec,
+        baseRate: summaryOrNull(qualities.map((q) => q.baseRate)),
+        rankingAuc: summaryOrNull(qualities.map((q) => q.rankingAuc).filter(Number.isFinite)),
+      });
+      if (prec) points.push({ x: thresholdInStd, y: prec.mean, std: prec.std, series: `precision (${label})`, panel });
+      if (rec) points.push({ x: thresholdInStd, y: rec.mean, std: rec.std, series: `recall (${label})`, panel });
+    }
+  }
+  return { rows, points };
+}
+
+export async function flagThresholdChart(points: readonly ChartPoint[]): Promise<ReportChart> {
+  return {
+    id: 'fn-flags-threshold',
+    title: 'Flag precision and recall vs threshold',
+    caption: 'Precision and recall of φ > t·std(φ) against the oracle flags, per negatives file; t = 0 is the rule FND trains with.',
+    svg: await lineChartSvg(points, { title: 'Teacher false-negative flags', xTitle: 'threshold t (in std of φ)', yTitle: 'precision / recall' }),
+  };
+}
+
+/** Pearson r over users of a per-user gain and a per-user flag statistic (users missing either are left out). */
+export function gainCorrelation(gain: ReadonlyArray<number | null>, per: ReadonlyArray<number | null>): number {
+  const users = gain.map((_, u) => u).filter((u) => gain[u] !== null && per[u] !== null && per[u] !== undefined);
+  return pearson(users.map((u) => per[u] as number), users.map((u) => gain[u] as number));
+}
+
 export async function buildFnAnalysisSection(ctx: ExperimentContext): Promise<ReportSection> {
   const { plan } = ctx;
   const flagRows: Array<Record<string, TableValue>> = [];
@@ -121,36 +182,17 @@ export async function buildFnAnalysisSection(ctx: ExperimentContext): Promise<Re
       perSeed.push(flags);
     }
     if (!available) break;
-    for (const [k, { label }] of FLAG_KINDS.entries()) {
-      const qualities = perSeed.map((f) => f[k].quality);
-      const thresholds = qualities[0].rows.map((r) => r.thresholdInStd);
-      for (const [t, thresholdInStd] of thresholds.entries()) {
-        const prec = summaryOrNull(qualities.map((q) => q.rows[t].precision).filter(Number.isFinite));
-        const rec = summaryOrNull(qualities.map((q) => q.rows[t].recall).filter(Number.isFinite));
-        flagRows.push({
-          set,
-          negatives: label,
-          threshold: thresholdInStd === 0 ? 'φ > 0 (FND rule)' : `φ > ${thresholdInStd}·std(φ)`,
-          flaggedShare: summaryOrNull(qualities.map((q) => q.rows[t].flagged / q.negatives)),
-          precision: prec,
-          recall: rec,
-          baseRate: summaryOrNull(qualities.map((q) => q.baseRate)),
-          rankingAuc: summaryOrNull(qualities.map((q) => q.rankingAuc)),
-        });
-        if (prec) points.push({ x: thresholdInStd, y: prec.mean, std: prec.std, series: `precision (${label})`, panel: `set ${set}` });
-        if (rec) points.push({ x: thresholdInStd, y: rec.mean, std: rec.std, series: `recall (${label})`, panel: `set ${set}` });
-      }
-    }
+    const flagged = flagRowsOf(perSeed, { set }, `set ${set}`);
+    flagRows.push(...flagged.rows);
+    points.push(...flagged.points);
     // the student's gain from FND, and whether it follows the teacher's flag quality user by user
     const corrPrecision: number[] = [];
     const corrFnShare: number[] = [];
     for (const [s, seed] of plan.seeds.entries()) {
       const gain = perUserDifference(resultOf(ctx, fnd(seed)).test.file.perUserAuc, resultOf(ctx, student(seed)).test.file.perUserAuc);
       const flags = perSeed[s][0];
-      const users = gain.map((g, u) => u).filter((u) => gain[u] !== null && flags.perUserPrecision[u] !== null);
-      corrPrecision.push(pearson(users.map((u) => flags.perUserPrecision[u] as number), users.map((u) => gain[u] as number)));
-      const usersShare = gain.map((g, u) => u).filter((u) => gain[u] !== null && flags.perUserFnShare[u] !== null);
-      corrFnShare.push(pearson(usersShare.map((u) => flags.perUserFnShare[u] as number), usersShare.map((u) => gain[u] as number)));
+      corrPrecision.push(gainCorrelation(gain, flags.perUserPrecision));
+      corrFnShare.push(gainCorrelation(gain, flags.perUserFnShare));
     }
     const atZero = (q: FlagQuality) => q.rows.find((r) => r.thresholdInStd === 0);
     gainRows.push({
@@ -183,20 +225,8 @@ export async function buildFnAnalysisSection(ctx: ExperimentContext): Promise<Re
       {
         id: 'fn-flags',
         title: 'Teacher flags vs true false negatives',
-        caption:
-          'Precision and recall of the rule "φ > t" against the oracle flags; thresholds in units of φ\'s standard deviation. ' +
-          'Base rate = share of negatives that truly are false negatives (the precision of flagging at random). ' +
-          `Ranking AUC = P(φ of a true false negative > φ of a true negative). Mean ± std over ${plan.seeds.length} teacher seed(s).`,
-        columns: [
-          { key: 'set', label: 'Set' },
-          { key: 'negatives', label: 'Negatives' },
-          { key: 'threshold', label: 'Rule' },
-          { key: 'flaggedShare', label: 'Flagged share' },
-          { key: 'precision', label: 'Precision' },
-          { key: 'recall', label: 'Recall' },
-          { key: 'baseRate', label: 'Base rate' },
-          { key: 'rankingAuc', label: 'Ranking AUC' },
-        ],
+        caption: `${FLAG_CAPTION} Mean ± std over ${plan.seeds.length} teacher seed(s).`,
+        columns: [{ key: 'set', label: 'Set' }, ...FLAG_COLUMNS],
         rows: flagRows,
       },
       {
@@ -219,13 +249,6 @@ export async function buildFnAnalysisSection(ctx: ExperimentContext): Promise<Re
         rows: gainRows,
       },
     ],
-    charts: [
-      {
-        id: 'fn-flags-threshold',
-        title: 'Flag precision and recall vs threshold',
-        caption: 'Precision and recall of φ > t·std(φ) against the oracle flags, per negatives file; t = 0 is the rule FND trains with.',
-        svg: await lineChartSvg(points, { title: 'Teacher false-negative flags', xTitle: 'threshold t (in std of φ)', yTitle: 'precision / recall' }),
-      },
-    ],
+    charts: [await flagThresholdChart(points)],
   };
 }
