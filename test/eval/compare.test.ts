@@ -100,9 +100,9 @@ describe('outfitrec compare', () => {
     const fHeader = flagLines[0].split(',');
     for (const line of flagLines.slice(1)) {
       const f = Object.fromEntries(fHeader.map((h, i) => [h, line.split(',')[i]]));
-      const base = Number(f.baseRate);
-      assert.ok(base > 0 && base < 1, `base rate ${f.baseRate}`);
-      if (f.precision !== '') assert.ok(Number(f.precision) >= 0 && Number(f.precision) <= 1);
+      const base = Number(f.baseRate_mean);
+      assert.ok(base > 0 && base < 1, `base rate ${f.baseRate_mean}`);
+      if (f.precision_mean !== '') assert.ok(Number(f.precision_mean) >= 0 && Number(f.precision_mean) <= 1);
     }
     assert.ok(flagLines.some((l) => l.includes('φ > 0 (FND rule)')));
     const gain = readFileSync(join(out, 'fn-gain.csv'), 'utf8').trim().split('\n');
