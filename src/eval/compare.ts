@@ -27,6 +27,7 @@ import { writeJsonAtomic } from '../util/fs.js';
 import { evaluateRunFolder, type RunEvaluation } from './experiments/cells.js';
 import { lineChartSvg, type ChartPoint } from './experiments/charts.js';
 import { coldStartShotsChart } from './experiments/coldstart-table.js';
+import { summaryOrNull } from './experiments/context.js';
 import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './experiments/cold-users.js';
 import { computeTeacherFlags, FLAG_CAPTION, FLAG_COLUMNS, flagRowsOf, flagThresholdChart, gainCorrelation, type TeacherFlags } from './experiments/fn-analysis.js';
 import { baselineValues, computeBaselines, METRIC_COLUMNS, type BaselineRows } from './experiments/main-table.js';
@@ -163,8 +164,6 @@ function runColdStarts(opts: CompareOptions, cold: CompareColdStart, run: string
   );
 }
 
-const summary = (values: readonly number[]): TableValue => summarise(values) ?? null;
-
 /** Runs the comparison and writes the report folder; returns the paths written, report.md first. */
 export async function runCompare(opts: CompareOptions): Promise<string[]> {
   validateCompare(opts);
@@ -174,9 +173,8 @@ export async function runCompare(opts: CompareOptions): Promise<string[]> {
     for (const run of row.runs) evs.push(await runEvaluation(opts, run));
     evaluations.set(row.label, evs);
   }
-  const seedsOfRandom = [0];
   const baselines: BaselineRows | null =
-    opts.oracle || opts.random ? await computeBaselines(opts.root, opts.set, seedsOfRandom) : null;
+    opts.oracle || opts.random ? await computeBaselines(opts.root, opts.set, [0]) : null;
   const sections: ReportSection[] = [
     { heading: `Test split of set ${opts.set}`, tables: [mainTable(opts, evaluations, baselines)], charts: [await learningCurves(opts)] },
   ];
@@ -202,18 +200,18 @@ function mainTable(opts: CompareOptions, evaluations: Map<string, RunEvaluation[
     const isBase = row.label === opts.baseline;
     rows.push({
       method: row.label,
-      auc: summary(aucs),
-      ndcg: summary(evs.map((e) => e.test.file.ndcg)),
-      fitb: summary(evs.flatMap((e) => (e.test.file.fitb === null ? [] : [e.test.file.fitb]))),
-      aucHard: summary(evs.map((e) => e.test.hard.auc)),
-      ndcgHard: summary(evs.map((e) => e.test.hard.ndcg)),
+      auc: summaryOrNull(aucs),
+      ndcg: summaryOrNull(evs.map((e) => e.test.file.ndcg)),
+      fitb: summaryOrNull(evs.flatMap((e) => (e.test.file.fitb === null ? [] : [e.test.file.fitb]))),
+      aucHard: summaryOrNull(evs.map((e) => e.test.hard.auc)),
+      ndcgHard: summaryOrNull(evs.map((e) => e.test.hard.ndcg)),
       runs: evs.length,
       perRun: aucs.map((a) => a.toFixed(4)).join(' / '),
       dAuc: baseMean === undefined || isBase ? null : mean(aucs) - baseMean,
       // runs of this row whose test AUC is above every run of the baseline, of all runs
       wins: base === undefined || isBase ? null : `${aucs.filter((a) => base.every((b) => a > b.test.file.auc)).length} of ${aucs.length}`,
-      bestEpoch: summary(evs.map((e) => e.bestEpoch)),
-      trainS: summary(evs.map((e) => e.trainSeconds)),
+      bestEpoch: summaryOrNull(evs.map((e) => e.bestEpoch)),
+      trainS: summaryOrNull(evs.map((e) => e.trainSeconds)),
       params: evs[0]?.params.total ?? null,
       backbone: evs[0]?.params.backbone ?? null,
     });
@@ -312,9 +310,9 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
           strategy: strategy.toUpperCase(),
           shots,
           auc: auc ?? null,
-          ndcg: summary(matching.map((r) => r.report.ndcg)),
+          ndcg: summaryOrNull(matching.map((r) => r.report.ndcg)),
           runs: matching.length,
-          fitMs: summary(matching.map((r) => r.fitSeconds.mean * 1000)),
+          fitMs: summaryOrNull(matching.map((r) => r.fitSeconds.mean * 1000)),
         });
         if (auc) points.push({ x: shots, y: auc.mean, std: auc.std, series: `${row.label} ${strategy.toUpperCase()}`, panel: `new users of ${coldSet}` });
       }
