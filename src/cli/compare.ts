@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { initEngine, shutdownEngine } from '../engine/backend.js';
-import { parseCompareRow, runCompare, validateCompare, type CompareColdStart } from '../eval/compare.js';
+import { parseCompareRow, parseCompareSweep, runCompare, validateCompare, type CompareColdStart } from '../eval/compare.js';
 import { COLD_START_STRATEGIES } from '../train/cold-start.js';
 import { readRunConfig } from '../train/run.js';
 import { commandLineOf, parseChoiceList, parsePositiveInt, parseSeed } from './parse.js';
@@ -25,6 +25,7 @@ interface CompareCliOptions {
   coldSteps?: string;
   coldSeed: string;
   teacher?: string;
+  sweep: string[];
 }
 
 export function register(program: Command): void {
@@ -45,8 +46,15 @@ export function register(program: Command): void {
     .option('--cold-steps <n>', 'SO optimisation steps (default 150)')
     .option('--cold-seed <n>', 'seed of the new users\' outfit choice and SO fit', '0')
     .option('--teacher <run>', "the FND students' teacher: adds how well its φ > t flags find the true false negatives (synthetic data), and per-user gains against them")
+    .option(
+      '--sweep <axis|row@x|...>',
+      'rows on a numeric axis: "AXIS|ROW LABEL@X|ROW LABEL@X..." → a table and a metric-vs-x chart (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
     .action(async (opts: CompareCliOptions) => {
       const rows = opts.row.map(parseCompareRow);
+      const sweeps = opts.sweep.map(parseCompareSweep);
       let cold: CompareColdStart | undefined;
       if (opts.cold) {
         const shots = [...new Set(opts.shots.split(',').map((s) => parsePositiveInt(s.trim(), '--shots')))];
@@ -68,6 +76,7 @@ export function register(program: Command): void {
         baseline: opts.baseline,
         cold,
         teacher: opts.teacher,
+        sweeps,
         commandLine: commandLineOf(process.argv.slice(2)),
         log: (line: string) => process.stderr.write(line + '\n'),
       };

@@ -12,6 +12,8 @@
  *   every row's mean AUC difference and its per-run wins are reported.
  * - Optional cold users (§5): each run profiles the new users of 53 (or 32) with the chosen
  *   strategies and shot counts, mean ± std over the row's runs.
+ * - Optional sweeps: rows placed on a numeric axis (α, backbone width, batch size, ...) become a
+ *   table and a metric-vs-x chart (§8.4), with the baseline row as a flat reference line.
  *
  * Evaluations are cached under `<out>/results/`, keyed by the run folder and stamped with its best
  * checkpoint, so re-running the command (e.g. after adding a seed) only evaluates what is new.
@@ -32,6 +34,13 @@ import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './experiments/c
 import { computeTeacherFlags, FLAG_CAPTION, FLAG_COLUMNS, flagRowsOf, flagThresholdChart, gainCorrelation, type TeacherFlags } from './experiments/fn-analysis.js';
 import { baselineValues, computeBaselines, METRIC_COLUMNS, type BaselineRows } from './experiments/main-table.js';
 import { summarise, writeReport, type ReportChart, type ReportSection, type ReportTable, type TableValue } from './experiments/report.js';
+
+/** Rows placed on a numeric axis: a metric-vs-x table and chart (e.g. test AUC vs α). */
+export interface CompareSweep {
+  /** Axis title, e.g. "α" or "backbone width". */
+  axis: string;
+  points: Array<{ label: string; x: number }>;
+}
 
 /** One row of the comparison: a label and the run folders (seeds) it summarises. */
 export interface CompareRow {
@@ -68,6 +77,7 @@ export interface CompareOptions {
    * per-user AUC gain over the baseline follows the teacher's per-user flag precision.
    */
   teacher?: string;
+  sweeps?: CompareSweep[];
   /** Printed in the report's preamble. */
   commandLine: string;
   log?: (line: string) => void;
@@ -87,11 +97,34 @@ export function parseCompareRow(text: string): CompareRow {
   return { label, runs };
 }
 
+/** Parses `AXIS|ROW LABEL@X|ROW LABEL@X...` (the last '@' of a point separates its x). */
+export function parseCompareSweep(text: string): CompareSweep {
+  const [axisText, ...pointTexts] = text.split('|');
+  const axis = axisText.trim();
+  if (axis === '' || pointTexts.length < 2) throw new UserError(`--sweep: '${text}' is not AXIS|ROW@X|ROW@X[...] (an axis title and at least two points)`);
+  const points = pointTexts.map((p) => {
+    const at = p.lastIndexOf('@');
+    const label = p.slice(0, Math.max(0, at)).trim();
+    const xText = p.slice(at + 1).trim();
+    const x = Number(xText);
+    if (at <= 0 || label === '' || xText === '' || !Number.isFinite(x)) {
+      throw new UserError(`--sweep '${axis}': '${p.trim()}' is not ROW LABEL@NUMBER`);
+    }
+    return { label, x };
+  });
+  const xs = new Set<number>();
+  for (const { x } of points) {
+    if (xs.has(x)) throw new UserError(`--sweep '${axis}': x = ${x} is given twice`);
+    xs.add(x);
+  }
+  return { axis, points };
+}
+
 /**
  * Checks every row before anything is evaluated: labels unique, run folders finished and trained on
  * `set`, no run in two rows, the baseline a known label. Throws a UserError naming the row and run.
  */
-export function validateCompare(opts: Pick<CompareOptions, 'rows' | 'set' | 'baseline' | 'teacher'>): void {
+export function validateCompare(opts: Pick<CompareOptions, 'rows' | 'set' | 'baseline' | 'teacher' | 'sweeps'>): void {
   if (opts.rows.length === 0) throw new UserError('compare: give at least one --row LABEL=RUN[,RUN...]');
   const labels = new Set<string>();
   const seen = new Map<string, string>();
@@ -119,6 +152,11 @@ export function validateCompare(opts: Pick<CompareOptions, 'rows' | 'set' | 'bas
   }
   if (opts.baseline !== undefined && !labels.has(opts.baseline)) {
     throw new UserError(`--baseline: '${opts.baseline}' is not one of the row labels (${[...labels].join(', ')})`);
+  }
+  for (const sweep of opts.sweeps ?? []) {
+    for (const { label } of sweep.points) {
+      if (!labels.has(label)) throw new UserError(`--sweep '${sweep.axis}': '${label}' is not one of the row labels (${[...labels].join(', ')})`);
+    }
   }
 }
 
@@ -180,6 +218,7 @@ export async function runCompare(opts: CompareOptions): Promise<string[]> {
   ];
   if (opts.cold) sections.push(await coldSection(opts, opts.cold));
   if (opts.teacher !== undefined) sections.push(await flagSection(opts, opts.teacher, evaluations));
+  if (opts.sweeps && opts.sweeps.length > 0) sections.push(await sweepSection(opts, opts.sweeps, evaluations));
   const preamble =
     `Command: \`${opts.commandLine}\`\n\n` +
     `Dataset root \`${opts.root}\`, set ${opts.set}. Each row summarises its runs (one per seed) as mean ± std ` +
@@ -345,6 +384,73 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
   };
 }
 
+/** Each sweep's rows in x order (AUC/NDCG on both negatives files) and its metric-vs-x chart. */
+async function sweepSection(opts: CompareOptions, sweeps: readonly CompareSweep[], evaluations: Map<string, RunEvaluation[]>): Promise<ReportSection> {
+  const tables: ReportTable[] = [];
+  const charts: ReportChart[] = [];
+  const base = opts.baseline === undefined ? undefined : evaluations.get(opts.baseline);
+  const metrics = [
+    ['AUC', (e: RunEvaluation) => e.test.file.auc],
+    ['NDCG', (e: RunEvaluation) => e.test.file.ndcg],
+    ['AUC (hard neg.)', (e: RunEvaluation) => e.test.hard.auc],
+  ] as const;
+  for (const [i, sweep] of sweeps.entries()) {
+    const id = `sweep-${i + 1}`;
+    const ordered = [...sweep.points].sort((a, b) => a.x - b.x);
+    const points: ChartPoint[] = [];
+    const rows: Array<Record<string, TableValue>> = ordered.map(({ label, x }) => {
+      const evs = evaluations.get(label) ?? [];
+      for (const [name, get] of metrics) {
+        const s = summarise(evs.map(get));
+        if (s) points.push({ x, y: s.mean, std: s.std, series: name });
+      }
+      const auc = summarise(evs.map((e) => e.test.file.auc));
+      return {
+        x,
+        method: label,
+        auc: auc ?? null,
+        ndcg: summaryOrNull(evs.map((e) => e.test.file.ndcg)),
+        aucHard: summaryOrNull(evs.map((e) => e.test.hard.auc)),
+        ndcgHard: summaryOrNull(evs.map((e) => e.test.hard.ndcg)),
+        runs: evs.length,
+        dAuc: base === undefined || auc === undefined ? null : auc.mean - mean(base.map((e) => e.test.file.auc)),
+      };
+    });
+    if (base) {
+      for (const [name, get] of metrics) {
+        const b = mean(base.map(get));
+        for (const { x } of ordered) points.push({ x, y: b, series: `${opts.baseline}: ${name}` });
+      }
+    }
+    tables.push({
+      id,
+      title: `Test metrics vs ${sweep.axis}`,
+      caption:
+        `The rows placed on the ${sweep.axis} axis, in its order; mean ± std over each row's runs.` +
+        (opts.baseline === undefined ? '' : ` "Δ AUC" is the row's mean test AUC minus that of '${opts.baseline}'.`),
+      columns: [
+        { key: 'x', label: sweep.axis },
+        { key: 'method', label: 'Row' },
+        { key: 'auc', label: 'AUC' },
+        { key: 'ndcg', label: 'NDCG' },
+        { key: 'aucHard', label: 'AUC (hard neg.)' },
+        { key: 'ndcgHard', label: 'NDCG (hard neg.)' },
+        { key: 'runs', label: 'Runs' },
+        ...(opts.baseline === undefined ? [] : [{ key: 'dAuc', label: `Δ AUC vs ${opts.baseline}` }]),
+      ],
+      rows,
+    });
+    charts.push({
+      id,
+      title: `Test metrics vs ${sweep.axis}`,
+      caption:
+        `Test AUC and NDCG (random-mix negatives) and AUC on the hard negatives against ${sweep.axis}, mean ± std over each row's runs` +
+        (opts.baseline === undefined ? '.' : `; the flat lines are '${opts.baseline}'.`),
+      svg: await lineChartSvg(points, { title: `Test metrics vs ${sweep.axis}`, xTitle: sweep.axis, yTitle: 'test metric' }),
+    });
+  }
+  return { heading: 'Sweeps', tables, charts };
+}
 
 /** Per-user mean test AUC over a row's runs (null for a user without candidates in every run). */
 function perUserMeanAuc(evs: readonly RunEvaluation[]): Array<number | null> {

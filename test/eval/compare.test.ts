@@ -48,12 +48,13 @@ describe('outfitrec compare', () => {
       'compare', '--data', tiny.root, '--set', '630', '--out', out, '--oracle', '--random',
       '--row', `alone=${runA}`, '--row', `twins=${runB},${runC}`, '--baseline', 'alone',
       '--cold', '--shots', '1', '--strategies', 'sa,su', '--cold-steps', '5', '--teacher', runA,
+      '--sweep', 'copies|twins@2|alone@1',
     ];
     const res = cli(args);
     assert.equal(res.status, 0, res.stderr);
     assert.match(res.stdout, /report: .*report\.md/);
     const md = readFileSync(join(out, 'report.md'), 'utf8');
-    for (const file of ['compare.csv', 'coldstart.csv', 'fn-flags.csv', 'fn-gain.csv', 'learning-curves.svg', 'coldstart-shots.svg', 'fn-flags-threshold.svg']) {
+    for (const file of ['compare.csv', 'coldstart.csv', 'fn-flags.csv', 'fn-gain.csv', 'sweep-1.csv', 'learning-curves.svg', 'coldstart-shots.svg', 'fn-flags-threshold.svg', 'sweep-1.svg']) {
       assert.ok(existsSync(join(out, file)), file);
     }
     assert.match(readFileSync(join(out, 'learning-curves.svg'), 'utf8'), /^<svg/);
@@ -87,6 +88,16 @@ describe('outfitrec compare', () => {
     assert.ok(md.includes(`| twins | ${Number(twins.auc_mean).toFixed(4)} ± 0.0000 |`), md);
     assert.ok(md.includes(perRun));
     assert.ok(md.includes('Command: `outfitrec compare'));
+
+    // the sweep: its rows in x order with the main table's AUC, a Δ of 0 for identical runs, and a chart
+    const sweep = readFileSync(join(out, 'sweep-1.csv'), 'utf8').trim().split('\n');
+    assert.equal(sweep.length, 3);
+    assert.match(sweep[1], new RegExp(`^1,alone,${alone.auc_mean},`));
+    assert.match(sweep[2], new RegExp(`^2,twins,${twins.auc_mean},`));
+    assert.match(sweep[2], /,0$/);
+    const sweepSvg = readFileSync(join(out, 'sweep-1.svg'), 'utf8');
+    assert.match(sweepSvg, /^<svg/);
+    assert.ok(sweepSvg.includes('Test metrics vs copies') && sweepSvg.includes('alone: AUC'), 'sweep chart title and baseline line');
 
     // cold users: one row per row × strategy × shots, plus oracle and random on the new users
     const cold = readFileSync(join(out, 'coldstart.csv'), 'utf8').trim().split('\n');
@@ -140,6 +151,10 @@ describe('outfitrec compare', () => {
       [['--row', `x=${runA}`, '--cold', '--strategies', 'so,zz'], /--strategies: 'zz' is not one of so, su, sa/],
       [[], /at least one --row/],
       [['--row', `x=${runA}`, '--teacher', other], /--teacher: .*other-set was trained on set 519/],
+      [['--row', `x=${runA}`, '--row', `y=${runB}`, '--sweep', 'α|x@1|z@2'], /--sweep 'α': 'z' is not one of the row labels/],
+      [['--row', `x=${runA}`, '--row', `y=${runB}`, '--sweep', 'α|x@1|y@one'], /--sweep 'α': 'y@one' is not ROW LABEL@NUMBER/],
+      [['--row', `x=${runA}`, '--row', `y=${runB}`, '--sweep', 'α|x@1|y@1'], /x = 1 is given twice/],
+      [['--row', `x=${runA}`, '--sweep', 'α|x@1'], /at least two points/],
     ];
     for (const [extra, message] of cases) {
       const res = cli([...base, ...extra]);
