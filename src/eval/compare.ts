@@ -406,7 +406,7 @@ async function sweepSection(opts: CompareOptions, sweeps: readonly CompareSweep[
       }
       const auc = summarise(evs.map((e) => e.test.file.auc));
       return {
-        x,
+        x: String(x), // as given (a number cell would print 4 decimals)
         method: label,
         auc: auc ?? null,
         ndcg: summaryOrNull(evs.map((e) => e.test.file.ndcg)),
