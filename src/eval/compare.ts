@@ -239,11 +239,7 @@ function mainTable(opts: CompareOptions, evaluations: Map<string, RunEvaluation[
     const isBase = row.label === opts.baseline;
     rows.push({
       method: row.label,
-      auc: summaryOrNull(aucs),
-      ndcg: summaryOrNull(evs.map((e) => e.test.file.ndcg)),
-      fitb: summaryOrNull(evs.flatMap((e) => (e.test.file.fitb === null ? [] : [e.test.file.fitb]))),
-      aucHard: summaryOrNull(evs.map((e) => e.test.hard.auc)),
-      ndcgHard: summaryOrNull(evs.map((e) => e.test.hard.ndcg)),
+      ...metricSummaries(evs),
       runs: evs.length,
       perRun: aucs.map((a) => a.toFixed(4)).join(' / '),
       dAuc: baseMean === undefined || isBase ? null : mean(aucs) - baseMean,
@@ -286,6 +282,17 @@ function mainTable(opts: CompareOptions, evaluations: Map<string, RunEvaluation[
       { key: 'backbone', label: 'Backbone params' },
     ],
     rows,
+  };
+}
+
+/** The METRIC_COLUMNS cells of a row: each test metric, mean ± std over the row's runs. */
+function metricSummaries(evs: readonly RunEvaluation[]): Record<string, TableValue> {
+  return {
+    auc: summaryOrNull(evs.map((e) => e.test.file.auc)),
+    ndcg: summaryOrNull(evs.map((e) => e.test.file.ndcg)),
+    fitb: summaryOrNull(evs.flatMap((e) => (e.test.file.fitb === null ? [] : [e.test.file.fitb]))),
+    aucHard: summaryOrNull(evs.map((e) => e.test.hard.auc)),
+    ndcgHard: summaryOrNull(evs.map((e) => e.test.hard.ndcg)),
   };
 }
 
@@ -404,16 +411,12 @@ async function sweepSection(opts: CompareOptions, sweeps: readonly CompareSweep[
         const s = summarise(evs.map(get));
         if (s) points.push({ x, y: s.mean, std: s.std, series: name });
       }
-      const auc = summarise(evs.map((e) => e.test.file.auc));
       return {
         x: String(x), // as given (a number cell would print 4 decimals)
         method: label,
-        auc: auc ?? null,
-        ndcg: summaryOrNull(evs.map((e) => e.test.file.ndcg)),
-        aucHard: summaryOrNull(evs.map((e) => e.test.hard.auc)),
-        ndcgHard: summaryOrNull(evs.map((e) => e.test.hard.ndcg)),
+        ...metricSummaries(evs),
         runs: evs.length,
-        dAuc: base === undefined || auc === undefined ? null : auc.mean - mean(base.map((e) => e.test.file.auc)),
+        dAuc: base === undefined || evs.length === 0 ? null : mean(evs.map((e) => e.test.file.auc)) - mean(base.map((e) => e.test.file.auc)),
       };
     });
     if (base) {
@@ -431,10 +434,7 @@ async function sweepSection(opts: CompareOptions, sweeps: readonly CompareSweep[
       columns: [
         { key: 'x', label: sweep.axis },
         { key: 'method', label: 'Row' },
-        { key: 'auc', label: 'AUC' },
-        { key: 'ndcg', label: 'NDCG' },
-        { key: 'aucHard', label: 'AUC (hard neg.)' },
-        { key: 'ndcgHard', label: 'NDCG (hard neg.)' },
+        ...METRIC_COLUMNS,
         { key: 'runs', label: 'Runs' },
         ...(opts.baseline === undefined ? [] : [{ key: 'dAuc', label: `Δ AUC vs ${opts.baseline}` }]),
       ],
