@@ -19,7 +19,7 @@ import { buildColdStartSection } from './coldstart-table.js';
 import type { ExperimentContext } from './context.js';
 import { buildEfficiencySection } from './efficiency.js';
 import { buildFnAnalysisSection } from './fn-analysis.js';
-import { EXPERIMENT_NAMES, cellsOf, planGrid, withTeachers, type ExperimentName, type GridPlan } from './grid.js';
+import { EXPERIMENT_NAMES, cellsOf, planGrid, seedsOf, withTeachers, type ExperimentName, type GridPlan } from './grid.js';
 import { buildHardNegSection } from './hardneg-table.js';
 import { buildMainSection } from './main-table.js';
 import { writeReport, type ReportSection, type TableValue } from './report.js';
@@ -46,7 +46,7 @@ export interface ExperimentOptions {
   /** Dataset root; synthesised when it does not exist yet (see `presetScale`). */
   data: string;
   out: string;
-  /** Seeds per cell (default 3, quick 1). */
+  /** Seeds of the method-comparing experiments (default 2, quick 1; ablations use the first). */
   seeds?: number;
   quick?: boolean;
   /**
@@ -128,7 +128,8 @@ export async function runExperiments(names: readonly ExperimentName[], opts: Exp
   const madeBy = opts.commandLine ?? `outfitrec experiment ${names.join(' ')}`;
   for (const name of names) {
     log(`building section: ${name}`);
-    const section = await BUILDERS[name](ctx);
+    // an ablation's tables summarise the seeds its cells were trained with
+    const section = await BUILDERS[name]({ ...ctx, plan: { ...plan, seeds: seedsOf(name, plan) } });
     const stamped: StoredSection = { name, madeBy, plan, finishedAt: new Date().toISOString(), section };
     writeJsonAtomic(join(paths.out, 'sections', `${name}.json`), stamped);
   }
@@ -147,7 +148,8 @@ interface StoredSection {
 
 function describePlan(plan: GridPlan): string {
   return (
-    `${plan.quick ? 'quick grid' : 'full grid'}: ${plan.seeds.length} seed(s), up to ${plan.epochs} epochs per cell (early-stopping patience ${plan.patience}) ` +
+    `${plan.quick ? 'quick grid' : 'full grid'}: ${plan.seeds.length} seed(s) (ablations ${(plan.ablationSeeds ?? plan.seeds).length}), ` +
+    `up to ${plan.epochs} epochs per cell and ${plan.teacherEpochs ?? plan.epochs} per wide softmax teacher (early-stopping patience ${plan.patience}) ` +
     `on ${plan.trainFraction === 1 ? 'all' : `${(plan.trainFraction * 100).toFixed(0)}% (seeded, per user)`} of the training positives, ` +
     `batch ${plan.batchSize}, d ${plan.model.dim}, K ${plan.model.anchors}, convnet widths teacher ${plan.teacherWidth} / student ${plan.studentWidth}`
   );
