@@ -46,13 +46,13 @@ test('withTeachers: teachers first, each cell once, students point at the shared
     assert.equal(t.method, 'softmax');
     assert.equal(t.width, plan.teacherWidth);
   }
-  // every seed runs the method-comparing cells; the ablations run on the first seed only
+  // every seed runs the method-comparing cells; hard negatives and the ablations the first seed only
   assert.deepEqual(plan.ablationSeeds, [0]);
-  const comparing = withTeachers((['main', 'coldstart', 'hardneg', 'fn-analysis'] as const).flatMap((n) => cellsOf(n, plan)), plan);
+  const comparing = withTeachers((['main', 'coldstart', 'fn-analysis'] as const).flatMap((n) => cellsOf(n, plan)), plan);
   const perSeed = comparing.filter((c) => c.seed === 0).length;
   assert.equal(comparing.length, perSeed * plan.seeds.length);
   assert.deepEqual(new Set(cells.filter((c) => c.seed === 1).map(cellKey)), new Set(comparing.filter((c) => c.seed === 1).map(cellKey)));
-  for (const name of ['alpha', 'augment', 'size', 'batch'] as const) {
+  for (const name of ['hardneg', 'alpha', 'augment', 'size', 'batch'] as const) {
     assert.deepEqual([...new Set(cellsOf(name, plan).map((c) => c.seed))], [0], `${name} trains seed 0 only`);
   }
   assert.equal(cellsOf('efficiency', plan).length, 0);

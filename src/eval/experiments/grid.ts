@@ -19,8 +19,8 @@ export interface GridPlan {
   quick: boolean;
   seeds: number[];
   /**
-   * Seeds of the ablations (alpha, augment, size, batch): the first seed only at default scale,
-   * where a second seed of every ablation cell would not fit the 3-hour budget.
+   * Seeds of the hard-negative setting and the ablations (alpha, augment, size, batch): the first
+   * seed only at default scale, where a second seed of those cells would not fit the 3-hour budget.
    */
   ablationSeeds: number[];
   /** Epochs of every cell but the wide softmax teachers (early stopping may end a cell sooner). */
@@ -62,8 +62,8 @@ export interface GridPlan {
  * Grid sizes, from the per-step costs measured on 2 cores (docs/experiments.md "Budget"). Full:
  * every cell trains on ALL training positives (students pass 0.75–0.81 validation AUC after two
  * epochs, the teacher 0.79 after three; a 20 % share left every cell near 0.6), 2 seeds for the
- * tables that compare methods, the ablations on the first seed, and 6 α points, 2 widths, 3 batch
- * sizes. Quick: one seed, 2 epochs on 5 %, 4 α points, two widths and two batch sizes.
+ * main, cold-start and false-negative tables, the hard-negative setting and the ablations on the
+ * first seed, and 6 α points, 2 widths, 3 batch sizes. Quick: one seed, 2 epochs on 5 %, 4 α points, two widths and two batch sizes.
  */
 export function planGrid(opts: { quick: boolean; seeds?: number }): GridPlan {
   const quick = opts.quick;
@@ -180,8 +180,8 @@ export function mainRows(plan: GridPlan, set: TrainSet, seed: number, negatives:
   ];
 }
 
-/** The ablations: trained on `plan.ablationSeeds` only. */
-export const ABLATIONS: readonly ExperimentName[] = ['alpha', 'augment', 'size', 'batch'];
+/** The hard-negative setting and the ablations: trained on `plan.ablationSeeds` only. */
+export const ABLATIONS: readonly ExperimentName[] = ['hardneg', 'alpha', 'augment', 'size', 'batch'];
 
 /** The seeds an experiment's cells and tables run over. */
 export function seedsOf(name: ExperimentName, plan: GridPlan): number[] {
