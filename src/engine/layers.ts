@@ -225,8 +225,18 @@ function convBackward(
   // Each half in its own tidy: its temporaries (transposed copies, as large as the activations)
   // are freed before the other half allocates, which keeps big image batches inside wasm's heap.
   const dw = tf.tidy(() => {
-    const xp = padOrCrop(x, ah.padBefore, ah.used - ah.size - ah.padBefore, aw.padBefore, aw.used - aw.size - aw.padBefore);
-    const dwSwapped = tf.conv2d(tf.transpose(xp, [3, 1, 2, 0]), tf.transpose(g, [1, 2, 0, 3]), 1, 'valid', 'NHWC', [stride, stride]);
+    const [top, bottom] = [ah.padBefore, ah.used - ah.size - ah.padBefore];
+    const [left, right] = [aw.padBefore, aw.used - aw.size - aw.padBefore];
+    // zero padding goes into the convolution itself (explicit padding: no padded copy of x);
+    // rows the kernel never reads ('valid' with a remainder) are cropped first
+    const xc = padOrCrop(x, Math.min(top, 0), Math.min(bottom, 0), Math.min(left, 0), Math.min(right, 0));
+    const pads: [[number, number], [number, number], [number, number], [number, number]] = [
+      [0, 0],
+      [Math.max(top, 0), Math.max(bottom, 0)],
+      [Math.max(left, 0), Math.max(right, 0)],
+      [0, 0],
+    ];
+    const dwSwapped = tf.conv2d(tf.transpose(xc, [3, 1, 2, 0]) as Tensor4D, tf.transpose(g, [1, 2, 0, 3]) as Tensor4D, 1, pads, 'NHWC', [stride, stride]);
     return tf.transpose(dwSwapped, [1, 2, 0, 3]);
   });
 
@@ -235,7 +245,12 @@ function convBackward(
   // conv of dy with the phase filter, interleaved back to full resolution by depthToSpace.
   const dx = tf.tidy(() => {
     const [kph, kpw] = [Math.ceil(kh / stride), Math.ceil(kw / stride)];
-    const phases = tf.conv2d(padOrCrop(g, kph - 1, kph - 1, kpw - 1, kpw - 1), phaseFilter(w, stride), 1, 'valid');
+    const phases = tf.conv2d(g, phaseFilter(w, stride), 1, [
+      [0, 0],
+      [kph - 1, kph - 1],
+      [kpw - 1, kpw - 1],
+      [0, 0],
+    ]);
     const dxp = (stride === 1 ? phases : tf.depthToSpace(phases, stride)) as Tensor4D; // rows of the padded input
     return padOrCrop(dxp, -ah.padBefore, ah.size + ah.padBefore - dxp.shape[1], -aw.padBefore, aw.size + aw.padBefore - dxp.shape[2]);
   });
