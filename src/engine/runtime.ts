@@ -1,0 +1,81 @@
+/**
+ * ONNX Runtime sessions for compiled graphs (docs/architecture.md "Engine").
+ *
+ * A `CompiledGraph` is one ONNX Runtime session over one graph: created once, run many times. Feeds
+ * are typed arrays wrapped without copies; outputs come back as typed arrays. The thread count is
+ * process-wide (`setEngineThreads`, default 1: on these 2-core machines one intra-op thread per
+ * session gave the best step time, and the other core stays free for data work or a second job).
+ */
+import ort from 'onnxruntime-node';
+import { toOnnx } from './onnx.js';
+import type { DType, Graph, Value } from './graph.js';
+
+export type TypedArray = Float32Array | Float64Array | BigInt64Array | Uint8Array;
+
+export interface Feed {
+  readonly data: TypedArray;
+  readonly dims: readonly number[];
+}
+
+let intraOpThreads = 1;
+
+/** Intra-op threads of every session created after this call. */
+export function setEngineThreads(threads: number): void {
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`threads must be a positive integer, got ${threads}`);
+  intraOpThreads = threads;
+}
+
+export function engineThreads(): number {
+  return intraOpThreads;
+}
+
+const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', bool: 'bool' };
+
+export class CompiledGraph {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly inputs: ReadonlyArray<{ name: string; dtype: DType }>,
+    readonly outputNames: readonly string[],
+    /** The serialised model (for export and debugging). */
+    readonly bytes: Uint8Array,
+  ) {}
+
+  static async create(g: Graph, opts: { name?: string } = {}): Promise<CompiledGraph> {
+    const bytes = toOnnx(g, { name: opts.name });
+    const session = await ort.InferenceSession.create(bytes, {
+      intraOpNumThreads: intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+    const inputs = g.inputs.map((i) => ({ name: i.value.name, dtype: i.value.dtype }));
+    return new CompiledGraph(session, inputs, g.outputs.map((o) => o.name), bytes);
+  }
+
+  /** Runs the graph; `feeds` must name every input. Outputs in the graph's output order. */
+  async run(feeds: Record<string, Feed>): Promise<TypedArray[]> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const { name, dtype } of this.inputs) {
+      const f = feeds[name];
+      if (!f) throw new Error(`run: no feed for input '${name}'`);
+      const data = dtype === 'bool' ? new Uint8Array(f.data as Uint8Array) : f.data;
+      ortFeeds[name] = new ort.Tensor(ORT_TYPE[dtype], data as never, f.dims as number[]);
+    }
+    const result = await this.session.run(ortFeeds);
+    return this.outputNames.map((n) => result[n].data as TypedArray);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** A feed for value `v` from `data` with dims (symbols resolved by the caller). */
+export function feed(data: TypedArray, dims: readonly number[]): Feed {
+  return { data, dims };
+}
+
+/** Output names as a map, for callers that prefer names to positions. */
+export function outputsByName(values: readonly Value[], arrays: readonly TypedArray[]): Map<string, TypedArray> {
+  return new Map(values.map((v, i) => [v.name, arrays[i]]));
+}
