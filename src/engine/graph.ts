@@ -163,9 +163,12 @@ export class Graph {
     return c;
   }
 
+  /** Marks `v` as a graph output (through an Identity when it is an input, a constant or already an output). */
   output(v: Value): Value {
-    this.outputs.push(v);
-    return v;
+    const produced = this.nodes.some((n) => n.outputs.includes(v));
+    const out = produced && !this.outputs.includes(v) ? v : this.node('Identity', [v], [{ dtype: v.dtype, shape: v.shape }])[0];
+    this.outputs.push(out);
+    return out;
   }
 
   // ---- elementwise --------------------------------------------------------------------------

@@ -6,14 +6,9 @@
  * [n, K, d] tensor of per-outfit anchors, and "distance to the user" (FND, SPEC §4) is well defined.
  */
 import { UserError } from '../errors.js';
-import { tf, type Rank, type Tensor, type Tensor2D, type Tensor3D, type Variable } from '../engine/tf.js';
+import type { Graph, Value } from '../engine/graph.js';
 import type { Rng } from '../rng.js';
-import { uniformInit, type ParamStore } from './params.js';
-
-/** x / ||x|| over the last axis (PyTorch F.normalize's eps keeps zero vectors finite). */
-export function normalizeLastAxis<T extends Tensor>(x: T): T {
-  return tf.tidy(() => tf.mul(x, tf.rsqrt(tf.add(tf.sum(tf.square(x), -1, true), 1e-12))) as T);
-}
+import { uniformInit, type ParamTable } from './params.js';
 
 /** Distinct values in first-seen order and, per input position, the index of its value among them. */
 export function dedupe(values: Int32Array): { unique: Int32Array; inverse: Int32Array } {
@@ -37,26 +32,33 @@ function anchorInit(rng: Rng, dim: number) {
   return uniformInit(rng, Math.sqrt(3 / dim));
 }
 
-export class AnchorTable {
-  /** [numUsers, Ku, d]: `anchors.user`. */
-  private user: Variable<Rank.R3>;
-  /** [Ks, d]: `anchors.shared` (LPAE-g), or null. */
-  private readonly shared: Variable<Rank.R2> | null;
+export const USER_ANCHORS = 'anchors.user';
+export const SHARED_ANCHORS = 'anchors.shared';
 
+/**
+ * The anchor table: `anchors.user` [numUsers, Ku, d] and, for LPAE-g, `anchors.shared` [Ks, d].
+ * It lives in typed arrays; a training step feeds only its users' rows to the graph and the
+ * optimizer updates those rows (method.md §3).
+ */
+export class AnchorTable {
   constructor(
     numUsers: number,
     readonly userK: number,
     readonly sharedK: number,
     readonly dim: number,
-    private readonly store: ParamStore,
+    private readonly params: ParamTable,
     rng: Rng,
   ) {
-    this.user = store.create('anchors.user', [numUsers, userK, dim], 'anchors', anchorInit(rng.fork('user'), dim));
-    this.shared = sharedK > 0 ? store.create('anchors.shared', [sharedK, dim], 'anchors', anchorInit(rng.fork('shared'), dim)) : null;
+    params.create(USER_ANCHORS, [numUsers, userK, dim], 'anchors', anchorInit(rng.fork('user'), dim));
+    if (sharedK > 0) params.create(SHARED_ANCHORS, [sharedK, dim], 'anchors', anchorInit(rng.fork('shared'), dim));
+  }
+
+  private get user(): Float32Array {
+    return this.params.get(USER_ANCHORS).data;
   }
 
   get numUsers(): number {
-    return this.user.shape[0];
+    return this.params.get(USER_ANCHORS).shape[0];
   }
 
   /** K, all anchors a user is scored against (own + shared). */
@@ -64,7 +66,7 @@ export class AnchorTable {
     return this.userK + this.sharedK;
   }
 
-  private checkUsers(users: Int32Array): void {
+  checkUsers(users: Int32Array): void {
     const n = this.numUsers;
     for (let i = 0; i < users.length; i++) {
       const u = users[i];
@@ -72,58 +74,71 @@ export class AnchorTable {
     }
   }
 
-  /** Σ_k â_uk per entry of `users` (own and shared anchors): [users.length, d]. */
-  userVectors(users: Int32Array): Tensor2D {
+  /** Σ_k â_k over the shared anchors ([d] zeros for LPAE-u). */
+  sharedSum(): Float32Array {
+    const d = this.dim;
+    const out = new Float32Array(d);
+    if (this.sharedK > 0) addNormalizedRows(this.params.get(SHARED_ANCHORS).data, 0, this.sharedK, d, out);
+    return out;
+  }
+
+  /** Σ_k â_uk per entry of `users` (own and shared anchors): [users.length · d] row-major. */
+  userVectors(users: Int32Array): Float32Array {
     this.checkUsers(users);
-    const { unique, inverse } = dedupe(users);
-    return tf.tidy(() => {
-      // gather only the batch's distinct users: its gradient is an UnsortedSegmentSum (Engine 2)
-      const own = tf.gather(this.user, tf.tensor1d(unique, 'int32')) as Tensor3D;
-      let vectors = tf.sum(normalizeLastAxis(own), 1) as Tensor2D;
-      if (this.shared) vectors = tf.add(vectors, tf.sum(normalizeLastAxis(this.shared), 0, true));
-      const identity = unique.length === users.length && inverse.every((v, i) => v === i);
-      return identity ? vectors : (tf.gather(vectors, tf.tensor1d(inverse, 'int32')) as Tensor2D);
-    });
+    const d = this.dim;
+    const shared = this.sharedSum();
+    const out = new Float32Array(users.length * d);
+    const per = this.userK * d;
+    for (let i = 0; i < users.length; i++) {
+      const row = out.subarray(i * d, (i + 1) * d);
+      row.set(shared);
+      addNormalizedRows(this.user, users[i] * per, this.userK, d, row);
+    }
+    return out;
   }
 
   /**
    * L_reg = mean over `users` of [tr(G_u) − log det(G_u)], G_u = A_u A_uᵀ over the user's own
-   * un-normalised anchors (SPEC §3; LPAE averages over the batch's users, duplicates included).
+   * un-normalised anchors (SPEC §3; LPAE averages over the batch's users, duplicates included),
+   * and its gradient with respect to each distinct user's rows (`unique` order).
    */
-  regularizer(users: Int32Array): tf.Scalar {
+  regularizer(users: Int32Array): { value: number; unique: Int32Array; grad: Float32Array } {
     this.checkUsers(users);
-    if (users.length === 0) return tf.scalar(0);
-    if (this.userK > this.dim) {
-      throw new Error(`anchor regulariser: G_u = A_u A_uᵀ is singular when K_user (${this.userK}) > dim (${this.dim})`);
-    }
     const { unique, inverse } = dedupe(users);
+    const k = this.userK;
+    const d = this.dim;
+    if (k > d) throw new Error(`anchor regulariser: G_u = A_u A_uᵀ is singular when K_user (${k}) > dim (${d})`);
     const weights = new Float64Array(unique.length);
     for (let i = 0; i < inverse.length; i++) weights[inverse[i]] += 1 / users.length;
-    return tf.tidy(() => {
-      const a = tf.gather(this.user, tf.tensor1d(unique, 'int32')) as Tensor3D;
-      return logDetDivergence(a, weights);
+    const grad = new Float32Array(unique.length * k * d);
+    let value = 0;
+    unique.forEach((u, i) => {
+      const a = Float64Array.from(this.user.subarray(u * k * d, (u + 1) * k * d));
+      const r = logDetDivergenceWithGradient(a, k, d);
+      value += weights[i] * r.value;
+      for (let j = 0; j < k * d; j++) grad[i * k * d + j] = weights[i] * r.grad[j];
     });
+    return { value, unique, grad };
   }
 
   /** Appends `count` new (cold) users with freshly drawn anchors; returns the first new user id. */
   addUsers(count: number, rng: Rng): number {
     if (!(Number.isInteger(count) && count > 0)) throw new Error(`addUsers: count must be a positive integer, got ${count}`);
     const first = this.numUsers;
-    const old = this.user.dataSync() as Float32Array;
+    const old = this.user;
     const per = this.userK * this.dim;
     const values = new Float32Array(old.length + count * per);
     values.set(old);
     values.set(anchorInit(rng, this.dim)(count * per, [count, this.userK, this.dim]), old.length);
-    // a variable cannot change shape: the store swaps in a new one under the same name, so an
-    // optimizer holding the old variable must be created again after this call
-    this.user = this.store.replace('anchors.user', values, [first + count, this.userK, this.dim]);
+    this.params.replace(USER_ANCHORS, values, [first + count, this.userK, this.dim]);
     return first;
   }
 
   /** User u's own anchors, [Ku, d] row-major (serving, cold start "SU"). */
   getUserAnchors(u: number): Float32Array {
     this.checkUsers(Int32Array.of(u));
-    return tf.tidy(() => tf.slice(this.user, [u, 0, 0], [1, this.userK, this.dim]).dataSync() as Float32Array).slice();
+    const per = this.userK * this.dim;
+    return this.user.slice(u * per, (u + 1) * per);
   }
 
   /** Overwrites user u's own anchors with `values` ([Ku, d] row-major). */
@@ -131,70 +146,48 @@ export class AnchorTable {
     this.checkUsers(Int32Array.of(u));
     const per = this.userK * this.dim;
     if (values.length !== per) throw new Error(`setUserAnchors: expected ${this.userK}×${this.dim} = ${per} values, got ${values.length}`);
-    tf.tidy(() => {
-      const row = tf.tensor3d(values, [1, this.userK, this.dim]);
-      const parts: Tensor[] = [];
-      if (u > 0) parts.push(tf.slice(this.user, [0, 0, 0], [u, this.userK, this.dim]));
-      parts.push(row);
-      if (u < this.numUsers - 1) parts.push(tf.slice(this.user, [u + 1, 0, 0], [this.numUsers - u - 1, this.userK, this.dim]));
-      this.user.assign(tf.concat(parts, 0) as Tensor3D);
-    });
+    this.user.set(values, u * per);
+  }
+
+  /** The rows of `users` (distinct), [users.length, Ku, d] row-major: what a training step feeds. */
+  gatherRows(users: Int32Array): Float32Array {
+    const per = this.userK * this.dim;
+    const out = new Float32Array(users.length * per);
+    users.forEach((u, i) => out.set(this.user.subarray(u * per, (u + 1) * per), i * per));
+    return out;
   }
 
   /** The shared (LPAE-g) anchors, [Ks, d] row-major, or null for LPAE-u. */
   getSharedAnchors(): Float32Array | null {
-    return this.shared ? (this.shared.dataSync() as Float32Array).slice() : null;
+    return this.sharedK > 0 ? this.params.get(SHARED_ANCHORS).data.slice() : null;
+  }
+}
+
+/** out += Σ_r rows[r] / ||rows[r]|| over `count` rows of `d` from `offset` (eps as in l2Normalize). */
+function addNormalizedRows(values: Float32Array, offset: number, count: number, d: number, out: Float32Array): void {
+  for (let r = 0; r < count; r++) {
+    const o = offset + r * d;
+    let ss = 0;
+    for (let j = 0; j < d; j++) ss += values[o + j] * values[o + j];
+    const inv = 1 / Math.sqrt(ss + 1e-12);
+    for (let j = 0; j < d; j++) out[j] += values[o + j] * inv;
   }
 }
 
 /**
- * Σ_i w_i [tr(G_i) − log det(G_i)] for the stacked anchor sets `a` [m, K, d], G_i = A_i A_iᵀ.
- * tfjs has neither Cholesky nor logdet, so value and gradient are computed in Float64 JS
- * (K ≤ 64: cheap) inside a custom gradient:
- *   ∂/∂A [tr(AAᵀ) − log det(AAᵀ)] = 2A − 2(AAᵀ)⁻¹A.
+ * In a graph: Σ_k â_uk for anchor rows `rows` [users, Ku, d] plus the shared anchors' sum
+ * (`shared` [Ks, d] or null): [users, d]. Training differentiates through this; inference uses
+ * `AnchorTable.userVectors`, the same sum in plain arithmetic.
  */
-export function logDetDivergence(a: Tensor3D, weights: Float64Array): tf.Scalar {
-  const [m, k, d] = a.shape;
-  if (weights.length !== m) throw new Error(`logDetDivergence: ${weights.length} weights for ${m} anchor sets`);
-  const op = tf.customGrad((...args: Array<Tensor | tf.GradSaveFunc>) => {
-    const x = args[0] as Tensor;
-    // a Float64 copy: exact enough for log det, and the backward pass runs after this scope,
-    // when x may be disposed
-    const values = Float64Array.from(x.dataSync() as Float32Array);
-    const factors: Float64Array[] = [];
-    let total = 0;
-    for (let i = 0; i < m; i++) {
-      const block = values.subarray(i * k * d, (i + 1) * k * d);
-      const chol = choleskyOfGram(block, k, d);
-      if (!chol) throw new Error(`logDetDivergence: anchor set ${i} has linearly dependent anchors (G is singular)`);
-      let trace = 0;
-      for (let j = 0; j < k * d; j++) trace += block[j] * block[j];
-      let logDet = 0;
-      for (let j = 0; j < k; j++) logDet += 2 * Math.log(chol[j * k + j]);
-      total += weights[i] * (trace - logDet);
-      factors.push(chol);
-    }
-    return {
-      value: tf.scalar(total),
-      gradFunc: (dy: Tensor) => {
-        const grad = new Float32Array(m * k * d);
-        for (let i = 0; i < m; i++) {
-          const block = values.subarray(i * k * d, (i + 1) * k * d);
-          const ginvA = solveWithCholesky(factors[i], block, k, d);
-          const off = i * k * d;
-          for (let j = 0; j < k * d; j++) grad[off + j] = 2 * weights[i] * (block[j] - ginvA[j]);
-        }
-        return tf.mul(dy, tf.tensor3d(grad, [m, k, d]));
-      },
-    };
-  });
-  return op(a) as tf.Scalar;
+export function userVectorsInGraph(g: Graph, rows: Value, shared: Value | null): Value {
+  const own = g.reduceSum(g.l2Normalize(rows), [1]);
+  return shared ? g.add(own, g.reduceSum(g.l2Normalize(shared), [0], true)) : own;
 }
 
 /**
  * tr(G) − log det(G) for G = A Aᵀ (A [K, d] row-major, Float64) and its gradient 2A − 2G⁻¹A
- * (SPEC §3 L_reg). The one implementation of this maths: `logDetDivergence` above wraps it per
- * anchor set for tfjs, and the cold-start optimiser calls it directly.
+ * (SPEC §3 L_reg). The one implementation of this maths: `AnchorTable.regularizer` and the
+ * cold-start optimiser call it.
  */
 export function logDetDivergenceWithGradient(a: Float64Array, k: number, d: number): { value: number; grad: Float64Array } {
   const chol = choleskyOfGram(a, k, d);

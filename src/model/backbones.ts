@@ -3,15 +3,13 @@
  * a list of layers (data, so that parameter counts come from the same list the forward pass runs,
  * without allocating AlexNet's 57 M weights just to count them).
  *
- * No max-pooling anywhere: wasm's MaxPool gradient is wrong when a whole window is negative
- * (DESIGN.md Engine 6), so the places where AlexNet max-pools use a 3×3/2 average pool instead
- * (same parameters, gradient correct on every backend).
+ * No max-pooling: the places where AlexNet max-pools use a 3×3/2 average pool instead (the first
+ * engine's max-pool gradient was wrong; kept so that trained runs keep their meaning).
  */
-import { avgPool, conv2d, dense, globalAvgPool } from '../engine/layers.js';
-import { tf, type Rank, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Variable } from '../engine/tf.js';
+import type { Graph, Value } from '../engine/graph.js';
 import type { Rng } from '../rng.js';
 import type { BackboneConfig } from './config.js';
-import { glorotUniform, heUniform, zerosInit, type ParamStore } from './params.js';
+import { glorotUniform, heUniform, zerosInit, type ParamTable } from './params.js';
 
 /** One step of a backbone. Weight names are `backbone.<name>.weight|bias`. */
 export type BackboneLayer =
@@ -104,45 +102,31 @@ export function describeBackbone(cfg: BackboneConfig): BackboneDescription {
   return { kind: cfg.kind, input, layers, outDim, paramCount };
 }
 
-/** Zero-pads H and W symmetrically (extra row/column at the end) up to at least `size`. */
-function padSpatialTo(x: Tensor4D, size: number): Tensor4D {
-  const [, h, w] = x.shape;
-  if (h >= size && w >= size) return x;
-  const ph = Math.max(0, size - h);
-  const pw = Math.max(0, size - w);
-  return tf.pad(x, [
-    [0, 0],
-    [Math.floor(ph / 2), ph - Math.floor(ph / 2)],
-    [Math.floor(pw / 2), pw - Math.floor(pw / 2)],
-    [0, 0],
-  ]);
+/** TensorFlow's 'same' padding along one axis: output ceil(size/stride), the odd pixel at the end. */
+function samePads(size: number, kernel: number, stride: number): [number, number] {
+  const out = Math.ceil(size / stride);
+  const total = Math.max(0, (out - 1) * stride + kernel - size);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
-interface LayerWeights {
-  weight: Variable;
-  bias: Variable<Rank.R1>;
-}
+/** Reads a weight of the graph being built by its safetensors key. */
+export type WeightOf = (name: string) => Value;
 
 export class Backbone {
   readonly description: BackboneDescription;
-  private readonly weights = new Map<string, LayerWeights>();
 
-  constructor(cfg: BackboneConfig, store: ParamStore, rng: Rng) {
+  constructor(cfg: BackboneConfig, params: ParamTable, rng: Rng) {
     this.description = describeBackbone(cfg);
     for (const l of this.description.layers) {
       if (l.op === 'dense') {
         const init = l.relu ? heUniform(rng, l.inDim) : glorotUniform(rng, l.inDim, l.outDim);
-        this.weights.set(l.name, {
-          weight: store.create(`backbone.${l.name}.weight`, [l.inDim, l.outDim], 'backbone', init),
-          bias: store.create(`backbone.${l.name}.bias`, [l.outDim], 'backbone', zerosInit),
-        });
+        params.create(`backbone.${l.name}.weight`, [l.inDim, l.outDim], 'backbone', init);
+        params.create(`backbone.${l.name}.bias`, [l.outDim], 'backbone', zerosInit);
       } else if (l.op === 'conv') {
         const fanIn = l.kernel * l.kernel * l.inCh;
-        this.weights.set(l.name, {
-          // tfjs filter layout [kh, kw, in, out]
-          weight: store.create(`backbone.${l.name}.weight`, [l.kernel, l.kernel, l.inCh, l.outCh], 'backbone', heUniform(rng, fanIn)),
-          bias: store.create(`backbone.${l.name}.bias`, [l.outCh], 'backbone', zerosInit),
-        });
+        // filter layout [kh, kw, in, out], as the run folders have always stored it
+        params.create(`backbone.${l.name}.weight`, [l.kernel, l.kernel, l.inCh, l.outCh], 'backbone', heUniform(rng, fanIn));
+        params.create(`backbone.${l.name}.bias`, [l.outCh], 'backbone', zerosInit);
       }
     }
   }
@@ -160,40 +144,60 @@ export class Backbone {
     return this.description.layers.length === 0;
   }
 
-  /**
-   * [u, inputDim] vectors or [u, H, W, 3] normalised images → [u, F]. Inputs are data, never
-   * trained, so the first layer skips its input gradient where the layer allows it.
-   */
-  forward(inputs: Tensor): Tensor2D {
+  /** [u, inputDim] vectors or [u, H, W, 3] normalised images → f [u, F]. */
+  forward(g: Graph, w: WeightOf, inputs: Value): Value {
     const d = this.description;
-    if (d.input === 'vector' && inputs.rank !== 2) {
-      throw new Error(`backbone '${d.kind}' takes [u, inputDim] vectors, got shape [${inputs.shape}]`);
-    }
-    if (d.input === 'image' && (inputs.rank !== 4 || inputs.shape[3] !== 3)) {
-      throw new Error(`backbone '${d.kind}' takes [u, H, W, 3] images, got shape [${inputs.shape}]`);
-    }
-    return tf.tidy(() => {
-      if (this.isIdentity) return tf.clone(inputs) as Tensor2D;
-      let x: Tensor = inputs;
-      let first = true;
-      for (const l of d.layers) {
-        if (l.op === 'dense') {
-          const w = this.weights.get(l.name) as LayerWeights;
-          x = dense(x as Tensor2D, w.weight as Tensor2D, w.bias as Tensor1D, l.relu ? 'relu' : 'linear', { inputGrad: !first });
-        } else if (l.op === 'conv') {
-          const w = this.weights.get(l.name) as LayerWeights;
-          const input = l.padTo === undefined ? (x as Tensor4D) : padSpatialTo(x as Tensor4D, l.padTo);
-          // 'same' keeps tiny images alive through stride 4; fc6 (padTo) is AlexNet's 'valid'
-          const pad = l.padTo === undefined ? 'same' : 'valid';
-          x = conv2d(input, w.weight as Tensor4D, w.bias as Tensor1D, l.stride, pad, l.relu ? 'relu' : 'linear');
-        } else if (l.op === 'avgPool') {
-          x = avgPool(x as Tensor4D, l.size, l.stride, 'same');
-        } else {
-          x = globalAvgPool(x as Tensor4D);
+    if (d.input === 'vector' && inputs.shape.length !== 2) throw new Error(`backbone '${d.kind}' takes [u, inputDim] vectors, got [${inputs.shape}]`);
+    if (d.input === 'image' && (inputs.shape.length !== 4 || inputs.shape[3] !== 3)) throw new Error(`backbone '${d.kind}' takes [u, H, W, 3] images, got [${inputs.shape}]`);
+    // images arrive NHWC (how the cache stores them); ONNX convolutions are NCHW
+    let x = d.input === 'image' ? g.transpose(inputs, [0, 3, 1, 2]) : inputs;
+    for (const l of d.layers) {
+      if (l.op === 'dense') {
+        x = g.linear(x, w(`backbone.${l.name}.weight`), w(`backbone.${l.name}.bias`));
+        if (l.relu) x = g.relu(x);
+      } else if (l.op === 'conv') {
+        const [h, wd] = [x.shape[2] as number, x.shape[3] as number];
+        if (l.padTo !== undefined && (h < l.padTo || wd < l.padTo)) {
+          // AlexNet's fc6 is a 'valid' 6×6 conv: smaller maps are zero-padded up to 6×6 first
+          const ph = Math.max(0, l.padTo - h);
+          const pw = Math.max(0, l.padTo - wd);
+          x = g.pad(x, [0, 0, Math.floor(ph / 2), Math.floor(pw / 2), 0, 0, ph - Math.floor(ph / 2), pw - Math.floor(pw / 2)]);
         }
-        if (l.op === 'dense' || l.op === 'conv') first = false;
+        const [ph, pw] = [x.shape[2] as number, x.shape[3] as number];
+        const [top, bottom] = l.padTo === undefined ? samePads(ph, l.kernel, l.stride) : [0, 0];
+        const [left, right] = l.padTo === undefined ? samePads(pw, l.kernel, l.stride) : [0, 0];
+        const filter = g.transpose(w(`backbone.${l.name}.weight`), [3, 2, 0, 1]); // → [out, in, kh, kw]
+        x = g.conv(x, filter, w(`backbone.${l.name}.bias`), { strides: [l.stride, l.stride], pads: [top, left, bottom, right] });
+        if (l.relu) x = g.relu(x);
+      } else if (l.op === 'avgPool') {
+        x = averagePoolSame(g, x, l.size, l.stride);
+      } else {
+        x = g.reduceMean(x, [2, 3]);
       }
-      return x as Tensor2D;
-    });
+    }
+    return x;
   }
+}
+
+/**
+ * size×size average pool with 'same' padding that, like TensorFlow's, averages over the window's
+ * real pixels only: a per-channel convolution with a ones filter, scaled by a constant map of
+ * 1/(pixels in each window). Written with Conv so that its gradient is Conv's.
+ */
+export function averagePoolSame(g: Graph, x: Value, size: number, stride: number): Value {
+  const [c, h, w] = [x.shape[1] as number, x.shape[2] as number, x.shape[3] as number];
+  const [top, bottom] = samePads(h, size, stride);
+  const [left, right] = samePads(w, size, stride);
+  const ones = g.constant(new Float32Array(c * size * size).fill(1), [c, 1, size, size], x.dtype);
+  const sum = g.conv(x, ones, null, { strides: [stride, stride], pads: [top, left, bottom, right], group: c });
+  const [ho, wo] = [sum.shape[2] as number, sum.shape[3] as number];
+  const inv = new Float32Array(ho * wo);
+  for (let i = 0; i < ho; i++) {
+    for (let j = 0; j < wo; j++) {
+      const rows = Math.min(h, i * stride - top + size) - Math.max(0, i * stride - top);
+      const cols = Math.min(w, j * stride - left + size) - Math.max(0, j * stride - left);
+      inv[i * wo + j] = 1 / (rows * cols);
+    }
+  }
+  return g.mul(sum, g.constant(inv, [1, 1, ho, wo], x.dtype));
 }

@@ -12,7 +12,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { tf, type Tensor } from '../engine/tf.js';
 import { DataError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { OutfitModel } from './outfit-model.js';
@@ -32,7 +31,7 @@ export interface SafetensorsContents {
 }
 
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
-const WEIGHTS_LAYOUT = 'tfjs: dense [in,out]; conv [kh,kw,in,out]; anchors.user [users,K,d]';
+const WEIGHTS_LAYOUT = 'dense [in,out]; conv [kh,kw,in,out]; anchors.user [users,K,d]';
 
 function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -145,34 +144,30 @@ export function readSafetensors(path: string): SafetensorsContents {
   return decodeSafetensors(bytes, path);
 }
 
-/** Named tensors (e.g. optimizer slots: the trainer picks the names) → a safetensors file. */
-export function saveNamedTensors(path: string, named: ReadonlyArray<{ name: string; tensor: Tensor }>, metadata: Record<string, string> = {}): void {
+/** Named float32 arrays → a safetensors file (atomic write). */
+export function saveNamedTensors(
+  path: string,
+  named: ReadonlyArray<{ name: string; shape: readonly number[]; data: Float32Array | Int32Array }>,
+  metadata: Record<string, string> = {},
+): void {
   const tensors = new Map<string, SafetensorsTensor>();
-  for (const { name, tensor } of named) {
+  for (const { name, shape, data } of named) {
     if (tensors.has(name)) throw new Error(`saveNamedTensors: duplicate name '${name}'`);
-    if (tensor.dtype === 'float32') tensors.set(name, { dtype: 'F32', shape: tensor.shape, data: tensor.dataSync() as Float32Array });
-    else if (tensor.dtype === 'int32') tensors.set(name, { dtype: 'I32', shape: tensor.shape, data: tensor.dataSync() as Int32Array });
-    else throw new Error(`saveNamedTensors: tensor '${name}' has dtype ${tensor.dtype}; float32 and int32 are supported`);
+    tensors.set(name, { dtype: data instanceof Float32Array ? 'F32' : 'I32', shape, data });
   }
   writeSafetensors(path, tensors, metadata);
 }
 
-/** A safetensors file → new tf tensors (the caller owns and disposes them). */
-export function loadNamedTensors(path: string): { tensors: Array<{ name: string; tensor: Tensor }>; metadata: Record<string, string> } {
+/** A safetensors file → named arrays, in file order. */
+export function loadNamedTensors(path: string): { tensors: Array<{ name: string } & SafetensorsTensor>; metadata: Record<string, string> } {
   const contents = readSafetensors(path);
-  const tensors = [...contents.tensors.entries()].map(([name, t]) => ({
-    name,
-    tensor: tf.tensor(t.data, [...t.shape], t.dtype === 'F32' ? 'float32' : 'int32'),
-  }));
-  return { tensors, metadata: contents.metadata };
+  return { tensors: [...contents.tensors.entries()].map(([name, t]) => ({ name, ...t })), metadata: contents.metadata };
 }
 
 /** Every model weight under its key (atomic write). Metadata values must be strings. */
 export function saveWeights(path: string, model: OutfitModel, metadata: Record<string, string> = {}): void {
   const tensors = new Map<string, SafetensorsTensor>();
-  for (const { name, variable } of model.namedVariables()) {
-    tensors.set(name, { dtype: 'F32', shape: variable.shape, data: variable.dataSync() as Float32Array });
-  }
+  for (const p of model.namedParams()) tensors.set(p.name, { dtype: 'F32', shape: p.shape, data: p.data });
   writeSafetensors(path, tensors, { format: 'outfitrec', layout: WEIGHTS_LAYOUT, ...metadata });
 }
 
@@ -183,26 +178,23 @@ export function saveWeights(path: string, model: OutfitModel, metadata: Record<s
  */
 export function loadWeights(path: string, model: OutfitModel): Record<string, string> {
   const contents = readSafetensors(path);
-  const variables = model.namedVariables();
+  const params = model.namedParams();
   const problems: string[] = [];
-  const modelNames = new Set(variables.map((v) => v.name));
-  const missing = variables.filter((v) => !contents.tensors.has(v.name)).map((v) => v.name);
+  const modelNames = new Set(params.map((v) => v.name));
+  const missing = params.filter((v) => !contents.tensors.has(v.name)).map((v) => v.name);
   const extra = [...contents.tensors.keys()].filter((name) => !modelNames.has(name));
   if (missing.length > 0) problems.push(`missing tensors: ${missing.join(', ')}`);
   if (extra.length > 0) problems.push(`tensors the model does not have: ${extra.join(', ')}`);
-  for (const { name, variable } of variables) {
-    const t = contents.tensors.get(name);
+  for (const p of params) {
+    const t = contents.tensors.get(p.name);
     if (!t) continue;
-    if (t.dtype !== 'F32') problems.push(`tensor '${name}' is ${t.dtype}, expected F32`);
-    else if (t.shape.length !== variable.shape.length || t.shape.some((s, i) => s !== variable.shape[i])) {
-      problems.push(`tensor '${name}' has shape [${t.shape}] in the file but [${variable.shape}] in the model`);
+    if (t.dtype !== 'F32') problems.push(`tensor '${p.name}' is ${t.dtype}, expected F32`);
+    else if (t.shape.length !== p.shape.length || t.shape.some((s, i) => s !== p.shape[i])) {
+      problems.push(`tensor '${p.name}' has shape [${t.shape}] in the file but [${p.shape}] in the model`);
     }
   }
   if (problems.length > 0) throw new DataError(path, undefined, `weights do not fit the model: ${problems.join('; ')}`);
-  for (const { name, variable } of variables) {
-    const t = contents.tensors.get(name) as SafetensorsTensor;
-    tf.tidy(() => variable.assign(tf.tensor(t.data, variable.shape, 'float32')));
-  }
+  for (const p of params) p.data.set((contents.tensors.get(p.name) as SafetensorsTensor).data as Float32Array);
   return contents.metadata;
 }
 

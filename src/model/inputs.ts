@@ -1,11 +1,17 @@
 /**
  * What a backbone reads for a set of items (SPEC §2.1): normalised NHWC images or precomputed
- * feature vectors, addressed by global item id. A gather makes one typed-array copy and one tensor.
+ * feature vectors, addressed by global item id. A gather makes one typed-array copy, fed to a graph
+ * as it is.
  */
 import type { ImageCache } from '../data/images.js';
-import { tf, type Tensor } from '../engine/tf.js';
 
 export type { ImageCache };
+
+/** Stacked item inputs, row-major. */
+export interface ItemBatch {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
 
 export interface ItemInputSource {
   readonly kind: 'images' | 'features';
@@ -14,7 +20,7 @@ export interface ItemInputSource {
   /** Shape of one item's input: [H, W, 3] or [dim]. */
   readonly itemShape: readonly number[];
   /** The inputs of `ids`, stacked along a new first axis: [ids.length, ...itemShape] float32. */
-  gather(ids: Int32Array): Tensor;
+  gather(ids: Int32Array): ItemBatch;
 }
 
 /** (x/255 − 0.5)/0.25: roughly zero-mean, unit-scale inputs for a CNN trained from scratch. */
@@ -42,7 +48,7 @@ export function imageInputSource(cache: ImageCache): ItemInputSource {
     kind: 'images',
     count: n,
     itemShape: [height, width, 3],
-    gather(ids: Int32Array): Tensor {
+    gather(ids: Int32Array): ItemBatch {
       checkIds(ids, n, 'imageInputSource');
       const out = new Float32Array(ids.length * itemSize);
       for (let i = 0; i < ids.length; i++) {
@@ -50,7 +56,7 @@ export function imageInputSource(cache: ImageCache): ItemInputSource {
         const dst = i * itemSize;
         for (let j = 0; j < itemSize; j++) out[dst + j] = PIXEL_TO_FLOAT[pixels[src + j]];
       }
-      return tf.tensor4d(out, [ids.length, height, width, 3]);
+      return { data: out, dims: [ids.length, height, width, 3] };
     },
   };
 }
@@ -65,11 +71,11 @@ export function featureInputSource(values: Float32Array, dim: number): ItemInput
     kind: 'features',
     count,
     itemShape: [dim],
-    gather(ids: Int32Array): Tensor {
+    gather(ids: Int32Array): ItemBatch {
       checkIds(ids, count, 'featureInputSource');
       const out = new Float32Array(ids.length * dim);
       for (let i = 0; i < ids.length; i++) out.set(values.subarray(ids[i] * dim, ids[i] * dim + dim), i * dim);
-      return tf.tensor2d(out, [ids.length, dim]);
+      return { data: out, dims: [ids.length, dim] };
     },
   };
 }

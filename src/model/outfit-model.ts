@@ -2,23 +2,26 @@
  * The personalised outfit model (SPEC §2–§3), read top to bottom:
  *
  *   item inputs ─backbone→ f [u,F] ─item embedding→ e [u,d] ─gather into slots→ [n,S,d]
- *     ─Set Transformer→ z [n,d] ─projection W_t→ h [n,d] ─cosine with the user's anchors→ s [n]
+ *     ─Set Transformer→ z [n,d] ─projection W_t, normalise→ ĥ [n,d] ─· Σ_k â_uk / τ→ s [n]
  *
- * Items are processed once per DISTINCT item of a batch (SPEC §2.1) and only then gathered into
- * outfit slots; `slotIndex` says which feature row fills which slot (−1 = padding).
+ * The pieces are graph builders (`itemEmbedding`, `outfitEmbedding`, `projectOutfits`): the
+ * training step (src/train/step-graph.ts) and the inference graphs below are built from the same
+ * functions, so the model exists once. Items are processed once per DISTINCT item (SPEC §2.1) and
+ * only then gathered into outfit slots. Weights are typed arrays in a ParamTable, fed to ONNX
+ * Runtime at every call without copies.
  */
-import { dense, layerNorm } from '../engine/layers.js';
-import { tf, type Rank, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type Variable } from '../engine/tf.js';
+import { Graph, type Value } from '../engine/graph.js';
+import { CompiledGraph, type Feed } from '../engine/runtime.js';
 import { packOutfits } from '../data/batches.js';
 import type { OutfitTable } from '../data/types.js';
 import { UserError } from '../errors.js';
 import type { Rng } from '../rng.js';
 import { AnchorTable } from './anchors.js';
-import { Backbone } from './backbones.js';
+import { Backbone, type WeightOf } from './backbones.js';
 import { parseModelConfig, sharedAnchorCount, userAnchorCount, type ModelConfig, type ModelConfigInput } from './config.js';
 import type { ItemInputSource } from './inputs.js';
-import { heUniform, normalInit, onesInit, ParamStore, zerosInit, type NamedVariable, type ParamGroup } from './params.js';
-import { keyBiasFromSlots, SetTransformer } from './set-transformer.js';
+import { heUniform, normalInit, onesInit, ParamTable, zerosInit, type Param, type ParamGroup } from './params.js';
+import { createSetTransformerParams, keyBiasFromSlots, setTransformer } from './set-transformer.js';
 
 export type ParamCounts = Record<ParamGroup | 'total', number>;
 
@@ -42,40 +45,62 @@ export function packOutfitItems(items: Int32Array, slots: number): PackedOutfits
   return { itemIds: packed.uniqueItems, slotIndex: packed.slotIndex, slots: packed.slots };
 }
 
+/** Graph inputs for the weights a graph reads, created on first use (one input per weight). */
+export function weightInputs(g: Graph, params: ParamTable): WeightOf {
+  const made = new Map<string, Value>();
+  return (name) => {
+    let v = made.get(name);
+    if (!v) {
+      v = g.param(name, params.get(name).shape);
+      made.set(name, v);
+    }
+    return v;
+  };
+}
+
+/** Feeds for every weight input of `compiled` from `params`. */
+export function weightFeeds(compiled: CompiledGraph, paramInputs: ReadonlySet<string>, params: ParamTable): Record<string, Feed> {
+  const feeds: Record<string, Feed> = {};
+  for (const { name } of compiled.inputs) if (paramInputs.has(name)) feeds[name] = { data: params.get(name).data, dims: params.get(name).shape };
+  return feeds;
+}
+
+/** Row indices into an item table for each slot: padding (−1) reads row 0, masked by the key bias. */
+export function gatherIndexFromSlots(slotIndex: Int32Array): BigInt64Array {
+  return BigInt64Array.from(slotIndex, (v) => BigInt(v < 0 ? 0 : v));
+}
+
+const ITEM_BATCH = 512;
+const OUTFIT_BATCH = 2048;
+
+interface InferenceGraph {
+  compiled: CompiledGraph;
+  params: Set<string>;
+}
+
 export class OutfitModel {
-  private readonly store: ParamStore;
+  readonly params: ParamTable;
   private readonly baseConfig: ModelConfig;
   readonly backbone: Backbone;
-  // item embedding e = Dropout(ReLU(LN(W f + b))) (SPEC §2.2)
-  private readonly embedWeight: Variable<Rank.R2>;
-  private readonly embedBias: Variable<Rank.R1>;
-  private readonly embedGamma: Variable<Rank.R1>;
-  private readonly embedBeta: Variable<Rank.R1>;
-  readonly encoder: SetTransformer;
-  // outfit projection h = W_t z + b_t (SPEC §3)
-  private readonly projectionWeight: Variable<Rank.R2>;
-  private readonly projectionBias: Variable<Rank.R1>;
   readonly anchors: AnchorTable;
-  /** Draws the item-embedding dropout masks, so a seeded run is reproducible (tf.dropout is not). */
-  private readonly dropoutRng: Rng;
+  private readonly inference = new Map<string, Promise<InferenceGraph>>();
 
   private constructor(cfg: ModelConfig, rng: Rng) {
     this.baseConfig = cfg;
-    this.store = new ParamStore();
+    this.params = new ParamTable();
     const d = cfg.dim;
-    this.backbone = new Backbone(cfg.backbone, this.store, rng.fork('backbone'));
+    this.backbone = new Backbone(cfg.backbone, this.params, rng.fork('backbone'));
     const F = this.backbone.outDim;
-    const embedRng = rng.fork('itemEmbedding');
-    this.embedWeight = this.store.create('embed.linear.weight', [F, d], 'itemEmbedding', heUniform(embedRng, F));
-    this.embedBias = this.store.create('embed.linear.bias', [d], 'itemEmbedding', zerosInit);
-    this.embedGamma = this.store.create('embed.norm.weight', [d], 'itemEmbedding', onesInit);
-    this.embedBeta = this.store.create('embed.norm.bias', [d], 'itemEmbedding', zerosInit);
-    this.encoder = new SetTransformer(d, cfg.heads, this.store, rng.fork('setTransformer'));
-    // W_t ~ N(0, 2/d) as in LPAE's code (paper-notes §2.2)
-    this.projectionWeight = this.store.create('projection.weight', [d, d], 'projection', normalInit(rng.fork('projection'), Math.sqrt(2 / d)));
-    this.projectionBias = this.store.create('projection.bias', [d], 'projection', zerosInit);
-    this.anchors = new AnchorTable(cfg.numUsers, userAnchorCount(cfg), sharedAnchorCount(cfg), d, this.store, rng.fork('anchors'));
-    this.dropoutRng = rng.fork('dropout');
+    // item embedding e = Dropout(ReLU(LN(W f + b))) (SPEC §2.2)
+    this.params.create('embed.linear.weight', [F, d], 'itemEmbedding', heUniform(rng.fork('itemEmbedding'), F));
+    this.params.create('embed.linear.bias', [d], 'itemEmbedding', zerosInit);
+    this.params.create('embed.norm.weight', [d], 'itemEmbedding', onesInit);
+    this.params.create('embed.norm.bias', [d], 'itemEmbedding', zerosInit);
+    createSetTransformerParams(d, cfg.heads, this.params, rng.fork('setTransformer'));
+    // outfit projection h = W_t z + b_t (SPEC §3); W_t ~ N(0, 2/d) as in LPAE's code
+    this.params.create('projection.weight', [d, d], 'projection', normalInit(rng.fork('projection'), Math.sqrt(2 / d)));
+    this.params.create('projection.bias', [d], 'projection', zerosInit);
+    this.anchors = new AnchorTable(cfg.numUsers, userAnchorCount(cfg), sharedAnchorCount(cfg), d, this.params, rng.fork('anchors'));
   }
 
   /** A freshly initialised model; the same config and seed give the same weights. */
@@ -89,130 +114,151 @@ export class OutfitModel {
   }
 
   /** Every trainable weight under its safetensors key. */
-  namedVariables(): NamedVariable[] {
-    return this.store.list();
-  }
-
-  /** Variables of some groups only (e.g. `['anchors']` for cold-start fitting, SPEC §5). */
-  variablesOf(groups: readonly ParamGroup[]): Variable[] {
-    return this.store
-      .list()
-      .filter((v) => groups.includes(v.group))
-      .map((v) => v.variable);
+  namedParams(): Param[] {
+    return this.params.list();
   }
 
   paramCounts(): ParamCounts {
     const counts: ParamCounts = { backbone: 0, itemEmbedding: 0, setTransformer: 0, projection: 0, anchors: 0, total: 0 };
-    for (const v of this.store.list()) {
-      counts[v.group] += v.variable.size;
-      counts.total += v.variable.size;
+    for (const p of this.params.list()) {
+      counts[p.group] += p.data.length;
+      counts.total += p.data.length;
     }
     return counts;
   }
 
-  // ---- items --------------------------------------------------------------------------------
+  // ---- the model as graph pieces (SPEC §2–§3) ------------------------------------------------
+
+  /** e = Dropout(ReLU(LN(W f + b))) of distinct items: inputs [u, …] → [u, d]; `dropMask` [u, d] or null. */
+  itemEmbedding(g: Graph, w: WeightOf, inputs: Value, dropMask: Value | null): Value {
+    const f = this.backbone.forward(g, w, inputs);
+    const e = g.relu(g.layerNorm(g.linear(f, w('embed.linear.weight'), w('embed.linear.bias')), w('embed.norm.weight'), w('embed.norm.bias')));
+    return dropMask ? g.mul(e, dropMask) : e;
+  }
 
   /**
-   * Backbone features of distinct items: [u, inputDim] vectors or [u, H, W, 3] images → [u, F].
-   * No backbone has train-only layers (no dropout, no batch norm), so `_training` changes nothing;
-   * it is in the signature so callers need not care.
+   * z [n, d]: the rows `gatherIndex` [n·S] of the item table `e` [u, d] placed in S slots, through the
+   * Set Transformer; `keyBias` [n, 1, 1, S] masks padded slots (SPEC §2.3).
    */
-  itemFeatures(inputs: Tensor, _training: boolean): Tensor2D {
-    return this.backbone.forward(inputs);
+  outfitEmbedding(g: Graph, w: WeightOf, e: Value, gatherIndex: Value, keyBias: Value, n: number | string, slots: number): Value {
+    const x = g.reshape(g.gather(e, gatherIndex), [n, slots, this.baseConfig.dim]);
+    return setTransformer(g, w, this.baseConfig.heads, x, keyBias);
   }
 
-  /** e = Dropout(ReLU(LN(W f + b))) per distinct item: [u, F] → [u, d] (SPEC §2.2). */
-  embedItems(features: Tensor2D, training: boolean): Tensor2D {
-    return tf.tidy(() => {
-      // an identity backbone hands over constant data: skip the input gradient (Engine 3)
-      const linear = dense(features, this.embedWeight, this.embedBias, 'linear', { inputGrad: !this.backbone.isIdentity });
-      const e = tf.relu(layerNorm(linear, this.embedGamma, this.embedBeta)) as Tensor2D;
-      const rate = this.baseConfig.dropout;
-      if (!training || rate === 0) return e;
-      return tf.mul(e, tf.tensor2d(this.dropoutMask(e.size, rate), e.shape)) as Tensor2D;
-    });
-  }
-
-  private dropoutMask(size: number, rate: number): Float32Array {
-    const keep = 1 / (1 - rate);
-    const mask = new Float32Array(size);
-    for (let i = 0; i < size; i++) mask[i] = this.dropoutRng.next() < rate ? 0 : keep;
-    return mask;
-  }
-
-  // ---- outfits ------------------------------------------------------------------------------
-
-  /**
-   * Outfit embeddings z [n, d] (SPEC §2.3). `features` [u, F] are the batch's distinct items;
-   * `slotIndex` (n·slots) says which row fills each slot, −1 = padding (masked in attention).
-   */
-  embedOutfits(features: Tensor2D, slotIndex: Int32Array, slots: number, training: boolean): Tensor2D {
-    const u = features.shape[0];
-    checkSlotIndex(slotIndex, slots, u);
-    const n = slotIndex.length / slots;
-    return tf.tidy(() => {
-      const e = this.embedItems(features, training);
-      // padded slots gather an all-zero row (index u); attention masks them as keys
-      const withPad = tf.concat([e, tf.zeros([1, this.baseConfig.dim])], 0);
-      const gatherIndex = Int32Array.from(slotIndex, (v) => (v < 0 ? u : v));
-      const x = tf.reshape(tf.gather(withPad, tf.tensor1d(gatherIndex, 'int32')), [n, slots, this.baseConfig.dim]) as Tensor3D;
-      return this.encoder.forward(x, keyBiasFromSlots(slotIndex, slots));
-    });
-  }
-
-  /** Convenience: inputs of a batch of outfits (global item ids, −1 = absent) → z [n, d]. */
-  encodeOutfits(inputs: ItemInputSource, items: Int32Array, slots: number, training: boolean): Tensor2D {
-    const packed = packOutfitItems(items, slots);
-    return tf.tidy(() => {
-      const features = this.itemFeatures(inputs.gather(packed.itemIds), training);
-      return this.embedOutfits(features, packed.slotIndex, packed.slots, training);
-    });
-  }
-
-  // ---- scores (SPEC §3) ---------------------------------------------------------------------
-
-  /** ĥ_o = normalise(W_t z_o + b_t): [n, d] → [n, d]. */
-  projectOutfits(z: Tensor2D): Tensor2D {
-    return tf.tidy(() => {
-      const h = dense(z, this.projectionWeight, this.projectionBias);
-      return tf.mul(h, tf.rsqrt(tf.add(tf.sum(tf.square(h), 1, true), 1e-12))) as Tensor2D;
-    });
-  }
-
-  /** Σ_k â_uk (own and shared anchors) per entry of `users`: [users.length, d]. */
-  userVectors(users: Int32Array): Tensor2D {
-    return this.anchors.userVectors(users);
+  /** ĥ_o = normalise(W_t z_o + b_t): [n, d] → [n, d] (SPEC §3). */
+  projectOutfits(g: Graph, w: WeightOf, z: Value): Value {
+    return g.l2Normalize(g.linear(z, w('projection.weight'), w('projection.bias')));
   }
 
   /** s = reduce_k cos / τ: sum → divide by τ; mean → divide by K·τ (SPEC §3). */
-  private get scoreDivisor(): number {
+  get scoreDivisor(): number {
     const k = this.baseConfig.scoreReduction === 'mean' ? this.anchors.totalK : 1;
     return k * this.baseConfig.scoreTemperature;
   }
 
-  /** s(u_i, o_i) for row-aligned outfits and users: [n]. */
-  scoreOutfits(z: Tensor2D, users: Int32Array): Tensor1D {
-    if (users.length !== z.shape[0]) throw new Error(`scoreOutfits: ${users.length} users for ${z.shape[0]} outfits`);
-    return tf.tidy(() => {
-      const s = tf.sum(tf.mul(this.projectOutfits(z), this.userVectors(users)), 1);
-      return tf.div(s, this.scoreDivisor) as Tensor1D;
+  // ---- inference ------------------------------------------------------------------------------
+
+  private inferenceGraph(key: string, build: (g: Graph, w: WeightOf) => void): Promise<InferenceGraph> {
+    let p = this.inference.get(key);
+    if (!p) {
+      const g = new Graph('float32');
+      build(g, weightInputs(g, this.params));
+      const paramNames = new Set(g.inputs.filter((i) => i.param).map((i) => i.value.name));
+      p = CompiledGraph.create(g, { name: `outfitrec-${key}` }).then((compiled) => ({ compiled, params: paramNames }));
+      this.inference.set(key, p);
+    }
+    return p;
+  }
+
+  /** Item embeddings e (inference: no dropout) of `ids`: [ids.length · d] row-major. */
+  async embedItems(inputs: ItemInputSource, ids: Int32Array): Promise<Float32Array> {
+    const { compiled, params } = await this.inferenceGraph('items', (g, w) => {
+      const x = g.input('items', ['items', ...inputs.itemShape]);
+      g.output(this.itemEmbedding(g, w, x, null));
     });
+    const d = this.baseConfig.dim;
+    const out = new Float32Array(ids.length * d);
+    const weights = weightFeeds(compiled, params, this.params);
+    for (let start = 0; start < ids.length; start += ITEM_BATCH) {
+      const chunk = ids.subarray(start, Math.min(ids.length, start + ITEM_BATCH));
+      const [e] = await compiled.run({ ...weights, items: inputs.gather(chunk) });
+      out.set(e as Float32Array, start * d);
+    }
+    return out;
   }
 
-  /** Every outfit against every listed user: [n, users.length] (serving: one outfit, many users). */
-  scoreMatrix(z: Tensor2D, users: Int32Array): Tensor2D {
-    return tf.tidy(() => {
-      const vectorsT = tf.transpose(this.userVectors(users)); // explicit transpose keeps XNNPACK's rank-2 path
-      return tf.div(tf.matMul(this.projectOutfits(z), vectorsT), this.scoreDivisor) as Tensor2D;
+  /**
+   * ĥ [n · d] for n outfits of `slots` slots whose items are rows of `table` (an item-embedding
+   * table, [rows · d]); `slotIndex` [n·slots] names the row per slot, −1 = padding.
+   */
+  async projectEmbedded(table: Float32Array, slotIndex: Int32Array, slots: number): Promise<Float32Array> {
+    const d = this.baseConfig.dim;
+    checkSlotIndex(slotIndex, slots, table.length / d);
+    const { compiled, params } = await this.inferenceGraph(`outfits:${slots}`, (g, w) => {
+      const e = g.input('table', ['rows', d]);
+      const idx = g.input('gatherIndex', ['slotEntries'], 'int64');
+      const bias = g.input('keyBias', ['outfits', 1, 1, slots]);
+      const z = this.outfitEmbedding(g, w, e, idx, bias, 'outfits', slots);
+      g.output(this.projectOutfits(g, w, z));
     });
+    const weights = weightFeeds(compiled, params, this.params);
+    const n = slotIndex.length / slots;
+    const out = new Float32Array(n * d);
+    for (let start = 0; start < n; start += OUTFIT_BATCH) {
+      const end = Math.min(n, start + OUTFIT_BATCH);
+      const part = slotIndex.subarray(start * slots, end * slots);
+      const [h] = await compiled.run({
+        ...weights,
+        table: { data: table, dims: [table.length / d, d] },
+        gatherIndex: { data: gatherIndexFromSlots(part), dims: [part.length] },
+        keyBias: { data: keyBiasFromSlots(part), dims: [end - start, 1, 1, slots] },
+      });
+      out.set(h as Float32Array, start * d);
+    }
+    return out;
   }
 
-  /** LPAE anchor regulariser over the users of a batch (SPEC §3; weight 0.01 in §4 is the trainer's). */
-  anchorRegularizer(users: Int32Array): tf.Scalar {
-    return this.anchors.regularizer(users);
+  /** Σ_k â_uk (own and shared anchors) per entry of `users`: [users.length · d]. */
+  userVectors(users: Int32Array): Float32Array {
+    return this.anchors.userVectors(users);
   }
 
-  // ---- users --------------------------------------------------------------------------------
+  /** s(users[r], o_r) = ĥ_r · v_{users[r]} / divisor for row-aligned ĥ [n·d]. */
+  scoreProjected(hats: Float32Array, users: Int32Array): Float32Array {
+    const d = this.baseConfig.dim;
+    const vectors = this.userVectors(users);
+    const out = new Float32Array(users.length);
+    const div = this.scoreDivisor;
+    for (let r = 0; r < users.length; r++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += hats[r * d + j] * vectors[r * d + j];
+      out[r] = s / div;
+    }
+    return out;
+  }
+
+  /**
+   * s(users[r], outfit r) for every row of `table` (eval and serving): each distinct item of the
+   * table embedded once, then the outfits in batches.
+   */
+  async scoreTable(inputs: ItemInputSource, table: OutfitTable): Promise<Float32Array> {
+    const slots = table.slots;
+    const n = table.users.length;
+    if (table.items.length !== n * slots) throw new Error(`scoreTable: ${table.items.length} items for ${n} rows of ${slots} slots`);
+    for (let i = 0; i < table.items.length; i++) {
+      if (table.items[i] >= inputs.count) {
+        throw new UserError(`outfit row ${Math.floor(i / slots)}: item ${table.items[i]} is outside the ${inputs.count} items with inputs`);
+      }
+    }
+    this.anchors.checkUsers(table.users);
+    if (n === 0) return new Float32Array(0);
+    const packed = packOutfits(table);
+    const embedded = await this.embedItems(inputs, packed.uniqueItems);
+    const hats = await this.projectEmbedded(embedded, packed.slotIndex, packed.slots);
+    return this.scoreProjected(hats, table.users);
+  }
+
+  // ---- users ----------------------------------------------------------------------------------
 
   /** Adds `count` cold users with fresh anchors (SPEC §5); returns the first new id. */
   addUsers(count: number, rng: Rng): number {
@@ -227,52 +273,25 @@ export class OutfitModel {
     this.anchors.setUserAnchors(u, values);
   }
 
-  // ---- inference ----------------------------------------------------------------------------
-
-  /**
-   * s(users[r], outfit r) for every row of `table` (eval and serving). Batched, items deduped per
-   * batch, no gradients kept.
-   */
-  async scoreTable(inputs: ItemInputSource, table: OutfitTable, opts: { batchSize?: number } = {}): Promise<Float32Array> {
-    const batchSize = opts.batchSize ?? 1024;
-    if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`scoreTable: batchSize must be a positive integer, got ${batchSize}`);
-    const slots = table.slots;
-    const n = table.users.length;
-    if (table.items.length !== n * slots) throw new Error(`scoreTable: ${table.items.length} items for ${n} rows of ${slots} slots`);
-    for (let i = 0; i < table.items.length; i++) {
-      if (table.items[i] >= inputs.count) {
-        throw new UserError(`outfit row ${Math.floor(i / slots)}: item ${table.items[i]} is outside the ${inputs.count} items with inputs`);
-      }
-    }
-    const out = new Float32Array(n);
-    for (let start = 0; start < n; start += batchSize) {
-      const end = Math.min(n, start + batchSize);
-      const scores = tf.tidy(() => {
-        const z = this.encodeOutfits(inputs, table.items.subarray(start * slots, end * slots), slots, false);
-        return this.scoreOutfits(z, table.users.subarray(start, end));
-      });
-      out.set((await scores.data()) as Float32Array, start);
-      scores.dispose();
-    }
-    return out;
-  }
-
-  dispose(): void {
-    this.store.dispose();
+  /** Releases the inference sessions. */
+  async dispose(): Promise<void> {
+    const graphs = [...this.inference.values()];
+    this.inference.clear();
+    for (const p of graphs) await (await p).compiled.release();
   }
 }
 
 function checkSlotIndex(slotIndex: Int32Array, slots: number, rows: number): void {
   if (!(Number.isInteger(slots) && slots > 0) || slotIndex.length % slots !== 0) {
-    throw new Error(`embedOutfits: ${slotIndex.length} slot entries do not split into rows of ${slots}`);
+    throw new Error(`projectEmbedded: ${slotIndex.length} slot entries do not split into rows of ${slots}`);
   }
   for (let r = 0; r < slotIndex.length / slots; r++) {
     let real = 0;
     for (let j = 0; j < slots; j++) {
       const v = slotIndex[r * slots + j];
-      if (v >= rows || v < -1) throw new Error(`embedOutfits: slot index ${v} outside -1..${rows - 1}`);
+      if (v >= rows || v < -1) throw new Error(`projectEmbedded: slot index ${v} outside -1..${rows - 1}`);
       if (v >= 0) real++;
     }
-    if (real === 0) throw new Error(`embedOutfits: outfit ${r} has no items`);
+    if (real === 0) throw new Error(`projectEmbedded: outfit ${r} has no items`);
   }
 }

@@ -1,81 +1,60 @@
 /**
- * Named, seeded trainable weights. Every weight of the model is a `tf.Variable` created here, with
- * its safetensors key as its name (DESIGN.md run folder) and its values drawn from an explicit Rng,
- * so the same seed gives the same model on every backend.
+ * Named, seeded trainable weights. Every weight of the model is a Float32Array created here under
+ * its safetensors key (docs/architecture.md "Run folders"), with values drawn from an explicit
+ * Rng, so the same seed gives the same model. Graphs read weights as inputs fed from this table;
+ * the optimizer updates the arrays in place.
  */
-import { tf, type Rank, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../rng.js';
 
-/** The parameter groups reported separately (SPEC §7 "parameter counts"). */
+/** The parameter groups reported separately (method.md §7 "parameter counts"). */
 export type ParamGroup = 'backbone' | 'itemEmbedding' | 'setTransformer' | 'projection' | 'anchors';
 
-export interface NamedVariable {
+export interface Param {
   /** The safetensors key, e.g. `encoder.sab1.q.weight`. */
   readonly name: string;
-  readonly variable: Variable;
+  readonly shape: readonly number[];
   readonly group: ParamGroup;
+  /** Row-major values, updated in place by training. */
+  data: Float32Array;
 }
 
 /** Fills `n` values; called once per weight. */
 export type Initializer = (n: number, shape: readonly number[]) => Float32Array;
 
-let storeCounter = 0;
+export class ParamTable {
+  private readonly entries: Param[] = [];
+  private readonly byName = new Map<string, Param>();
 
-/**
- * The weights of one model. tfjs keeps a global registry of variable names, so a teacher and a
- * student with the same keys would collide: each store prefixes the registry name with its own id,
- * while `name` stays the plain safetensors key.
- */
-export class ParamStore {
-  private readonly entries: NamedVariable[] = [];
-  private readonly byName = new Map<string, number>();
-  readonly scope: string;
-
-  constructor() {
-    storeCounter += 1;
-    this.scope = `outfitrec${storeCounter}`;
+  create(name: string, shape: number[], group: ParamGroup, init: Initializer): Param {
+    if (this.byName.has(name)) throw new Error(`ParamTable: duplicate weight name '${name}'`);
+    const param: Param = { name, shape: [...shape], group, data: init(shape.reduce((a, b) => a * b, 1), shape) };
+    this.entries.push(param);
+    this.byName.set(name, param);
+    return param;
   }
 
-  create<R extends Rank>(name: string, shape: number[], group: ParamGroup, init: Initializer): Variable<R> {
-    if (this.byName.has(name)) throw new Error(`ParamStore: duplicate weight name '${name}'`);
-    const values = init(shape.reduce((a, b) => a * b, 1), shape);
-    const variable = makeVariable(values, shape, this.registryName(name)) as Variable<R>;
-    this.byName.set(name, this.entries.length);
-    this.entries.push({ name, variable, group });
-    return variable;
+  get(name: string): Param {
+    const p = this.byName.get(name);
+    if (!p) throw new Error(`ParamTable: no weight named '${name}'`);
+    return p;
   }
 
-  /** Swaps the variable behind `name` for one of a new shape (anchors grow when users are added). */
-  replace<R extends Rank>(name: string, values: Float32Array, shape: number[]): Variable<R> {
-    const index = this.byName.get(name);
-    if (index === undefined) throw new Error(`ParamStore: no weight named '${name}'`);
-    const old = this.entries[index];
-    old.variable.dispose();
-    const variable = makeVariable(values, shape, this.registryName(name)) as Variable<R>;
-    this.entries[index] = { name, variable, group: old.group };
-    return variable;
+  has(name: string): boolean {
+    return this.byName.has(name);
   }
 
-  list(): NamedVariable[] {
+  /** Swaps the values (and shape) behind `name`: anchors grow when users are added. */
+  replace(name: string, data: Float32Array, shape: number[]): Param {
+    const old = this.get(name);
+    const param: Param = { name, shape: [...shape], group: old.group, data };
+    this.entries[this.entries.indexOf(old)] = param;
+    this.byName.set(name, param);
+    return param;
+  }
+
+  list(): Param[] {
     return [...this.entries];
   }
-
-  dispose(): void {
-    for (const e of this.entries) e.variable.dispose();
-    this.entries.length = 0;
-    this.byName.clear();
-  }
-
-  private registryName(name: string): string {
-    return `${this.scope}/${name}`;
-  }
-}
-
-function makeVariable(values: Float32Array, shape: number[], registryName: string): Variable {
-  const initial: Tensor = tf.tensor(values, shape, 'float32');
-  const variable = tf.variable(initial, true, registryName);
-  initial.dispose();
-  return variable;
 }
 
 export const zerosInit: Initializer = (n) => new Float32Array(n);

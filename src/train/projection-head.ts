@@ -4,57 +4,38 @@
  * weights live in the run's optimizer.safetensors next to the optimizer slots, not in the model
  * weights.
  */
-import { dense } from '../engine/layers.js';
-import { tf, type Tensor, type Tensor1D, type Tensor2D, type Variable } from '../engine/tf.js';
-import { glorotUniform, heUniform, ParamStore, zerosInit } from '../model/params.js';
+import type { Graph, Value } from '../engine/graph.js';
+import type { WeightOf } from '../model/backbones.js';
+import { glorotUniform, heUniform, ParamTable, zerosInit } from '../model/params.js';
 import type { Rng } from '../rng.js';
 
 export class ProjectionHead {
-  private readonly store = new ParamStore();
-  private readonly w1: Variable;
-  private readonly b1: Variable;
-  private readonly w2: Variable;
-  private readonly b2: Variable;
+  readonly params = new ParamTable();
 
   constructor(
     readonly dim: number,
     rng: Rng,
   ) {
-    this.w1 = this.store.create('cl_head.fc1.weight', [dim, dim], 'projection', heUniform(rng, dim));
-    this.b1 = this.store.create('cl_head.fc1.bias', [dim], 'projection', zerosInit);
-    this.w2 = this.store.create('cl_head.fc2.weight', [dim, dim], 'projection', glorotUniform(rng, dim, dim));
-    this.b2 = this.store.create('cl_head.fc2.bias', [dim], 'projection', zerosInit);
+    this.params.create('cl_head.fc1.weight', [dim, dim], 'projection', heUniform(rng, dim));
+    this.params.create('cl_head.fc1.bias', [dim], 'projection', zerosInit);
+    this.params.create('cl_head.fc2.weight', [dim, dim], 'projection', glorotUniform(rng, dim, dim));
+    this.params.create('cl_head.fc2.bias', [dim], 'projection', zerosInit);
   }
 
   /** g(z): [n, d] → [n, d]. */
-  forward(z: Tensor2D): Tensor2D {
-    return tf.tidy(() => {
-      const h = dense(z, this.w1 as Tensor2D, this.b1 as Tensor1D, 'relu');
-      return dense(h, this.w2 as Tensor2D, this.b2 as Tensor1D, 'linear');
-    });
+  forward(g: Graph, w: WeightOf, z: Value): Value {
+    const h = g.relu(g.linear(z, w('cl_head.fc1.weight'), w('cl_head.fc1.bias')));
+    return g.linear(h, w('cl_head.fc2.weight'), w('cl_head.fc2.bias'));
   }
 
-  variables(): Variable[] {
-    return this.store.list().map((v) => v.variable);
-  }
-
-  /** Weights under their checkpoint names. */
-  named(): Array<{ name: string; tensor: Tensor }> {
-    return this.store.list().map((v) => ({ name: v.name, tensor: v.variable }));
-  }
-
-  /** Restores weights saved by `named()`; names and shapes must match. */
-  load(tensors: Map<string, Tensor>, file: string): void {
-    for (const { name, variable } of this.store.list()) {
-      const t = tensors.get(name);
-      if (!t || t.shape.join(',') !== variable.shape.join(',')) {
-        throw new Error(`${file}: projection head weight '${name}' missing or mis-shaped`);
+  /** Restores weights saved under their names; names and shapes must match. */
+  load(tensors: Map<string, { shape: readonly number[]; data: Float32Array | Int32Array }>, file: string): void {
+    for (const p of this.params.list()) {
+      const t = tensors.get(p.name);
+      if (!t || t.shape.join(',') !== p.shape.join(',') || !(t.data instanceof Float32Array)) {
+        throw new Error(`${file}: projection head weight '${p.name}' missing or mis-shaped`);
       }
-      variable.assign(t);
+      p.data.set(t.data);
     }
-  }
-
-  dispose(): void {
-    this.store.dispose();
   }
 }

@@ -181,3 +181,25 @@ test('stopGradient blocks the path and an unused input gets zeros', async () => 
   assert.deepEqual(Array.from(gy as Float64Array), [0, 0, 0]);
   await c.release();
 });
+
+test('grouped convolution (the average pool of the AlexNet backbone): input gradient', async () => {
+  await checkGradients('grouped conv', {
+    float: 'float32',
+    shapes: [[2, 3, 7, 7]],
+    build: (g, [x]) => {
+      const ones = g.constant(new Float32Array(3 * 9).fill(1), [3, 1, 3, 3], 'float32');
+      return weightedSum(g, g.conv(x, ones, null, { strides: [2, 2], pads: [1, 1, 1, 1], group: 3 }));
+    },
+    maxProbes: 20,
+  });
+});
+
+test("the backbones' average pool ('same' padding, mean over real pixels only)", async () => {
+  const { averagePoolSame } = await import('../../src/model/backbones.js');
+  await checkGradients('average pool same', {
+    float: 'float32',
+    shapes: [[1, 2, 5, 5]],
+    build: (g, [x]) => weightedSum(g, averagePoolSame(g, x, 3, 2)),
+    maxProbes: 25,
+  });
+});
