@@ -148,8 +148,13 @@ export const RunConfigSchema = z.strictObject({
   /** Validation candidates: the fixed negatives file, hard negatives, or fresh random mixes (SPEC §7). */
   evalNegatives: z.enum(['file', 'hard', 'random']).default('file'),
   seed: z.number().int().min(0).default(0),
-  /** Engine backend (DESIGN.md Engine): wasm by default, cpu as the exact reference. */
-  backend: z.enum(['auto', 'wasm', 'cpu']).default('auto'),
+  /**
+   * The first engine's backend (tfjs: auto | wasm | cpu). Accepted so that run folders written by
+   * outfitrec 0.1 still load; ignored: every run now uses ONNX Runtime.
+   */
+  backend: z.enum(['auto', 'wasm', 'cpu']).optional(),
+  /** ONNX Runtime intra-op threads per session (1 is fastest per core on 2-core machines; bench/). */
+  threads: z.number().int().min(1).max(64).default(1),
 });
 
 type ParsedRunConfig = z.output<typeof RunConfigSchema>;

@@ -4,11 +4,9 @@
  * src/eval/experiments/cold-users.ts; this file parses options and prints.
  */
 import type { Command } from 'commander';
-import { initEngine, shutdownEngine } from '../engine/backend.js';
 import { UserError } from '../errors.js';
 import { closeColdStart, openColdStart, runColdStart } from '../eval/experiments/cold-users.js';
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
-import { readRunConfig } from '../train/run.js';
 import { parsePositiveInt, parseSeed } from './parse.js';
 
 interface ColdStartCliOptions {
@@ -44,29 +42,24 @@ export function register(program: Command): void {
       if (opts.set !== undefined && opts.set !== '53' && opts.set !== '32') {
         throw new UserError(`--set: '${opts.set}' is not a new-user set (53 or 32)`);
       }
-      await initEngine({ backend: readRunConfig(opts.run).backend });
+      const ctx = await openColdStart(opts.run, { root: opts.data, coldSet: opts.set });
       try {
-        const ctx = await openColdStart(opts.run, { root: opts.data, coldSet: opts.set });
-        try {
-          const r = await runColdStart(ctx, { shots, strategy: opts.strategy as ColdStartStrategy, seed, steps });
-          if (opts.json) {
-            process.stdout.write(JSON.stringify({ run: opts.run, ...r }, null, 2) + '\n');
-          } else {
-            const f = r.fitSeconds;
-            process.stdout.write(
-              `model trained on ${r.trainSet} → new users of ${r.coldSet}: ${r.users} users, ${r.shots} shot(s), strategy ${r.strategy}, seed ${r.seed} ` +
-                `(${r.outfitsUsed} outfits used)\n` +
-                `test (${r.report.negatives} negatives, ${r.report.candidates} candidates): AUC ${r.report.auc.toFixed(4)}  NDCG ${r.report.ndcg.toFixed(4)}` +
-                (r.report.fitb !== undefined ? `  FITB ${r.report.fitb.toFixed(4)}` : '') +
-                '\n' +
-                `fitting time per user: mean ${ms(f.mean)}, median ${ms(f.median)}, max ${ms(f.max)} (total ${f.total.toFixed(2)} s)\n`,
-            );
-          }
-        } finally {
-          closeColdStart(ctx);
+        const r = await runColdStart(ctx, { shots, strategy: opts.strategy as ColdStartStrategy, seed, steps });
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ run: opts.run, ...r }, null, 2) + '\n');
+        } else {
+          const f = r.fitSeconds;
+          process.stdout.write(
+            `model trained on ${r.trainSet} → new users of ${r.coldSet}: ${r.users} users, ${r.shots} shot(s), strategy ${r.strategy}, seed ${r.seed} ` +
+              `(${r.outfitsUsed} outfits used)\n` +
+              `test (${r.report.negatives} negatives, ${r.report.candidates} candidates): AUC ${r.report.auc.toFixed(4)}  NDCG ${r.report.ndcg.toFixed(4)}` +
+              (r.report.fitb !== undefined ? `  FITB ${r.report.fitb.toFixed(4)}` : '') +
+              '\n' +
+              `fitting time per user: mean ${ms(f.mean)}, median ${ms(f.median)}, max ${ms(f.max)} (total ${f.total.toFixed(2)} s)\n`,
+          );
         }
       } finally {
-        shutdownEngine();
+        closeColdStart(ctx);
       }
     });
 }

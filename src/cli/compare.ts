@@ -4,10 +4,8 @@
  * rows, a baseline difference and cold users. Logic: src/eval/compare.ts.
  */
 import type { Command } from 'commander';
-import { initEngine, shutdownEngine } from '../engine/backend.js';
 import { parseCompareRow, parseCompareSweep, runCompare, validateCompare, type CompareColdStart } from '../eval/compare.js';
 import { COLD_START_STRATEGIES } from '../train/cold-start.js';
-import { readRunConfig } from '../train/run.js';
 import { commandLineOf, parseChoiceList, parsePositiveInt, parseSeed } from './parse.js';
 
 interface CompareCliOptions {
@@ -81,12 +79,7 @@ export function register(program: Command): void {
         log: (line: string) => process.stderr.write(line + '\n'),
       };
       validateCompare(compareOpts); // before the engine starts: bad rows fail fast
-      await initEngine({ backend: readRunConfig(rows[0].runs[0]).backend });
-      try {
-        const written = await runCompare(compareOpts);
-        process.stdout.write(`report: ${written[0]}\n`);
-      } finally {
-        shutdownEngine();
-      }
+      const written = await runCompare(compareOpts);
+      process.stdout.write(`report: ${written[0]}\n`);
     });
 }

@@ -5,7 +5,6 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { shutdownEngine } from '../engine/backend.js';
 import { EXPERIMENT_NAMES } from '../eval/experiments/grid.js';
 import { parseExperimentNames, runExperiments } from '../eval/experiments/runner.js';
 import { commandLineOf, parsePositiveInt } from './parse.js';
@@ -35,24 +34,20 @@ export function register(program: Command): void {
       const experiments = parseExperimentNames(names);
       const seeds = opts.seeds === undefined ? undefined : parsePositiveInt(opts.seeds, '--seeds');
       const jobs = parsePositiveInt(opts.jobs, '--jobs');
-      try {
-        const summary = await runExperiments(experiments, {
-          data: opts.data,
-          out: opts.out,
-          seeds,
-          quick: opts.quick,
-          presetScale: opts.presetScale,
-          jobs,
-          commandLine: commandLineOf(process.argv.slice(2)),
-        });
-        const c = summary.cells;
-        process.stdout.write(
-          `${summary.interrupted ? 'interrupted' : 'done'} in ${summary.seconds.toFixed(0)} s: ${c.total} cells (${c.trained} trained now, ${c.reused} reused)\n` +
-            (summary.written.length > 0 ? `report: ${summary.written[0]}\n` : ''),
-        );
-        if (summary.interrupted) process.exitCode = 130;
-      } finally {
-        shutdownEngine();
-      }
+      const summary = await runExperiments(experiments, {
+        data: opts.data,
+        out: opts.out,
+        seeds,
+        quick: opts.quick,
+        presetScale: opts.presetScale,
+        jobs,
+        commandLine: commandLineOf(process.argv.slice(2)),
+      });
+      const c = summary.cells;
+      process.stdout.write(
+        `${summary.interrupted ? 'interrupted' : 'done'} in ${summary.seconds.toFixed(0)} s: ${c.total} cells (${c.trained} trained now, ${c.reused} reused)\n` +
+          (summary.written.length > 0 ? `report: ${summary.written[0]}\n` : ''),
+      );
+      if (summary.interrupted) process.exitCode = 130;
     });
 }

@@ -1,6 +1,6 @@
 /** `outfitrec serve`: the HTTP service and web page over a trained run (logic in src/serve/). */
 import type { Command } from 'commander';
-import { initEngine, shutdownEngine } from '../engine/backend.js';
+import { setEngineThreads } from '../engine/runtime.js';
 import { UserError } from '../errors.js';
 import { Recommender } from '../serve/recommender.js';
 import { startServer } from '../serve/server.js';
@@ -30,14 +30,14 @@ export function register(program: Command): void {
     .option('--db <file>', 'SQLite file of onboarded users (default <run>/users.sqlite)')
     .option('--seed <n>', 'seed of the new-user fitting', '0')
     .option('--compose-cache <n>', 'composed results remembered per (user, k, fixed, exclude); 0 = compose every request', '1024')
-    .option('--threads <n>', 'wasm threads for the model: 1 or 2', '1')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads per model session', '1')
     .option('--log', 'log every request (JSON lines on stdout)', false)
     .action(async (opts: ServeOptions) => {
       const port = parseInteger(opts.port, '--port', 0, 65535);
       const seed = parseInteger(opts.seed, '--seed', 0, 2 ** 31 - 1);
       const composeCacheSize = parseInteger(opts.composeCache, '--compose-cache', 0, 1_000_000);
-      const threads = parseInteger(opts.threads, '--threads', 1, 2) as 1 | 2;
-      const backend = await initEngine({ threads });
+      const threads = parseInteger(opts.threads, '--threads', 1, 64);
+      setEngineThreads(threads);
       const started = performance.now();
       const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize });
       const info = recommender.describe();
@@ -56,7 +56,7 @@ export function register(program: Command): void {
       const url = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/` : String(address);
       process.stdout.write(
         `outfitrec serve: set ${info.set}, ${info.runUsers} run users + ${info.onboardedUsers} onboarded, ${info.items} items, ` +
-          `backend ${backend}, ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
+          `ONNX Runtime (${threads} thread${threads > 1 ? 's' : ''}), ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
           `listening on ${url}\n`,
       );
       await new Promise<void>((resolve) => {
@@ -67,8 +67,6 @@ export function register(program: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
-      // the wasm pthread workers (--threads 2) would keep the process alive
-      shutdownEngine();
     });
 }
 

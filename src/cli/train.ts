@@ -31,7 +31,7 @@ interface TrainCliOptions {
   featureNames?: string;
   imageSize?: string;
   negatives?: string;
-  backend?: string;
+  threads?: string;
   quiet?: boolean;
 }
 
@@ -59,7 +59,7 @@ export function register(program: Command): void {
     .option('--feature-names <file>', 'image name per row of --features')
     .option('--config <file>', 'JSON run config; command-line options override it')
     .option('--seed <n>', 'random seed')
-    .option('--backend <name>', 'engine backend: auto | wasm | cpu')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default 1)')
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--quiet', 'no progress display')
     .action(async (opts: TrainCliOptions) => {
@@ -103,7 +103,7 @@ export function cliOverrides(opts: TrainCliOptions): Record<string, unknown> {
     epochs: int(opts.epochs, '--epochs'),
     batchSize: int(opts.batch, '--batch'),
     seed: int(opts.seed, '--seed'),
-    backend: opts.backend,
+    threads: int(opts.threads, '--threads'),
   };
 }
 

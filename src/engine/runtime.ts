@@ -79,3 +79,8 @@ export function feed(data: TypedArray, dims: readonly number[]): Feed {
 export function outputsByName(values: readonly Value[], arrays: readonly TypedArray[]): Map<string, TypedArray> {
   return new Map(values.map((v, i) => [v.name, arrays[i]]));
 }
+
+/** The onnxruntime-node version in use (reports name it next to their timings). */
+export function ortVersion(): string {
+  return ort.env.versions.node ?? 'unknown';
+}

@@ -14,10 +14,10 @@ export {
 } from './config.js';
 export { Backbone, describeBackbone, type BackboneDescription, type BackboneLayer } from './backbones.js';
 export { featureInputSource, imageInputSource, type ImageCache, type ItemInputSource } from './inputs.js';
-export { MASKED_LOGIT, MultiheadAttentionBlock, SetTransformer, keyBiasFromSlots } from './set-transformer.js';
-export { AnchorTable, dedupe, logDetDivergence, normalizeLastAxis } from './anchors.js';
-export { OutfitModel, packOutfitItems, type PackedOutfits, type ParamCounts } from './outfit-model.js';
-export { ParamStore, type NamedVariable, type ParamGroup } from './params.js';
+export { MASKED_LOGIT, createSetTransformerParams, keyBiasFromSlots, setTransformer } from './set-transformer.js';
+export { AnchorTable, dedupe, logDetDivergenceWithGradient, userVectorsInGraph } from './anchors.js';
+export { OutfitModel, packOutfitItems, weightInputs, type PackedOutfits, type ParamCounts } from './outfit-model.js';
+export { ParamTable, type Param, type ParamGroup } from './params.js';
 export {
   decodeSafetensors,
   encodeSafetensors,

@@ -16,10 +16,8 @@
  */
 import type { OutfitTable } from '../data/types.js';
 import { CATEGORY_NAMES } from '../data/types.js';
-import { tf, type Tensor2D } from '../engine/tf.js';
 import { UserError } from '../errors.js';
 import type { OutfitModel } from '../model/outfit-model.js';
-import { scoreDivisorOf } from '../train/cold-start.js';
 import type { ItemEmbeddingCache } from '../train/item-cache.js';
 
 export interface ComposeOptions {
@@ -68,7 +66,7 @@ export class OutfitComposer {
   /** `optional[j]`: slot j may stay empty (a second slot of a category, e.g. the second top). */
   readonly optionalSlots: boolean[];
 
-  constructor(
+  private constructor(
     private readonly model: OutfitModel,
     private readonly cache: ItemEmbeddingCache,
     /** Category of each slot (`slotCategoriesFor(set)`). */
@@ -77,25 +75,31 @@ export class OutfitComposer {
     private readonly categoryOf: Uint8Array,
     /** Candidate items per category (global ids); every one must be in `cache`. */
     readonly catalog: readonly Int32Array[],
+    singleHats: Float32Array,
   ) {
     this.dim = model.config.dim;
-    this.divisor = scoreDivisorOf(model);
+    this.divisor = model.scoreDivisor;
     this.optionalSlots = slotCategories.map((c, j) => slotCategories.indexOf(c) < j);
     this.stageOrder = [
       ...slotCategories.map((_, j) => j).filter((j) => !this.optionalSlots[j]),
       ...slotCategories.map((_, j) => j).filter((j) => this.optionalSlots[j]),
     ];
-    const items = Int32Array.from(catalog.flatMap((c) => Array.from(c)));
     this.rowOf = new Int32Array(categoryOf.length).fill(-1);
-    items.forEach((id, row) => (this.rowOf[id] = row));
-    const single: OutfitTable = { slots: 1, users: new Int32Array(items.length), items };
-    this.singleHats = new Float32Array(items.length * this.dim);
-    for (let start = 0; start < items.length; start += SCORE_BATCH) {
-      const end = Math.min(items.length, start + SCORE_BATCH);
-      const hats = tf.tidy(() => model.projectOutfits(cache.embedRows(single, start, end)));
-      this.singleHats.set(hats.dataSync() as Float32Array, start * this.dim);
-      hats.dispose();
-    }
+    catalogItems(catalog).forEach((id, row) => (this.rowOf[id] = row));
+    this.singleHats = singleHats;
+  }
+
+  /** A composer over `catalog`; computes ĥ of every catalog item's single-item outfit once. */
+  static async create(
+    model: OutfitModel,
+    cache: ItemEmbeddingCache,
+    slotCategories: readonly number[],
+    categoryOf: Uint8Array,
+    catalog: readonly Int32Array[],
+  ): Promise<OutfitComposer> {
+    const items = catalogItems(catalog);
+    const singleHats = await cache.projectRows({ slots: 1, users: new Int32Array(items.length), items });
+    return new OutfitComposer(model, cache, slotCategories, categoryOf, catalog, singleHats);
   }
 
   /** Number of complete outfits in the (restricted) catalog: the exhaustive search's size. */
@@ -113,17 +117,8 @@ export class OutfitComposer {
   }
 
   /** ĥ rows [n·d] of outfits (n·slots global ids, -1 = absent), from the cached item embeddings. */
-  projectOutfits(items: Int32Array, slots: number): Float32Array {
-    const n = items.length / slots;
-    const out = new Float32Array(n * this.dim);
-    const table: OutfitTable = { slots, users: new Int32Array(n), items };
-    for (let start = 0; start < n; start += SCORE_BATCH) {
-      const end = Math.min(n, start + SCORE_BATCH);
-      const hats = tf.tidy(() => this.model.projectOutfits(this.cache.embedRows(table, start, end)));
-      out.set(hats.dataSync() as Float32Array, start * this.dim);
-      hats.dispose();
-    }
-    return out;
+  projectOutfits(items: Int32Array, slots: number): Promise<Float32Array> {
+    return this.cache.projectRows({ slots, users: new Int32Array(items.length / slots), items });
   }
 
   /** First-order scores (single-item outfits) of `items` for a user vector. */
@@ -142,28 +137,22 @@ export class OutfitComposer {
 
   /**
    * Full-model scores of outfits (n·slots global ids, -1 = absent) for a user vector Σ_k â_uk:
-   * s = ĥ_o·v / divisor (SPEC §3), the same value OutfitModel.scoreOutfits gives.
+   * s = ĥ_o·v / divisor (SPEC §3), the same value OutfitModel.scoreProjected gives.
    */
-  scoreItems(userVector: Float32Array, items: Int32Array, slots: number): Float32Array {
-    const n = items.length / slots;
-    const out = new Float32Array(n);
-    const table: OutfitTable = { slots, users: new Int32Array(n), items };
-    const v = tf.tensor2d(userVector, [this.dim, 1]);
-    try {
-      for (let start = 0; start < n; start += SCORE_BATCH) {
-        const end = Math.min(n, start + SCORE_BATCH);
-        const s = tf.tidy(() => tf.div(tf.matMul(this.model.projectOutfits(this.cache.embedRows(table, start, end) as Tensor2D), v), this.divisor));
-        out.set(s.dataSync() as Float32Array, start);
-        s.dispose();
-      }
-    } finally {
-      v.dispose();
+  async scoreItems(userVector: Float32Array, items: Int32Array, slots: number): Promise<Float32Array> {
+    const d = this.dim;
+    const hats = await this.projectOutfits(items, slots);
+    const out = new Float32Array(items.length / slots);
+    for (let r = 0; r < out.length; r++) {
+      let s = 0;
+      for (let t = 0; t < d; t++) s += hats[r * d + t] * userVector[t];
+      out[r] = s / this.divisor;
     }
     return out;
   }
 
   /** The user's top-k outfits by beam search (see the file comment). */
-  compose(userVector: Float32Array, opts: ComposeOptions): ComposeResult {
+  async compose(userVector: Float32Array, opts: ComposeOptions): Promise<ComposeResult> {
     const started = performance.now();
     const plan = this.plan(opts);
     const retrieve = opts.retrieve ?? COMPOSE_DEFAULTS.retrieve;
@@ -207,7 +196,7 @@ export class OutfitComposer {
       // a lone first item's full-model score IS its first-order score: no model pass needed
       const nextScores = isFirstAlone
         ? this.firstOrderScores(userVector, Int32Array.from(next, (c) => c[slot]))
-        : this.scoreItems(userVector, flatten(next, slots), slots);
+        : await this.scoreItems(userVector, flatten(next, slots), slots);
       if (!isFirstAlone) scored += next.length;
       const keep = topIndices(nextScores, stageIndex === stages.length - 1 ? Math.max(beamWidth, opts.k) : beamWidth);
       beam = keep.map((i) => next[i]);
@@ -215,7 +204,7 @@ export class OutfitComposer {
     }
     if (scores === null) {
       // every slot pinned: the one outfit they make
-      scores = this.scoreItems(userVector, flatten(beam, slots), slots);
+      scores = await this.scoreItems(userVector, flatten(beam, slots), slots);
       scored += beam.length;
     }
     const order = topIndices(scores, opts.k);
@@ -227,29 +216,31 @@ export class OutfitComposer {
   }
 
   /** Every combination scored by the full model; the exact top-k (small catalogs only). */
-  exhaustive(userVector: Float32Array, opts: ComposeOptions, limit = 2_000_000): ComposeResult {
+  async exhaustive(userVector: Float32Array, opts: ComposeOptions, limit = 2_000_000): Promise<ComposeResult> {
     const started = performance.now();
     const plan = this.plan(opts);
     const slots = this.slotCategories.length;
     const best = new TopK(opts.k);
     let scored = 0;
     let chunk: Int32Array[] = [];
-    const flush = (): void => {
+    const flush = async (): Promise<void> => {
       if (chunk.length === 0) return;
-      const s = this.scoreItems(userVector, flatten(chunk, slots), slots);
+      const s = await this.scoreItems(userVector, flatten(chunk, slots), slots);
       chunk.forEach((c, i) => best.offer(s[i], c));
       scored += chunk.length;
       chunk = [];
     };
     const current = Int32Array.from(plan.pinned);
-    const fill = (at: number): void => {
+    // every combination, depth first; scored in chunks as they fill
+    const fill = function* (this: OutfitComposer, at: number): Generator<Int32Array> {
       if (at === slots) {
-        chunk.push(current.slice());
-        if (scored + chunk.length > limit) throw new UserError(`exhaustive search over more than ${limit} outfits refused`);
-        if (chunk.length >= SCORE_BATCH) flush();
+        yield current.slice();
         return;
       }
-      if (plan.pinned[at] >= 0) return fill(at + 1);
+      if (plan.pinned[at] >= 0) {
+        yield* fill.call(this, at + 1);
+        return;
+      }
       const category = this.slotCategories[at];
       const options: number[] = Array.from(plan.pools[category]);
       if (this.optionalSlots[at]) options.push(-1);
@@ -261,12 +252,16 @@ export class OutfitComposer {
           if (previousSame >= 0 && plan.pinned[previousSame] < 0 && item < current[previousSame]) continue;
         }
         current[at] = item;
-        fill(at + 1);
+        yield* fill.call(this, at + 1);
       }
       current[at] = plan.pinned[at];
     };
-    fill(0);
-    flush();
+    for (const combination of fill.call(this, 0)) {
+      chunk.push(combination);
+      if (scored + chunk.length > limit) throw new UserError(`exhaustive search over more than ${limit} outfits refused`);
+      if (chunk.length >= SCORE_BATCH) await flush();
+    }
+    await flush();
     const top = best.sorted();
     return { outfits: top.map(([score, items]) => ({ items: Array.from(items), score })), outfitsScored: scored, ms: performance.now() - started };
   }
@@ -328,7 +323,7 @@ export interface ComposeRecall {
  * Recall of the beam search against the exhaustive top-k, and its speed-up, over some user
  * vectors (bench/compose.ts and the tests). Use a catalog small enough to enumerate.
  */
-export function measureComposeRecall(composer: OutfitComposer, userVectors: readonly Float32Array[], opts: ComposeOptions): ComposeRecall {
+export async function measureComposeRecall(composer: OutfitComposer, userVectors: readonly Float32Array[], opts: ComposeOptions): Promise<ComposeRecall> {
   let hits = 0;
   let gap = 0;
   let searchMs = 0;
@@ -336,8 +331,8 @@ export function measureComposeRecall(composer: OutfitComposer, userVectors: read
   let searchScored = 0;
   let exhaustiveScored = 0;
   for (const v of userVectors) {
-    const search = composer.compose(v, opts);
-    const exact = composer.exhaustive(v, opts);
+    const search = await composer.compose(v, opts);
+    const exact = await composer.exhaustive(v, opts);
     searchMs += search.ms;
     exhaustiveMs += exact.ms;
     searchScored += search.outfitsScored;
@@ -367,6 +362,11 @@ export function outfitKey(items: ArrayLike<number>): string {
     .filter((i) => i >= 0)
     .sort((a, b) => a - b)
     .join(',');
+}
+
+/** Every item of a per-category catalog, in category order. */
+function catalogItems(catalog: readonly Int32Array[]): Int32Array {
+  return Int32Array.from(catalog.flatMap((c) => Array.from(c)));
 }
 
 function flatten(rows: Int32Array[], slots: number): Int32Array {

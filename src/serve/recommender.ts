@@ -20,7 +20,6 @@ import type { RunConfig } from '../config.js';
 import { itemPoolsFromTable, type ItemPools } from '../data/augment.js';
 import { findImageDir, resolveImagePaths } from '../data/polyvore.js';
 import { CATEGORY_NAMES, type Catalog, type OutfitTable, type PolyvoreSet } from '../data/types.js';
-import { tf } from '../engine/tf.js';
 import { UserError } from '../errors.js';
 import type { ItemInputSource } from '../model/inputs.js';
 import type { OutfitModel } from '../model/outfit-model.js';
@@ -28,7 +27,6 @@ import { Rng } from '../rng.js';
 import {
   COLD_START_STRATEGIES,
   fitAnchorsForNewUser,
-  sharedAnchorSum,
   type ColdStartOptions,
   type ColdStartStrategy,
 } from '../train/cold-start.js';
@@ -130,7 +128,7 @@ export class Recommender {
   private readonly composeCache = new Map<string, ComposeResult>();
   private imagePaths: (string | undefined)[] | null = null;
 
-  private constructor(parts: RecommenderParts, opts: RecommenderOptions) {
+  private constructor(parts: RecommenderParts, opts: RecommenderOptions, cache: ItemEmbeddingCache, composer: OutfitComposer) {
     const { model, inputs, set } = parts;
     this.model = model;
     this.inputs = inputs;
@@ -139,9 +137,6 @@ export class Recommender {
     this.runConfig = parts.runConfig;
     this.opts = opts;
     this.runUsers = model.config.numUsers;
-    if (inputs.count !== set.catalog.names.length) {
-      throw new Error(`Recommender: ${inputs.count} item inputs for ${set.catalog.names.length} catalog items`);
-    }
     const dbPath = opts.db ?? (parts.runDir ? join(parts.runDir, 'users.sqlite') : undefined);
     if (dbPath === undefined) throw new Error('Recommender: give a database path or a run folder');
     this.store = UserStore.open(dbPath, {
@@ -151,15 +146,13 @@ export class Recommender {
       runFingerprint: parts.runFingerprint,
     });
     try {
-      this.sharedSum = sharedAnchorSum(model);
-      // every catalog item embedded once (SPEC §2.1); composing and ranking run only the Set Transformer
-      this.cache = ItemEmbeddingCache.build(model, inputs);
-      const { catalog } = set;
-      const byCategory = catalog.counts.map((n, c) => Int32Array.from({ length: n }, (_, i) => catalog.offsets[c] + i));
-      this.composer = new OutfitComposer(model, this.cache, set.slotCategories, catalog.category, byCategory);
+      this.sharedSum = model.anchors.sharedSum();
+      this.cache = cache;
+      this.composer = composer;
+      const byCategory = catalogByCategory(set);
       // SO negatives: random mixes from the training pool (SPEC §6.2), or the whole catalog when no training split was read
       const train = set.splits.train.posi;
-      this.pools = train.users.length > 0 ? itemPoolsFromTable(set, train) : { byCategory, categoryOf: catalog.category };
+      this.pools = train.users.length > 0 ? itemPoolsFromTable(set, train) : { byCategory, categoryOf: set.catalog.category };
       for (const user of this.store.all()) this.remember(user);
     } catch (err) {
       this.store.close();
@@ -168,8 +161,15 @@ export class Recommender {
   }
 
   /** A recommender over already-built parts (tests, or callers that loaded the model themselves). */
-  static fromParts(parts: RecommenderParts, opts: RecommenderOptions = {}): Recommender {
-    return new Recommender(parts, opts);
+  static async fromParts(parts: RecommenderParts, opts: RecommenderOptions = {}): Promise<Recommender> {
+    const { model, inputs, set } = parts;
+    if (inputs.count !== set.catalog.names.length) {
+      throw new Error(`Recommender: ${inputs.count} item inputs for ${set.catalog.names.length} catalog items`);
+    }
+    // every catalog item embedded once (SPEC §2.1); composing and ranking run only the Set Transformer
+    const cache = await ItemEmbeddingCache.build(model, inputs);
+    const composer = await OutfitComposer.create(model, cache, set.slotCategories, set.catalog.category, catalogByCategory(set));
+    return new Recommender(parts, opts, cache, composer);
   }
 
   /**
@@ -180,7 +180,7 @@ export class Recommender {
     const run = await loadRun(runDir, { root: opts.data, set: opts.set });
     if (!run.inputs) throw new Error('Recommender.open: the run was loaded without item inputs');
     const fingerprint = createHash('sha256').update(readFileSync(join(run.dir, RUN_FILES.config))).digest('hex').slice(0, 16);
-    return new Recommender({ model: run.model, inputs: run.inputs, set: run.set, runFingerprint: fingerprint, runDir: run.dir, runConfig: run.config }, opts);
+    return Recommender.fromParts({ model: run.model, inputs: run.inputs, set: run.set, runFingerprint: fingerprint, runDir: run.dir, runConfig: run.config }, opts);
   }
 
   // ---- users ------------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ export class Recommender {
     }
     const loaded = this.userVectorOf.get(id);
     if (loaded) return loaded; // an onboarded user hasUser just read from the database
-    const v = tf.tidy(() => this.model.userVectors(Int32Array.of(id)).dataSync() as Float32Array).slice();
+    const v = this.model.userVectors(Int32Array.of(id));
     this.userVectorOf.set(id, v);
     return v;
   }
@@ -228,7 +228,7 @@ export class Recommender {
    * Creates a user from a few outfits (SPEC §5, SO by default), stores it and returns it with its id.
    * The fit is seeded by the recommender seed and the number of users created so far.
    */
-  onboard(outfits: ReadonlyArray<OutfitRefs>, opts: OnboardOptions = {}): StoredUser & { ms: number } {
+  async onboard(outfits: ReadonlyArray<OutfitRefs>, opts: OnboardOptions = {}): Promise<StoredUser & { ms: number }> {
     const started = performance.now();
     const strategy = opts.strategy ?? 'so';
     if (!COLD_START_STRATEGIES.includes(strategy)) throw new UserError(`strategy must be one of ${COLD_START_STRATEGIES.join(', ')}, got '${strategy}'`);
@@ -236,7 +236,7 @@ export class Recommender {
     if (outfits.length > LIMITS.maxOnboardOutfits) throw new UserError(`at most ${LIMITS.maxOnboardOutfits} outfits per new user, got ${outfits.length}`);
     const table = this.outfitTable(outfits);
     const rng = new Rng((this.opts.seed ?? 0) + this.store.count() * 7919).fork(`onboard-${strategy}`);
-    const anchors = fitAnchorsForNewUser(this.model, this.inputs, table, {
+    const anchors = await fitAnchorsForNewUser(this.model, this.inputs, table, {
       ...this.opts.coldStart,
       strategy,
       rng,
@@ -349,7 +349,7 @@ export class Recommender {
   }
 
   /** s(user, o) for each outfit (SPEC §3). */
-  scoreOutfits(user: number, outfits: ReadonlyArray<OutfitRefs> | OutfitTable): Float32Array {
+  async scoreOutfits(user: number, outfits: ReadonlyArray<OutfitRefs> | OutfitTable): Promise<Float32Array> {
     const v = this.userVector(user);
     const table = isTable(outfits) ? outfits : this.outfitTable(outfits);
     if (table.users.length === 0) return new Float32Array(0);
@@ -357,10 +357,10 @@ export class Recommender {
   }
 
   /** The outfits sorted by score, best first; the first `k` (default all). */
-  rankCandidates(user: number, outfits: ReadonlyArray<OutfitRefs> | OutfitTable, k?: number): RankedOutfit[] {
+  async rankCandidates(user: number, outfits: ReadonlyArray<OutfitRefs> | OutfitTable, k?: number): Promise<RankedOutfit[]> {
     const table = isTable(outfits) ? outfits : this.outfitTable(outfits);
     if (table.users.length > LIMITS.maxRankOutfits) throw new UserError(`at most ${LIMITS.maxRankOutfits} outfits per ranking, got ${table.users.length}`);
-    const scores = this.scoreOutfits(user, table);
+    const scores = await this.scoreOutfits(user, table);
     const ranked = Array.from(scores, (score, index) => ({
       index,
       items: Array.from(table.items.subarray(index * table.slots, (index + 1) * table.slots)),
@@ -374,7 +374,7 @@ export class Recommender {
    * The user's top-k outfits from the catalog (compose.ts), with `fixed` items in every outfit and
    * no `exclude` item; `catalog` restricts the candidate items per category.
    */
-  compose(user: number, opts: { k: number; fixed?: readonly ItemRef[]; exclude?: readonly ItemRef[]; catalog?: readonly Int32Array[] }): ComposeResult {
+  async compose(user: number, opts: { k: number; fixed?: readonly ItemRef[]; exclude?: readonly ItemRef[]; catalog?: readonly Int32Array[] }): Promise<ComposeResult> {
     if (!(Number.isInteger(opts.k) && opts.k >= 1 && opts.k <= LIMITS.maxK)) throw new UserError(`k must be an integer in 1..${LIMITS.maxK}, got ${opts.k}`);
     const v = this.userVector(user);
     const fixed = (opts.fixed ?? []).map((ref) => this.requireBodyItem(ref, 'fixed'));
@@ -390,7 +390,7 @@ export class Recommender {
         return { ...hit, ms: 0 };
       }
     }
-    const result = this.composer.compose(v, { k: opts.k, fixed, exclude, catalog: opts.catalog, ...this.opts.compose });
+    const result = await this.composer.compose(v, { k: opts.k, fixed, exclude, catalog: opts.catalog, ...this.opts.compose });
     if (key !== undefined) {
       this.composeCache.set(key, result);
       if (this.composeCache.size > cacheSize) this.composeCache.delete(this.composeCache.keys().next().value!);
@@ -422,8 +422,13 @@ export class Recommender {
   /** Releases the database and the item embeddings (the model belongs to the caller of fromParts, or to open). */
   close(): void {
     this.store.close();
-    this.cache.dispose();
   }
+}
+
+/** Every catalog item's global id, per category. */
+function catalogByCategory(set: PolyvoreSet): Int32Array[] {
+  const { catalog } = set;
+  return catalog.counts.map((n, c) => Int32Array.from({ length: n }, (_, i) => catalog.offsets[c] + i));
 }
 
 function isTable(o: ReadonlyArray<OutfitRefs> | OutfitTable): o is OutfitTable {

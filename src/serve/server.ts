@@ -147,10 +147,10 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
         response: { 400: errorResponse, 404: errorResponse },
       },
     },
-    (request) => {
+    async (request) => {
       const { id } = request.params;
       const { k, fixed, exclude } = request.query;
-      const result = recommender.compose(id, { k, fixed: splitList(fixed), exclude: splitList(exclude) });
+      const result = await recommender.compose(id, { k, fixed: splitList(fixed), exclude: splitList(exclude) });
       return {
         user: id,
         k,
@@ -176,12 +176,12 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
         },
       },
     },
-    (request) => {
+    async (request) => {
       const { id } = request.params;
       const started = performance.now();
       // the user first: an unknown user is a 404 even when the outfits are bad too
       recommender.userVector(id);
-      const ranked = recommender.rankCandidates(id, request.body.outfits, request.body.k);
+      const ranked = await recommender.rankCandidates(id, request.body.outfits, request.body.k);
       return {
         user: id,
         tookMs: performance.now() - started,
@@ -206,9 +206,9 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
         },
       },
     },
-    (request, reply) => {
+    async (request, reply) => {
       const { outfits, strategy, label } = request.body;
-      const user = recommender.onboard(outfits, { strategy, label });
+      const user = await recommender.onboard(outfits, { strategy, label });
       reply.status(201).header('location', `/users/${user.id}/outfits`);
       return { id: user.id, strategy: user.strategy, outfits: user.outfits.length, createdAt: user.createdAt, tookMs: user.ms };
     },

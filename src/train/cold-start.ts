@@ -17,11 +17,10 @@
  */
 import type { ItemPools } from '../data/augment.js';
 import type { OutfitTable } from '../data/types.js';
-import { tf, type Tensor2D } from '../engine/tf.js';
 import { UserError } from '../errors.js';
 import { logDetDivergenceWithGradient } from '../model/anchors.js';
 import type { ItemInputSource } from '../model/inputs.js';
-import type { OutfitModel } from '../model/outfit-model.js';
+import { packOutfitItems, type OutfitModel } from '../model/outfit-model.js';
 import type { Rng } from '../rng.js';
 
 export { logDetDivergenceWithGradient };
@@ -58,13 +57,11 @@ export interface ColdStartOptions {
   regWeight?: number;
   /** SU/SA: the existing users searched (default: all users the model had before any cold users were added). */
   candidateUsers?: Int32Array;
-  /** Outfits embedded per pass (default 512). */
-  batchSize?: number;
   /**
    * ĥ rows [n·d] of outfits (n·slots global ids, -1 = absent). Default: the model on `inputs`
    * (backbone included). A server that already holds every item's embedding passes a cheaper one.
    */
-  projectOutfits?: (items: Int32Array, slots: number) => Float32Array;
+  projectOutfits?: (items: Int32Array, slots: number) => Float32Array | Promise<Float32Array>;
 }
 
 export const COLD_START_DEFAULTS = {
@@ -74,12 +71,11 @@ export const COLD_START_DEFAULTS = {
   negatives: 10,
   negativePoolFactor: 8,
   regWeight: 0,
-  batchSize: 512,
 };
 
 /** Anchors [Ku·d] for one new user (SPEC §5). */
-export function fitAnchorsForNewUser(model: OutfitModel, inputs: ItemInputSource, outfits: NewUserOutfits, opts: ColdStartOptions): Float32Array {
-  return fitAnchorsForNewUsers(model, inputs, [outfits], opts)[0];
+export async function fitAnchorsForNewUser(model: OutfitModel, inputs: ItemInputSource, outfits: NewUserOutfits, opts: ColdStartOptions): Promise<Float32Array> {
+  return (await fitAnchorsForNewUsers(model, inputs, [outfits], opts))[0];
 }
 
 /**
@@ -88,12 +84,12 @@ export function fitAnchorsForNewUser(model: OutfitModel, inputs: ItemInputSource
  * together. Their losses are summed and share no parameter, so this is the same as fitting each
  * user alone (Adam is per-coordinate).
  */
-export function fitAnchorsForNewUsers(
+export async function fitAnchorsForNewUsers(
   model: OutfitModel,
   inputs: ItemInputSource,
   outfitsPerUser: ReadonlyArray<NewUserOutfits>,
   opts: ColdStartOptions,
-): Float32Array[] {
+): Promise<Float32Array[]> {
   const strategy = opts.strategy ?? COLD_START_DEFAULTS.strategy;
   if (!COLD_START_STRATEGIES.includes(strategy)) {
     throw new UserError(`cold-start strategy must be one of ${COLD_START_STRATEGIES.join(', ')}, got '${strategy}'`);
@@ -152,57 +148,22 @@ function isTable(o: NewUserOutfits): o is OutfitTable {
   return (o as OutfitTable).items instanceof Int32Array;
 }
 
-/** ĥ = normalise(W_t z) of every row of `items` (n·slots, -1 = absent), batched: [n, d]. */
-export function projectedOutfitEmbeddings(model: OutfitModel, inputs: ItemInputSource, items: Int32Array, slots: number, batchSize: number): Tensor2D {
-  const n = items.length / slots;
-  const parts: Tensor2D[] = [];
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    parts.push(tf.tidy(() => model.projectOutfits(model.encodeOutfits(inputs, items.subarray(start * slots, end * slots), slots, false))));
-  }
-  if (parts.length === 1) return parts[0];
-  const out = tf.concat(parts, 0) as Tensor2D;
-  parts.forEach((p) => p.dispose());
-  return out;
+/** ĥ = normalise(W_t z) of every row of `items` (n·slots, -1 = absent): [n · d]. */
+export async function projectedOutfitEmbeddings(model: OutfitModel, inputs: ItemInputSource, items: Int32Array, slots: number): Promise<Float32Array> {
+  const packed = packOutfitItems(items, slots);
+  return model.projectEmbedded(await model.embedItems(inputs, packed.itemIds), packed.slotIndex, packed.slots);
 }
 
 /** ĥ rows of outfits through `opts.projectOutfits`, or the model on `inputs`. */
-function outfitHats(model: OutfitModel, inputs: ItemInputSource, items: Int32Array, slots: number, opts: ColdStartOptions): Float32Array {
-  if (opts.projectOutfits) {
-    const hats = opts.projectOutfits(items, slots);
-    if (hats.length !== (items.length / slots) * model.config.dim) throw new Error(`projectOutfits returned ${hats.length} values for ${items.length / slots} outfits`);
-    return hats;
-  }
-  const t = projectedOutfitEmbeddings(model, inputs, items, slots, opts.batchSize ?? COLD_START_DEFAULTS.batchSize);
-  const values = t.dataSync() as Float32Array;
-  t.dispose();
-  return values;
-}
-
-/** s = (Σ_k â_k)·ĥ / divisor: sum → τ, mean → K·τ (SPEC §3, the same reduction as OutfitModel.scoreOutfits). */
-export function scoreDivisorOf(model: OutfitModel): number {
-  const cfg = model.config;
-  return (cfg.scoreReduction === 'mean' ? model.anchors.totalK : 1) * cfg.scoreTemperature;
-}
-
-/** Σ_k â_k over the LPAE-g shared anchors (frozen), or zeros: [d]. */
-export function sharedAnchorSum(model: OutfitModel): Float32Array {
-  const d = model.config.dim;
-  const out = new Float32Array(d);
-  const shared = model.anchors.getSharedAnchors();
-  if (!shared) return out;
-  for (let k = 0; k < shared.length / d; k++) {
-    let norm = 0;
-    for (let t = 0; t < d; t++) norm += shared[k * d + t] ** 2;
-    const inv = 1 / Math.sqrt(norm + 1e-12);
-    for (let t = 0; t < d; t++) out[t] += shared[k * d + t] * inv;
-  }
-  return out;
+async function outfitHats(model: OutfitModel, inputs: ItemInputSource, items: Int32Array, slots: number, opts: ColdStartOptions): Promise<Float32Array> {
+  const hats = opts.projectOutfits ? await opts.projectOutfits(items, slots) : await projectedOutfitEmbeddings(model, inputs, items, slots);
+  if (hats.length !== (items.length / slots) * model.config.dim) throw new Error(`projectOutfits returned ${hats.length} values for ${items.length / slots} outfits`);
+  return hats;
 }
 
 // ---- SO ---------------------------------------------------------------------------------------
 
-function fitByOptimisation(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): Float32Array[] {
+async function fitByOptimisation(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): Promise<Float32Array[]> {
   const steps = opts.steps ?? COLD_START_DEFAULTS.steps;
   const lr = opts.lr ?? COLD_START_DEFAULTS.lr;
   const m = opts.negatives ?? COLD_START_DEFAULTS.negatives;
@@ -246,7 +207,7 @@ function fitByOptimisation(model: OutfitModel, inputs: ItemInputSource, tables: 
     }
   });
 
-  const hats = Float64Array.from(outfitHats(model, inputs, items, slots, opts));
+  const hats = Float64Array.from(await outfitHats(model, inputs, items, slots, opts));
   const problem: AnchorProblem = {
     dim: d,
     anchorsPerUser: ku,
@@ -254,8 +215,8 @@ function fitByOptimisation(model: OutfitModel, inputs: ItemInputSource, tables: 
     hats,
     posRows: Int32Array.from(posIndex),
     posUsers: Int32Array.from(posUser),
-    shared: Float64Array.from(sharedAnchorSum(model)),
-    divisor: scoreDivisorOf(model),
+    shared: Float64Array.from(model.anchors.sharedSum()),
+    divisor: model.scoreDivisor,
     regWeight,
   };
   const anchors = new Float64Array(users * ku * d);
@@ -450,7 +411,7 @@ function candidateUsersOf(model: OutfitModel, opts: ColdStartOptions): Int32Arra
 }
 
 /** Projected embeddings of each new user's outfits: one pass for all users. */
-function newUserHats(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): { hats: Float32Array[]; d: number } {
+async function newUserHats(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): Promise<{ hats: Float32Array[]; d: number }> {
   const slots = Math.max(...tables.map((t) => t.slots));
   const total = tables.reduce((a, t) => a + t.users.length, 0);
   const items = new Int32Array(total * slots).fill(-1);
@@ -460,7 +421,7 @@ function newUserHats(model: OutfitModel, inputs: ItemInputSource, tables: Outfit
       for (let j = 0; j < t.slots; j++) items[row * slots + j] = t.items[r * t.slots + j];
     }
   }
-  const all = outfitHats(model, inputs, items, slots, opts);
+  const all = await outfitHats(model, inputs, items, slots, opts);
   const d = model.config.dim;
   const hats: Float32Array[] = [];
   row = 0;
@@ -471,10 +432,10 @@ function newUserHats(model: OutfitModel, inputs: ItemInputSource, tables: Outfit
   return { hats, d };
 }
 
-function fitByUserSearch(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): Float32Array[] {
+async function fitByUserSearch(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): Promise<Float32Array[]> {
   const candidates = candidateUsersOf(model, opts);
-  const { hats, d } = newUserHats(model, inputs, tables, opts);
-  const vectors = tf.tidy(() => model.userVectors(candidates).dataSync() as Float32Array);
+  const { hats, d } = await newUserHats(model, inputs, tables, opts);
+  const vectors = model.userVectors(candidates);
   return hats.map((h) => {
     const n = h.length / d;
     // mean score over the outfits; the divisor is common to all users, so it cannot change the argmax
@@ -492,10 +453,10 @@ function fitByUserSearch(model: OutfitModel, inputs: ItemInputSource, tables: Ou
   });
 }
 
-function fitByAnchorSearch(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): Float32Array[] {
+async function fitByAnchorSearch(model: OutfitModel, inputs: ItemInputSource, tables: OutfitTable[], opts: ColdStartOptions): Promise<Float32Array[]> {
   const candidates = candidateUsersOf(model, opts);
   const ku = model.anchors.userK;
-  const { hats, d } = newUserHats(model, inputs, tables, opts);
+  const { hats, d } = await newUserHats(model, inputs, tables, opts);
   // every candidate anchor, raw and normalised: [C·Ku, d]
   const raw = new Float32Array(candidates.length * ku * d);
   candidates.forEach((u, i) => raw.set(model.getUserAnchors(u), i * ku * d));

@@ -13,7 +13,6 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadPolyvoreSet } from '../data/polyvore.js';
 import { generateSynthetic, loadOracle } from '../data/synth/index.js';
-import { initEngine } from '../engine/backend.js';
 import { buildCandidates, evaluateCandidates, formatReports, randomScorer, type EvalReport } from '../eval/evaluate.js';
 import { Rng } from '../rng.js';
 import { readState, RUN_FILES } from './run-folder.js';
@@ -88,7 +87,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     model: { dim: 32, heads: 2, anchors: 8, dropout: 0 },
     epochs,
     batchSize: 32,
-    backend: 'auto',
   };
   const model = (width: number): Record<string, unknown> => ({ ...common.model, backbone: { kind: 'convnet', width, outDim: 64 } });
   const train = async (name: string, config: Record<string, unknown>): Promise<TrainResult> => {
@@ -121,7 +119,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     return { root, set: setName, rows: [], table: '', interrupted: true };
   }
 
-  await initEngine({ backend: 'auto' });
   const set = loadPolyvoreSet(root, setName);
   const candidates = buildCandidates(set, 'test', 'file');
   const rows: DemoRow[] = [];

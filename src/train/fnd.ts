@@ -56,10 +56,10 @@ export class FndTeacher {
     const train = set.splits.train.posi;
     // every item a training negative can hold: random mixes come from the train pool, hard
     // negatives are other users' train positives (SPEC §6.2)
-    const cache = ItemEmbeddingCache.build(run.model, inputs, ItemEmbeddingCache.itemsOf(train));
+    const cache = await ItemEmbeddingCache.build(run.model, inputs, ItemEmbeddingCache.itemsOf(train));
     let radius: Float32Array = new Float32Array(0);
     if (mode !== 'sample') {
-      const scores = cache.scoreTable(train);
+      const scores = await cache.scoreTable(train);
       radius = userRadius(train.users, scores, set.numUsers, mode);
     }
     return new FndTeacher(run, cache, mode, radius);
@@ -69,11 +69,11 @@ export class FndTeacher {
    * φ [B·M] for a batch (row-major: negative j of positive b at b·M + j): r̂_u − d^T(u, o⁻_j),
    * i.e. r̂_u + s^T(u, o⁻_j).
    */
-  falseNegativeness(batch: TrainingBatch): Float32Array {
+  async falseNegativeness(batch: TrainingBatch): Promise<Float32Array> {
     const b = batch.users.length;
     const m = batch.negatives.users.length / b;
-    const negScores = this.cache.scoreTable(batch.negatives);
-    const positiveDistance = this.mode === 'sample' ? this.cache.scoreTable(batch.positives).map((s) => -s) : null;
+    const negScores = await this.cache.scoreTable(batch.negatives);
+    const positiveDistance = this.mode === 'sample' ? (await this.cache.scoreTable(batch.positives)).map((s) => -s) : null;
     const phi = new Float32Array(b * m);
     for (let i = 0; i < b; i++) {
       const r = positiveDistance ? positiveDistance[i] : this.radius[batch.users[i]];
@@ -102,9 +102,8 @@ export class FndTeacher {
     };
   }
 
-  dispose(): void {
-    this.cache.dispose();
-    this.run.model.dispose();
+  async dispose(): Promise<void> {
+    await this.run.model.dispose();
   }
 }
 

@@ -4,7 +4,10 @@
  * Per step: the batch's positives, their M negatives and (with CL) the 2 + 2M augmented views of
  * every sample are packed into ONE table whose distinct items go through the backbone once
  * (SPEC §2.1); the main loss uses the un-augmented outfits only (SPEC §4 "Total"), L_CL the views.
- * Gradients are clipped and decayed here, then applied by a tfjs optimizer. Every epoch ends with
+ * Forward pass, loss and gradients are one ONNX Runtime call (step-graph.ts); the optimizer
+ * (optimizer.ts) decays, clips and applies them, touching only the batch users' anchor rows. The
+ * step's randomness (batches, views, dropout masks) derives from (seed, epoch, step), so a resumed
+ * run draws exactly what the uninterrupted run would have. Every epoch ends with
  * validation (SPEC §7 metrics on the val split), the plateau schedule, the best checkpoint, early
  * stopping, one metrics.jsonl line and an atomic checkpoint (src/train/run-folder.ts).
  */
@@ -24,19 +27,20 @@ import { concatTables, packOutfits, selectRows, trainingBatches, type TrainingBa
 import { NegativeSampler } from '../data/negatives.js';
 import { loadPolyvoreSet } from '../data/polyvore.js';
 import type { OutfitTable, PolyvoreSet } from '../data/types.js';
-import { initEngine } from '../engine/backend.js';
-import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, type Variable } from '../engine/tf.js';
+import { setEngineThreads } from '../engine/runtime.js';
 import { UserError } from '../errors.js';
 import { buildCandidates, evaluateCandidates, type Candidates } from '../eval/evaluate.js';
 import { loadNamedTensors, loadWeights, saveNamedTensors, saveWeights } from '../model/checkpoint.js';
 import type { ItemInputSource } from '../model/inputs.js';
+import { dedupe, USER_ANCHORS } from '../model/anchors.js';
 import { OutfitModel } from '../model/outfit-model.js';
 import { Rng } from '../rng.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
 import { FndTeacher, averagePhiRows } from './fnd.js';
 import { ItemEmbeddingCache } from './item-cache.js';
-import { contrastiveLoss, fndLoss, pairwiseLoss, softmaxLoss } from './objectives.js';
+import { fndShift } from './objectives.js';
+import { Optimizer, type DenseGradient } from './optimizer.js';
 import { ProjectionHead } from './projection-head.js';
 import {
   commitEpoch,
@@ -50,6 +54,7 @@ import {
 } from './run-folder.js';
 import { buildItemInputs, readRunConfig } from './run.js';
 import { ReduceOnPlateau } from './schedule.js';
+import { stepKey, TrainingStep, type StepShape } from './step-graph.js';
 
 export interface TrainRunOptions {
   /** Raw configuration (config file merged with CLI options); ignored with `resume`. */
@@ -91,13 +96,14 @@ interface StepLoss {
   falseNegatives?: number;
 }
 
-type TfOptimizer = tf.Optimizer;
+/** Written into optimizer.safetensors; a file without it comes from the tfjs engine of 0.1. */
+const OPTIMIZER_FORMAT = 'outfitrec-onnxruntime-1';
 
 export async function trainRun(opts: TrainRunOptions): Promise<TrainResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const dir = resolve(opts.out);
   const { config, fresh } = prepareRunFolder(dir, opts);
-  const backend = await initEngine({ backend: config.backend });
+  setEngineThreads(config.threads);
 
   const set = loadPolyvoreSet(config.data.root, config.data.set, { splits: ['train', 'val'] });
   if (set.splits.train.posi.users.length === 0) throw new UserError(`${set.dir}: no training positives`);
@@ -121,11 +127,11 @@ export async function trainRun(opts: TrainRunOptions): Promise<TrainResult> {
     log(
       `train ${resolved.method} on ${set.dir} (${set.numUsers} users, ${set.splits.train.posi.users.length} train positives), ` +
         `backbone ${resolved.model.backbone.kind} width ${resolved.model.backbone.width}, d ${resolved.model.dim}, K ${resolved.model.anchors}, ` +
-        `${trainer.paramSummary()}, backend ${backend} → ${dir}`,
+        `${trainer.paramSummary()}, ONNX Runtime (${resolved.threads} thread${resolved.threads > 1 ? 's' : ''}) → ${dir}`,
     );
     return await trainer.run();
   } finally {
-    trainer.dispose();
+    await trainer.dispose();
   }
 }
 
@@ -168,8 +174,9 @@ function progressReporter(opts: TrainRunOptions, label: string): ((done: number,
 class Trainer {
   private readonly model: OutfitModel;
   private readonly head: ProjectionHead | null;
-  private readonly optimizer: TfOptimizer;
-  private readonly trainables: Variable[];
+  private readonly optimizer: Optimizer;
+  /** Compiled training steps by shape (the last, smaller batch of an epoch has its own). */
+  private readonly steps = new Map<string, Promise<TrainingStep>>();
   private schedule!: ReduceOnPlateau;
   private state!: TrainState;
   private metrics: EpochRecord[] = [];
@@ -190,8 +197,7 @@ class Trainer {
     const seedRng = (label: string): Rng => new Rng(cfg.seed).fork(label);
     this.model = OutfitModel.create(cfg.model, seedRng('model'));
     this.head = usesContrastive(cfg.method) ? new ProjectionHead(cfg.model.dim, seedRng('cl-head')) : null;
-    this.trainables = [...this.model.namedVariables().map((v) => v.variable), ...(this.head?.variables() ?? [])];
-    this.optimizer = cfg.optim.kind === 'adam' ? tf.train.adam(cfg.optim.lr) : tf.train.momentum(cfg.optim.lr, cfg.optim.momentum);
+    this.optimizer = new Optimizer(cfg.optim);
     this.sampler = new NegativeSampler(set, 'train');
     this.pools = trainingItemPools(set);
   }
@@ -222,7 +228,7 @@ class Trainer {
       if (!state) throw new Error(`${this.dir}: no ${RUN_FILES.state} to resume from`);
       this.state = state;
       loadWeights(join(this.dir, RUN_FILES.weights), this.model);
-      await this.loadOptimizer(join(this.dir, RUN_FILES.optimizer));
+      this.loadOptimizer(join(this.dir, RUN_FILES.optimizer));
       this.metrics = readMetrics(this.dir);
       // a finished run asked for more epochs continues; one stopped early stays stopped
       if (this.state.finished && !this.state.stoppedEarly && this.state.epoch < cfg.epochs) this.state.finished = false;
@@ -314,7 +320,7 @@ class Trainer {
       rng: batchRng,
       sampler: this.sampler,
     })) {
-      const loss = this.step(batch, viewRng, epoch, done + 1);
+      const loss = await this.step(batch, viewRng, epoch, done + 1);
       done++;
       this.state.step++;
       sums.total += loss.total;
@@ -332,7 +338,7 @@ class Trainer {
         parts.fn = true;
       }
       bar?.tick(1, `loss ${(sums.total / done).toFixed(4)}`);
-      // let signal handlers run between steps (a step is synchronous tf work)
+      // let signal handlers run between steps
       await new Promise((r) => setImmediate(r));
       if (this.stopRequested) {
         bar?.finish();
@@ -384,97 +390,90 @@ class Trainer {
   }
 
   /** One optimizer step on one batch; returns the loss parts. */
-  private step(batch: TrainingBatch, viewRng: Rng, epoch: number, stepInEpoch: number): StepLoss {
+  private async step(batch: TrainingBatch, viewRng: Rng, epoch: number, stepInEpoch: number): Promise<StepLoss> {
     const cfg = this.cfg;
     const b = batch.users.length;
     const m = cfg.negatives.perPositive;
-    const withCl = this.head !== null;
     const tables: OutfitTable[] = [batch.positives, batch.negatives];
-    let negViewsPerSample = 0;
-    if (withCl) {
+    let viewsPerSample = 0;
+    if (this.head) {
       const views = this.contrastiveViews(batch, viewRng);
       tables.push(views.v1, views.v2, views.negatives);
-      negViewsPerSample = views.perSample;
+      viewsPerSample = views.perSample;
     }
-    const all = concatTables(tables);
-    const packed = packOutfits(all);
-    const teacherPhi = this.teacher ? this.teacher.falseNegativeness(batch) : null;
+    const packed = packOutfits(concatTables(tables));
+    const teacherPhi = this.teacher ? await this.teacher.falseNegativeness(batch) : null;
     const phi = teacherPhi && cfg.fnd.phi === 'row-mean' ? averagePhiRows(teacherPhi, m) : teacherPhi;
     const mainUsers = new Int32Array(b + b * m);
     mainUsers.set(batch.users, 0);
     mainUsers.set(batch.negatives.users, b);
-
-    const itemInputs = this.inputs.gather(packed.uniqueItems);
-    const phiTensor = phi ? tf.tensor2d(phi, [b, m]) : null;
-    const kept: { main?: Tensor; cl?: Tensor; reg?: Tensor } = {};
-    let lossValue: Tensor | null = null;
-    let grads: Record<string, Tensor> = {};
-    try {
-      const result = tf.variableGrads(() => {
-        const features = this.model.itemFeatures(itemInputs, true);
-        const z = this.model.embedOutfits(features, packed.slotIndex, packed.slots, true);
-        const d = z.shape[1];
-        const scores = this.model.scoreOutfits(tf.slice(z, [0, 0], [b + b * m, d]) as Tensor2D, mainUsers);
-        const sPos = tf.slice(scores, [0], [b]) as Tensor1D;
-        const sNegFlat = tf.slice(scores, [b], [b * m]) as Tensor1D;
-        let main: Tensor;
-        let total: Tensor;
-        switch (cfg.method) {
-          case 'lpae': {
-            main = pairwiseLoss(sPos, sNegFlat);
-            const reg = this.model.anchorRegularizer(batch.users);
-            kept.reg = tf.keep(reg);
-            total = tf.add(main, tf.mul(reg, cfg.regWeight));
-            break;
-          }
-          case 'fnd':
-          case 'fnd+cl':
-            main = fndLoss(sPos, tf.reshape(sNegFlat, [b, m]) as Tensor2D, phiTensor as Tensor2D, cfg.fnd.alpha, cfg.fnd.form);
-            total = main;
-            break;
-          default:
-            main = softmaxLoss(sPos, tf.reshape(sNegFlat, [b, m]) as Tensor2D);
-            total = main;
-        }
-        kept.main = tf.keep(main);
-        if (withCl && this.head) {
-          const offset = b + b * m;
-          const views = this.head.forward(tf.slice(z, [offset, 0], [2 * b + b * negViewsPerSample, d]) as Tensor2D);
-          const v1 = tf.slice(views, [0, 0], [b, d]) as Tensor2D;
-          const v2 = tf.slice(views, [b, 0], [b, d]) as Tensor2D;
-          const negViews = tf.reshape(tf.slice(views, [2 * b, 0], [b * negViewsPerSample, d]), [b, negViewsPerSample, d]) as Tensor3D;
-          const cl = contrastiveLoss(v1, v2, negViews, cfg.cl.tau, { inBatch: cfg.cl.inBatch });
-          kept.cl = tf.keep(cl);
-          total = tf.add(total, tf.mul(cl, cfg.cl.lambda));
-        }
-        return total as tf.Scalar;
-      }, this.trainables);
-      lossValue = result.value;
-      grads = result.grads;
-      const total = lossValue.dataSync()[0];
-      if (!Number.isFinite(total)) {
-        throw new UserError(
-          `training diverged: the loss is ${total} at epoch ${epoch}, step ${stepInEpoch} (learning rate ${this.schedule.lr}); ` +
-            `try a lower --lr or gradient clipping (optim.clip); ` +
-            (this.state.epoch > 0 ? `${this.dir} keeps epoch ${this.state.epoch}` : `${this.dir} has no checkpoint yet`),
-        );
-      }
-      this.applyGradients(grads);
-      const read = (t?: Tensor): number | undefined => (t ? t.dataSync()[0] : undefined);
-      let falseNegatives: number | undefined;
-      if (phi) {
-        let inside = 0;
-        for (const v of phi) if (v > 0) inside++;
-        falseNegatives = inside / phi.length;
-      }
-      return { total, main: read(kept.main) as number, cl: read(kept.cl), reg: read(kept.reg), falseNegatives };
-    } finally {
-      itemInputs.dispose();
-      phiTensor?.dispose();
-      lossValue?.dispose();
-      tf.dispose(Object.values(grads));
-      tf.dispose([kept.main, kept.cl, kept.reg].filter((t): t is Tensor => t !== undefined));
+    const { unique: batchUsers, inverse: userIndex } = dedupe(mainUsers);
+    const d = cfg.model.dim;
+    const rate = cfg.model.dropout;
+    const shape: StepShape = {
+      method: cfg.method,
+      batch: b,
+      negatives: m,
+      slots: packed.slots,
+      viewsPerSample,
+      dropout: rate > 0,
+      cl: this.head ? { tau: cfg.cl.tau, lambda: cfg.cl.lambda, inBatch: cfg.cl.inBatch } : null,
+    };
+    const step = await this.trainingStep(shape);
+    const result = await step.run({
+      items: this.inputs.gather(packed.uniqueItems),
+      // dropout masks drawn from (seed, epoch, step): a resumed run repeats them exactly
+      dropMask: rate > 0 ? dropoutMask(new Rng(cfg.seed).fork(`dropout:${epoch}:${stepInEpoch}`), packed.uniqueItems.length * d, rate) : undefined,
+      slotIndex: packed.slotIndex,
+      anchorRows: this.model.anchors.gatherRows(batchUsers),
+      userIndex,
+      negShift: phi ? fndShift(phi, cfg.fnd.alpha, cfg.fnd.form) : undefined,
+    });
+    let total = result.total;
+    let reg: number | undefined;
+    if (cfg.method === 'lpae') {
+      // LPAE's anchor regulariser (SPEC §3), in closed form outside the graph: its gradient goes
+      // into the fed rows' gradient
+      const r = this.model.anchors.regularizer(batch.users);
+      reg = r.value;
+      total += cfg.regWeight * r.value;
+      const per = this.model.anchors.userK * d;
+      const position = new Map(Array.from(batchUsers, (u, i) => [u, i]));
+      r.unique.forEach((u, i) => {
+        const at = (position.get(u) as number) * per;
+        for (let j = 0; j < per; j++) result.anchorGrad[at + j] += cfg.regWeight * r.grad[i * per + j];
+      });
     }
+    if (!Number.isFinite(total)) {
+      throw new UserError(
+        `training diverged: the loss is ${total} at epoch ${epoch}, step ${stepInEpoch} (learning rate ${this.schedule.lr}); ` +
+          `try a lower --lr or gradient clipping (optim.clip); ` +
+          (this.state.epoch > 0 ? `${this.dir} keeps epoch ${this.state.epoch}` : `${this.dir} has no checkpoint yet`),
+      );
+    }
+    const dense: DenseGradient[] = [];
+    for (const [name, grad] of result.grads) {
+      const table = name.startsWith('cl_head.') && this.head ? this.head.params : this.model.params;
+      dense.push({ param: table.get(name), grad });
+    }
+    this.optimizer.step(dense, [{ param: this.model.params.get(USER_ANCHORS), rows: batchUsers, grad: result.anchorGrad }]);
+    let falseNegatives: number | undefined;
+    if (phi) {
+      let inside = 0;
+      for (const v of phi) if (v > 0) inside++;
+      falseNegatives = inside / phi.length;
+    }
+    return { total, main: result.main, cl: result.cl, reg, falseNegatives };
+  }
+
+  private trainingStep(shape: StepShape): Promise<TrainingStep> {
+    const key = stepKey(shape);
+    let step = this.steps.get(key);
+    if (!step) {
+      step = TrainingStep.build(this.model, this.head, this.inputs.itemShape, shape);
+      this.steps.set(key, step);
+    }
+    return step;
   }
 
   /**
@@ -502,87 +501,58 @@ class Trainer {
     return { v1, v2, negatives: selectRows(concatTables([a, c]), order), perSample: 2 * m };
   }
 
-  /** Clipping (value or global norm), coupled weight decay, then the optimizer update. */
-  private applyGradients(grads: Record<string, Tensor>): void {
-    const { clip, weightDecay } = this.cfg.optim;
-    const named = tf.tidy(() => {
-      let list = this.trainables.map((v) => ({ name: v.name, tensor: grads[v.name] ?? tf.zerosLike(v) }));
-      if (weightDecay > 0) {
-        const byName = new Map(this.trainables.map((v) => [v.name, v]));
-        list = list.map(({ name, tensor }) => ({ name, tensor: tf.add(tensor, tf.mul(byName.get(name) as Variable, weightDecay)) }));
-      }
-      if (clip.mode === 'value') {
-        list = list.map(({ name, tensor }) => ({ name, tensor: tf.clipByValue(tensor, -clip.max, clip.max) }));
-      } else if (clip.mode === 'norm') {
-        const squares = list.map(({ tensor }) => tf.sum(tf.square(tensor)));
-        const norm = tf.sqrt(tf.addN(squares));
-        const scale = tf.minimum(tf.scalar(1), tf.div(clip.max, tf.add(norm, 1e-6)));
-        list = list.map(({ name, tensor }) => ({ name, tensor: tf.mul(tensor, scale) }));
-      }
-      return list;
-    });
-    // always the same variables in the same order: tfjs optimizers keep their slots by position
-    this.optimizer.applyGradients(named);
-    tf.dispose(named.map((n) => n.tensor));
-  }
-
   /** Validation AUC / NDCG (SPEC §7) on the fixed val candidates, items embedded once. */
   private async validate(): Promise<ValMetrics> {
-    const cache = ItemEmbeddingCache.build(this.model, this.inputs, ItemEmbeddingCache.itemsOf(this.valCandidates.table));
-    try {
-      const report = await evaluateCandidates(this.set, 'val', this.valCandidates, (table) => cache.scoreTable(table), { fitb: false });
-      return { auc: report.auc, ndcg: report.ndcg };
-    } finally {
-      cache.dispose();
-    }
+    const cache = await ItemEmbeddingCache.build(this.model, this.inputs, ItemEmbeddingCache.itemsOf(this.valCandidates.table));
+    const report = await evaluateCandidates(this.set, 'val', this.valCandidates, (table) => cache.scoreTable(table), { fitb: false });
+    return { auc: report.auc, ndcg: report.ndcg };
   }
 
   private setLearningRate(lr: number): void {
-    // Adam reads `learningRate` at every update; momentum SGD caches it in a scalar set by setLearningRate
-    if (this.cfg.optim.kind === 'sgd') (this.optimizer as tf.MomentumOptimizer).setLearningRate(lr);
-    else (this.optimizer as unknown as { learningRate: number }).learningRate = lr;
+    this.optimizer.lr = lr;
   }
 
   /** Writes the epoch's checkpoint (weights, optimizer + head, best, metrics, state) atomically. */
   private async commit(): Promise<void> {
-    const slots = await this.optimizer.getWeights();
     const epochMeta = { epoch: String(this.state.epoch) };
     commitEpoch(this.dir, this.state, this.metrics, (paths) => {
       saveWeights(paths.weights, this.model, epochMeta);
       if (paths.best) saveWeights(paths.best, this.model, epochMeta);
-      const named = slots.map((s, i) => ({ name: `optimizer.${String(i).padStart(6, '0')}`, tensor: s.tensor }));
-      saveNamedTensors(paths.optimizer, [...named, ...(this.head?.named() ?? [])], {
+      saveNamedTensors(paths.optimizer, [...this.optimizer.state(), ...(this.head?.params.list() ?? [])], {
         ...epochMeta,
+        format: OPTIMIZER_FORMAT,
         optimizer: this.cfg.optim.kind,
-        slotNames: JSON.stringify(slots.map((s) => s.name)),
+        steps: String(this.optimizer.steps),
       });
     });
-    // getWeights returns the live slot variables, plus a fresh iterations scalar
-    if (slots.length > 0) slots[0].tensor.dispose();
   }
 
-  private async loadOptimizer(path: string): Promise<void> {
+  private loadOptimizer(path: string): void {
     const { tensors, metadata } = loadNamedTensors(path);
+    if (metadata.format !== OPTIMIZER_FORMAT) {
+      throw new UserError(
+        `${path}: optimizer state written by the tfjs engine of outfitrec 0.1, which this version cannot continue; ` +
+          `eval, coldstart and serve still read the run, or train a new run`,
+      );
+    }
     if (metadata.optimizer !== this.cfg.optim.kind) {
-      tf.dispose(tensors.map((t) => t.tensor));
       throw new UserError(`${path}: optimizer state is for '${metadata.optimizer}', the run uses '${this.cfg.optim.kind}'`);
     }
-    const slotNames = JSON.parse(metadata.slotNames ?? '[]') as string[];
-    const slots = tensors
-      .filter((t) => t.name.startsWith('optimizer.'))
-      .sort((a, b) => (a.name < b.name ? -1 : 1))
-      .map((t, i) => ({ name: slotNames[i] ?? t.name, tensor: t.tensor }));
-    if (slots.length > 0) await this.optimizer.setWeights(slots);
-    const headTensors = new Map(tensors.filter((t) => !t.name.startsWith('optimizer.')).map((t) => [t.name, t.tensor]));
-    this.head?.load(headTensors, path);
-    // setWeights copies into new variables (and keeps the iterations as a number)
-    tf.dispose(tensors.map((t) => t.tensor));
+    this.optimizer.load(tensors, Number(metadata.steps ?? 0));
+    this.head?.load(new Map(tensors.filter((t) => t.name.startsWith('cl_head.')).map((t) => [t.name, t])), path);
   }
 
-  dispose(): void {
-    this.teacher?.dispose();
-    this.head?.dispose();
-    this.optimizer.dispose();
-    this.model.dispose();
+  async dispose(): Promise<void> {
+    await this.teacher?.dispose();
+    for (const step of this.steps.values()) await (await step).release();
+    await this.model.dispose();
   }
+}
+
+/** Inverted-dropout multipliers: 0 with probability `rate`, 1/(1 − rate) otherwise. */
+function dropoutMask(rng: Rng, size: number, rate: number): Float32Array {
+  const keep = 1 / (1 - rate);
+  const mask = new Float32Array(size);
+  for (let i = 0; i < size; i++) mask[i] = rng.next() < rate ? 0 : keep;
+  return mask;
 }

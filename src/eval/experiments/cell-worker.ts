@@ -3,7 +3,6 @@
  * stderr, and prints a one-line JSON report as its last stdout line. Argument: JSON of
  * `{ cell, plan, paths }`.
  */
-import { shutdownEngine } from '../../engine/backend.js';
 import { UserError } from '../../errors.js';
 import { runCell, type GridPaths } from './cells.js';
 import type { GridPlan, TrainCell } from './grid.js';
@@ -12,13 +11,9 @@ async function main(): Promise<number> {
   const arg = process.argv[2];
   if (!arg) throw new Error('cell-worker: missing the JSON argument');
   const { cell, plan, paths } = JSON.parse(arg) as { cell: TrainCell; plan: GridPlan; paths: GridPaths };
-  try {
-    const outcome = await runCell(cell, plan, paths, { handleSigint: true });
-    process.stdout.write(JSON.stringify(outcome.status === 'done' ? { status: 'done', trained: outcome.trained } : { status: 'interrupted' }) + '\n');
-    return 0;
-  } finally {
-    shutdownEngine();
-  }
+  const outcome = await runCell(cell, plan, paths, { handleSigint: true });
+  process.stdout.write(JSON.stringify(outcome.status === 'done' ? { status: 'done', trained: outcome.trained } : { status: 'interrupted' }) + '\n');
+  return 0;
 }
 
 main().then(

@@ -145,17 +145,12 @@ export async function evaluateRunFolder(dir: string, root: string, seed: number)
     // candidates share most items, so this is several times cheaper than scoring outfit batches
     const split = run.set.splits.test;
     const tables = [split.posi, split.nega, ...(split.negaHard ? [split.negaHard] : []), ...(run.set.fitb ? [run.set.fitb] : [])];
-    const cache = ItemEmbeddingCache.build(run.model, inputs, ItemEmbeddingCache.itemsOf(...tables));
-    let test: CellResult['test'];
-    try {
-      const scorer: OutfitScorer = (table) => cache.scoreTable(table);
-      test = {
-        file: await testMetrics(run.set, scorer, 'file', seed),
-        hard: await testMetrics(run.set, scorer, 'hard', seed),
-      };
-    } finally {
-      cache.dispose();
-    }
+    const cache = await ItemEmbeddingCache.build(run.model, inputs, ItemEmbeddingCache.itemsOf(...tables));
+    const scorer: OutfitScorer = (table) => cache.scoreTable(table);
+    const test: CellResult['test'] = {
+      file: await testMetrics(run.set, scorer, 'file', seed),
+      hard: await testMetrics(run.set, scorer, 'hard', seed),
+    };
     const metrics: EpochRecord[] = readMetrics(dir);
     const trainSeconds = metrics.reduce((a, m) => a + m.seconds, 0);
     const steps = metrics.reduce((a, m) => a + m.steps, 0);

@@ -117,7 +117,7 @@ export async function runColdStart(ctx: ColdStartContext, opts: ColdStartRunOpti
     }
     const outfits: OutfitTable = selectRows(train, rowsOfUser[u]);
     const t0 = performance.now();
-    const anchors = fitAnchorsForNewUser(run.model, ctx.inputs, outfits, {
+    const anchors = await fitAnchorsForNewUser(run.model, ctx.inputs, outfits, {
       strategy: opts.strategy,
       rng: fitRng.fork(`user-${u}`),
       pools: ctx.pools,

@@ -9,7 +9,6 @@ import { performance } from 'node:perf_hooks';
 import { parseRunConfig, resolveModelConfig } from '../../config.js';
 import { concatTables, selectRows } from '../../data/batches.js';
 import { loadPolyvoreSet } from '../../data/polyvore.js';
-import { tf } from '../../engine/tf.js';
 import { OutfitModel } from '../../model/outfit-model.js';
 import { Rng } from '../../rng.js';
 import { buildItemInputs } from '../../train/run.js';
@@ -29,13 +28,13 @@ interface EfficiencyRow {
   params: Record<string, number>;
   /** Weights in bytes (float32). */
   weightBytes: number;
-  /** tfjs peak tensor bytes while scoring one batch (weights + activations). */
-  peakInferenceBytes: number;
+  /** Growth of the process's resident memory over the first scoring of one batch (inference sessions and activations). */
+  inferenceRssBytes: number;
   /** Median over repeats of the wall time per outfit, scoring `outfits` outfits in batches. */
   msPerOutfit: number;
   outfits: number;
   batch: number;
-  backend: string;
+  engine: string;
 }
 
 async function measure(ctx: ExperimentContext, role: 'teacher' | 'student', cell: TrainCell): Promise<EfficiencyRow> {
@@ -45,20 +44,18 @@ async function measure(ctx: ExperimentContext, role: 'teacher' | 'student', cell
   const model = OutfitModel.create(resolveModelConfig(cfg, { numUsers: set.numUsers }), new Rng(cell.seed).fork('model'));
   try {
     const inputs = await buildItemInputs(cfg, set);
+    const rssBefore = process.memoryUsage().rss;
     const test = set.splits.test;
     const all = concatTables([test.posi, test.nega]);
     const n = Math.min(TIMED_OUTFITS, all.users.length);
     const table = selectRows(all, Int32Array.from({ length: n }, (_, i) => i));
     const batch = selectRows(table, Int32Array.from({ length: Math.min(INFERENCE_BATCH, n) }, (_, i) => i));
-    await model.scoreTable(inputs, batch, { batchSize: INFERENCE_BATCH }); // warm-up: kernels compiled, buffers allocated
-    const profile = await tf.profile(async () => {
-      await model.scoreTable(inputs, batch, { batchSize: INFERENCE_BATCH });
-      return [];
-    });
+    await model.scoreTable(inputs, batch); // warm-up: sessions created, buffers allocated
+    const inferenceRssBytes = process.memoryUsage().rss - rssBefore;
     const times: number[] = [];
     for (let r = 0; r < REPEATS; r++) {
       const t0 = performance.now();
-      await model.scoreTable(inputs, table, { batchSize: INFERENCE_BATCH });
+      await model.scoreTable(inputs, table);
       times.push((performance.now() - t0) / n);
     }
     times.sort((a, b) => a - b);
@@ -68,11 +65,11 @@ async function measure(ctx: ExperimentContext, role: 'teacher' | 'student', cell
       width: cell.width,
       params,
       weightBytes: params.total * 4,
-      peakInferenceBytes: profile.peakBytes,
+      inferenceRssBytes,
       msPerOutfit: times[Math.floor(times.length / 2)],
       outfits: n,
       batch: INFERENCE_BATCH,
-      backend: tf.getBackend(),
+      engine: 'ONNX Runtime, 1 thread',
     };
   } finally {
     model.dispose();
@@ -98,7 +95,7 @@ export async function buildEfficiencySection(ctx: ExperimentContext): Promise<Re
       anchors: m.params.anchors,
       total: m.params.total,
       weightsMb: m.weightBytes / 2 ** 20,
-      peakMb: m.peakInferenceBytes / 2 ** 20,
+      rssMb: m.inferenceRssBytes / 2 ** 20,
       msPerOutfit: m.msPerOutfit,
       trainStep: trainedCell ? trainedCell.secondsPerStep : null,
     };
@@ -114,9 +111,9 @@ export async function buildEfficiencySection(ctx: ExperimentContext): Promise<Re
         id: 'efficiency',
         title: 'Parameters, memory and inference time (SPEC §8.5)',
         caption:
-          `Encoder = item embedding + Set Transformer + projection. Peak memory = tfjs peak tensor bytes (weights + activations) while scoring ` +
-          `one batch of ${measured[0].batch} outfits. Inference: wall time per outfit scoring ${measured[0].outfits} test outfits in batches of ` +
-          `${measured[0].batch} on the ${measured[0].backend} backend, median of ${REPEATS}, images decoded beforehand. Train s/step: mean over ` +
+          `Encoder = item embedding + Set Transformer + projection. RSS growth = resident memory after the first scoring of ` +
+          `one batch of ${measured[0].batch} outfits minus before it (inference sessions and activations; weights are counted apart). Inference: wall time per outfit scoring ${measured[0].outfits} test outfits in batches of ` +
+          `${measured[0].batch} on ${measured[0].engine}, median of ${REPEATS}, images decoded beforehand. Train s/step: mean over ` +
           'the main-table run (validation included), when that run exists.',
         columns: [
           { key: 'model', label: 'Model' },
@@ -125,7 +122,7 @@ export async function buildEfficiencySection(ctx: ExperimentContext): Promise<Re
           { key: 'anchors', label: 'Anchor params' },
           { key: 'total', label: 'Total params' },
           { key: 'weightsMb', label: 'Weights MiB', digits: 2 },
-          { key: 'peakMb', label: 'Peak MiB (inference)', digits: 2 },
+          { key: 'rssMb', label: 'RSS growth MiB (inference)', digits: 2 },
           { key: 'msPerOutfit', label: 'ms/outfit', digits: 4 },
           { key: 'trainStep', label: 'Train s/step', digits: 3 },
         ],

@@ -62,21 +62,19 @@ export async function computeTeacherFlags(teacherDir: string, root: string, trai
       return t;
     });
     // the teacher's item embeddings once, for every item the positives and both files hold
-    const cache = ItemEmbeddingCache.build(run.model, run.inputs as ItemInputSource, ItemEmbeddingCache.itemsOf(set.splits.train.posi, trainedOn, ...negativeFiles));
-    try {
-      const radius = userRadius(trainedOn.users, cache.scoreTable(trainedOn), set.numUsers, 'mean');
-      return FLAG_KINDS.map(({ kind }, k): TeacherFlags => {
-        const negatives = negativeFiles[k];
-        const scores = cache.scoreTable(negatives);
-        // φ = r̂_u − d^T(u, o⁻) = r̂_u + s^T(u, o⁻) (SPEC §4)
-        const phi = scores.map((s, i) => radius[negatives.users[i]] + s);
-        const flags = flagsByKind[k] as Uint8Array;
-        if (flags.length !== phi.length) throw new Error(`${kind}: ${flags.length} oracle flags for ${phi.length} negatives`);
-        return { kind, quality: flagQuality(phi, flags), ...perUserFlags(negatives.users, phi, flags, set.numUsers) };
-      });
-    } finally {
-      cache.dispose();
+    const cache = await ItemEmbeddingCache.build(run.model, run.inputs as ItemInputSource, ItemEmbeddingCache.itemsOf(set.splits.train.posi, trainedOn, ...negativeFiles));
+    const radius = userRadius(trainedOn.users, await cache.scoreTable(trainedOn), set.numUsers, 'mean');
+    const flagged: TeacherFlags[] = [];
+    for (const [k, { kind }] of FLAG_KINDS.entries()) {
+      const negatives = negativeFiles[k];
+      const scores = await cache.scoreTable(negatives);
+      // φ = r̂_u − d^T(u, o⁻) = r̂_u + s^T(u, o⁻) (SPEC §4)
+      const phi = scores.map((s, i) => radius[negatives.users[i]] + s);
+      const flags = flagsByKind[k] as Uint8Array;
+      if (flags.length !== phi.length) throw new Error(`${kind}: ${flags.length} oracle flags for ${phi.length} negatives`);
+      flagged.push({ kind, quality: flagQuality(phi, flags), ...perUserFlags(negatives.users, phi, flags, set.numUsers) });
     }
+    return flagged;
   } finally {
     run.model.dispose();
   }

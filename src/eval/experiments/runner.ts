@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateSynthetic } from '../../data/synth/index.js';
-import { initEngine } from '../../engine/backend.js';
 import { UserError } from '../../errors.js';
+import { ortVersion } from '../../engine/runtime.js';
 import { writeJsonAtomic } from '../../util/fs.js';
 import { buildAlphaSection } from './alpha-table.js';
 import { buildAugmentSection } from './augment-table.js';
@@ -117,7 +117,6 @@ export async function runExperiments(names: readonly ExperimentName[], opts: Exp
   const plan = planGrid({ quick: opts.quick ?? false, seeds: opts.seeds });
   const paths: GridPaths = { root, out, trainRoot: trainingRoot(root, join(out, 'data'), plan.trainFraction, 0) };
   const cells = withTeachers(names.flatMap((n) => cellsOf(n, plan)), plan);
-  const backend = await initEngine();
   const grid = await runCells(cells, plan, paths, { jobs, log, signal: opts.signal });
   const summary = { total: cells.length, trained: grid.trained, reused: grid.reused };
   if (grid.interrupted) {
@@ -133,7 +132,7 @@ export async function runExperiments(names: readonly ExperimentName[], opts: Exp
     const stamped: StoredSection = { name, madeBy, plan, finishedAt: new Date().toISOString(), section };
     writeJsonAtomic(join(paths.out, 'sections', `${name}.json`), stamped);
   }
-  const written = assembleReport(paths, backend);
+  const written = assembleReport(paths);
   log(`report: ${written[0]}`);
   return { written, interrupted: false, cells: summary, seconds: (Date.now() - started) / 1000 };
 }
@@ -156,7 +155,7 @@ function describePlan(plan: GridPlan): string {
 }
 
 /** report.md from every stored section, in canonical order. */
-export function assembleReport(paths: GridPaths, backend: string): string[] {
+export function assembleReport(paths: GridPaths): string[] {
   const dir = join(paths.out, 'sections');
   const stored: StoredSection[] = EXPERIMENT_NAMES.map((n) => join(dir, `${n}.json`))
     .filter((p) => existsSync(p))
@@ -164,7 +163,7 @@ export function assembleReport(paths: GridPaths, backend: string): string[] {
   const cpus = os.cpus();
   const preamble = [
     `Synthetic Polyvore-U benchmark in \`${paths.root}\`; runs in \`${join(paths.out, 'runs')}\`.`,
-    `Machine: ${cpus.length} × ${cpus[0]?.model ?? 'unknown cpu'}, Node ${process.version}, tfjs backend ${backend}.`,
+    `Machine: ${cpus.length} × ${cpus[0]?.model ?? 'unknown cpu'}, Node ${process.version}, ONNX Runtime ${ortVersion()}.`,
     '',
     'Every number below was made by the command printed under its section heading.',
   ].join('\n');
