@@ -3,8 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initEngine } from '../../src/engine/backend.js';
-import { tf } from '../../src/engine/tf.js';
 import { DataError } from '../../src/errors.js';
 import { Rng } from '../../src/rng.js';
 import {
@@ -16,6 +14,7 @@ import {
   writeSafetensors,
 } from '../../src/model/checkpoint.js';
 import { defaultModelConfig, type ModelConfigInput } from '../../src/model/config.js';
+import { imageInputSource } from '../../src/model/inputs.js';
 import { OutfitModel } from '../../src/model/outfit-model.js';
 
 function tinyModel(seed: number, over: Partial<ModelConfigInput> = {}): OutfitModel {
@@ -32,13 +31,12 @@ function tinyModel(seed: number, over: Partial<ModelConfigInput> = {}): OutfitMo
 }
 
 function weightsOf(model: OutfitModel): Map<string, Float32Array> {
-  return new Map(model.namedVariables().map((v) => [v.name, (v.variable.dataSync() as Float32Array).slice()]));
+  return new Map(model.namedParams().map((p) => [p.name, p.data.slice()]));
 }
 
 describe('safetensors weights (DESIGN run folder)', () => {
   let dir: string;
-  before(async () => {
-    await initEngine({ backend: 'cpu' });
+  before(() => {
     dir = mkdtempSync(join(tmpdir(), 'outfitrec-ckpt-'));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,8 +53,26 @@ describe('safetensors weights (DESIGN run folder)', () => {
     const wb = weightsOf(b);
     assert.deepEqual([...wb.keys()], [...wa.keys()]);
     for (const [name, values] of wa) assert.deepEqual(wb.get(name), values, name);
-    a.dispose();
-    b.dispose();
+    // shapes come from the model, not the file: a loaded table keeps the model's own shapes
+    assert.deepEqual(b.namedParams().map((p) => p.shape), a.namedParams().map((p) => p.shape));
+  });
+
+  test('a loaded model scores exactly like the saved one (inference reads the loaded arrays)', async () => {
+    const a = tinyModel(1);
+    const b = tinyModel(2);
+    const rng = new Rng(5);
+    const inputs = imageInputSource({ n: 4, height: 28, width: 28, channels: 3, pixels: Uint8Array.from({ length: 4 * 28 * 28 * 3 }, () => rng.int(256)) });
+    const table = { slots: 3, users: Int32Array.from([0, 2]), items: Int32Array.from([0, 1, 2, 3, -1, 1]) };
+    const scoresA = await a.scoreTable(inputs, table);
+    // b's inference graph is compiled before the load: it must still see the new weights
+    const before = await b.scoreTable(inputs, table);
+    assert.notDeepEqual(before, scoresA);
+    const path = join(dir, 'scores.safetensors');
+    saveWeights(path, a);
+    loadWeights(path, b);
+    assert.deepEqual(await b.scoreTable(inputs, table), scoresA);
+    await a.dispose();
+    await b.dispose();
   });
 
   test('file layout: u64 LE header length, space-padded JSON to 8-byte alignment, contiguous data', () => {
@@ -83,16 +99,30 @@ describe('safetensors weights (DESIGN run folder)', () => {
 
   test('named tensors (optimizer state) round-trip', () => {
     const path = join(dir, 'optimizer.safetensors');
-    const m = tf.tensor2d([[1.5, -2]]);
-    const step = tf.tensor1d([12], 'int32');
-    saveNamedTensors(path, [{ name: 'adam.m.x', tensor: m }, { name: 'step', tensor: step }], { lr: '0.001' });
+    saveNamedTensors(
+      path,
+      [
+        { name: 'adam.m.x', shape: [1, 2], data: Float32Array.from([1.5, -2]) },
+        { name: 'step', shape: [1], data: Int32Array.from([12]) },
+      ],
+      { lr: '0.001' },
+    );
     const loaded = loadNamedTensors(path);
     assert.equal(loaded.metadata.lr, '0.001');
-    assert.deepEqual(loaded.tensors.map((t) => [t.name, t.tensor.dtype, t.tensor.arraySync()]), [
-      ['adam.m.x', 'float32', [[1.5, -2]]],
-      ['step', 'int32', [12]],
-    ]);
-    tf.dispose([m, step, ...loaded.tensors.map((t) => t.tensor)]);
+    assert.deepEqual(
+      loaded.tensors.map((t) => [t.name, t.dtype, t.shape, Array.from(t.data)]),
+      [
+        ['adam.m.x', 'F32', [1, 2], [1.5, -2]],
+        ['step', 'I32', [1], [12]],
+      ],
+    );
+    assert.ok(loaded.tensors[0].data instanceof Float32Array);
+    assert.ok(loaded.tensors[1].data instanceof Int32Array);
+    assert.throws(
+      () => saveNamedTensors(path, [{ name: 'a', shape: [1], data: new Float32Array(1) }, { name: 'a', shape: [1], data: new Float32Array(1) }]),
+      /saveNamedTensors: duplicate name 'a'/,
+    );
+    assert.throws(() => saveNamedTensors(path, [{ name: 'a', shape: [3], data: new Float32Array(2) }]), /tensor 'a' has 2 values for shape \[3\]/);
   });
 
   test('corrupted files raise DataError naming the file', () => {
@@ -112,7 +142,6 @@ describe('safetensors weights (DESIGN run folder)', () => {
     writeFileSync(tiny, Buffer.from([1, 2, 3]));
     assert.throws(() => readSafetensors(tiny), DataError);
     assert.throws(() => readSafetensors(join(dir, 'absent.safetensors')), /cannot read weights: ENOENT/);
-    model.dispose();
   });
 
   test('a file that does not fit the model names the tensors and changes nothing', () => {
@@ -133,6 +162,5 @@ describe('safetensors weights (DESIGN run folder)', () => {
     );
     const otherBackbone = tinyModel(4, { backbone: { kind: 'features', width: 0, inputDim: 16, outDim: 16 } });
     assert.throws(() => loadWeights(path, otherBackbone), /tensors the model does not have: backbone.conv1.weight, backbone.conv1.bias/);
-    for (const m of [source, moreUsers, noShared, otherBackbone]) m.dispose();
   });
 });
