@@ -19,7 +19,7 @@
  * Prints one JSON line per measurement, then tables.
  */
 import { loadPolyvoreSet } from '../src/data/polyvore.js';
-import { initEngine, shutdownEngine } from '../src/engine/backend.js';
+import { setEngineThreads } from '../src/engine/runtime.js';
 import { COMPOSE_DEFAULTS, OutfitComposer, measureComposeRecall, type ComposeRecall } from '../src/serve/compose.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { ItemEmbeddingCache } from '../src/train/item-cache.js';
@@ -43,9 +43,8 @@ const settings = (arg('settings') ?? '8x10,12x12,16x16,24x24,32x32').split(',').
   return { retrieve, beam: Math.max(beam, k) };
 });
 const sizes = (arg('sizes') ?? '100,1000,3000,all').split(',');
-const threads = Number(arg('threads') ?? 1) as 1 | 2;
-
-const backend = await initEngine({ threads });
+const threads = Number(arg('threads') ?? 1);
+setEngineThreads(threads);
 let started = performance.now();
 const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0 });
 let openMs = performance.now() - started;
@@ -55,27 +54,26 @@ const users = Array.from({ length: Math.min(userCount, rec.runUsers) }, (_, u) =
 // the catalog composed from: the run's set, or another set's items embedded by the run's model
 let composer = rec.composer;
 let catalogSet = rec.set;
-let extraCache: ItemEmbeddingCache | null = null;
 if (arg('catalog-data')) {
   started = performance.now();
   catalogSet = loadPolyvoreSet(arg('catalog-data')!, arg('catalog-set') ?? rec.set.set, { splits: ['train'] });
   const run = { ...rec.runConfig!, data: { ...rec.runConfig!.data, root: arg('catalog-data')! } };
   const inputs = await buildItemInputs(run, catalogSet);
-  extraCache = ItemEmbeddingCache.build(rec.model, inputs);
+  const extraCache = await ItemEmbeddingCache.build(rec.model, inputs);
   const byCategory = catalogSet.catalog.counts.map((n, c) => Int32Array.from({ length: n }, (_, i) => catalogSet.catalog.offsets[c] + i));
-  composer = new OutfitComposer(rec.model, extraCache, catalogSet.slotCategories, catalogSet.catalog.category, byCategory);
+  composer = await OutfitComposer.create(rec.model, extraCache, catalogSet.slotCategories, catalogSet.catalog.category, byCategory);
   openMs = performance.now() - started;
 }
 const catalogInfo = catalogSet.catalog;
 const counts = catalogInfo.counts.filter((_, c) => catalogSet.slotCategories.includes(c));
 process.stdout.write(
   `run ${runDir}: set ${info.set}, d ${info.dim}, K ${info.anchorsPerUser}, ${users.length} users; catalog ${catalogSet.dir}: ${catalogInfo.names.length} items (${counts.join(' / ')}); ` +
-    `backend ${backend} (${threads} thread${threads === 1 ? '' : 's'}); item embeddings ${(openMs / 1000).toFixed(1)} s\n`,
+    `ONNX Runtime (${threads} thread${threads === 1 ? '' : 's'}); item embeddings ${(openMs / 1000).toFixed(1)} s\n`,
 );
 const firstN = (n: number) => catalogInfo.counts.map((count, c) => Int32Array.from({ length: Math.min(n, count) }, (_, i) => catalogInfo.offsets[c] + i));
 
-// warm-up: first calls compile wasm kernels
-composer.compose(users[0], { k, catalog: firstN(10) });
+// warm-up: the first calls create the sessions
+await composer.compose(users[0], { k, catalog: firstN(10) });
 
 interface RecallRow extends ComposeRecall {
   n: number;
@@ -85,7 +83,7 @@ interface RecallRow extends ComposeRecall {
 const recallRows: RecallRow[] = [];
 for (const n of exactSizes) {
   for (const s of settings) {
-    const r = measureComposeRecall(composer, users, { k, catalog: firstN(n), retrieve: s.retrieve, beam: s.beam });
+    const r = await measureComposeRecall(composer, users, { k, catalog: firstN(n), retrieve: s.retrieve, beam: s.beam });
     const row = { n, retrieve: s.retrieve, beam: s.beam, ...r };
     recallRows.push(row);
     process.stdout.write(JSON.stringify({ bench: 'compose-recall', k, ...row }) + '\n');
@@ -95,7 +93,7 @@ for (const n of exactSizes) {
 // per-outfit cost of full-model scoring, for the exhaustive estimates
 const probe = firstN(30);
 started = performance.now();
-const probeResult = composer.exhaustive(users[0], { k, catalog: probe });
+const probeResult = await composer.exhaustive(users[0], { k, catalog: probe });
 const msPerOutfit = (performance.now() - started) / probeResult.outfitsScored;
 
 interface SizeRow {
@@ -113,7 +111,7 @@ for (const size of sizes) {
   let ms = 0;
   let scored = 0;
   for (const v of users) {
-    const r = composer.compose(v, { k, catalog });
+    const r = await composer.compose(v, { k, catalog });
     ms += r.ms;
     scored += r.outfitsScored;
   }
@@ -149,7 +147,5 @@ for (const r of sizeRows) {
   const estText = est < 120 ? `${est.toFixed(1)} s` : days < 2 ? `${(est / 3600).toFixed(1)} h` : days < 730 ? `${days.toFixed(0)} days` : `${(days / 365).toFixed(0)} years`;
   process.stdout.write(`${pad(r.perCategory.join(' / '), 20)} ${pad(r.combinations.toExponential(2), 14)} ${pad(r.searchMs.toFixed(1), 10)} ${pad(Math.round(r.searchScored), 7)} ${pad(estText, 18)}\n`);
 }
-extraCache?.dispose();
 rec.close();
-rec.model.dispose();
-shutdownEngine();
+await rec.model.dispose();

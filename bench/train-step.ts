@@ -6,20 +6,21 @@
  * scores 2048 outfits. Every item of a batch is distinct (as torch's random inputs are), so the
  * project's per-batch item dedupe saves nothing here and both sides do the same work.
  *
- * The step is the project's own code: OutfitModel (backbone, item embedding, Set Transformer,
- * anchors), the SPEC §4 objectives (softmaxLoss + 0.1·contrastiveLoss, τ = 0.2) and the
- * trainer's CL projection head g (2-layer MLP d→d→d).
+ * The step is the project's own code, the trainer's: one ONNX Runtime call per step for forward
+ * pass, SPEC §4 objectives (softmax + 0.1·contrastive, τ = 0.2) and gradients (TrainingStep), then
+ * Adam over the weights and lazily over the batch users' anchor rows (Optimizer).
  *
  * Run one configuration per process (peak RSS is per process):
  *   node --import tsx bench/train-step.ts --mode features --cl 1 [--steps 20] [--warmup 3] [--threads 1|2]
  * Prints one JSON line.
  */
-import { initEngine, shutdownEngine } from '../src/engine/backend.js';
-import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D } from '../src/engine/tf.js';
+import { dedupe, USER_ANCHORS } from '../src/model/anchors.js';
+import { setEngineThreads, ortVersion } from '../src/engine/runtime.js';
 import { featureInputSource, imageInputSource, type ItemInputSource } from '../src/model/inputs.js';
-import { OutfitModel, packOutfitItems } from '../src/model/outfit-model.js';
-import { contrastiveLoss, softmaxLoss } from '../src/train/objectives.js';
+import { OutfitModel } from '../src/model/outfit-model.js';
+import { Optimizer, type DenseGradient } from '../src/train/optimizer.js';
 import { ProjectionHead } from '../src/train/projection-head.js';
+import { TrainingStep } from '../src/train/step-graph.js';
 import { Rng } from '../src/rng.js';
 
 export interface BenchShape {
@@ -66,6 +67,8 @@ export interface TrainStepResult {
   train_samples_per_s: number;
   infer_outfits_per_s: number;
   step_ms_median: number;
+  /** CPU time (all threads) per step: with 1 thread, less sensitive to other load than wall time. */
+  step_cpu_ms_median: number;
   infer_ms_median: number;
   loss_first: number;
   loss_last: number;
@@ -116,9 +119,9 @@ function makeBatch(shape: BenchShape, firstItem: number, rng: Rng): StepBatch {
 
 export async function runTrainStepBench(
   shape: BenchShape,
-  opts: { steps: number; warmup: number; seed: number; threads: 1 | 2 },
+  opts: { steps: number; warmup: number; seed: number; threads: number },
 ): Promise<TrainStepResult> {
-  const backend = await initEngine({ backend: 'wasm', threads: opts.threads });
+  setEngineThreads(opts.threads);
   const rng = new Rng(opts.seed);
   const C = shape.M + 1;
   const V = shape.cl ? 2 + 2 * shape.M : 0;
@@ -137,43 +140,56 @@ export async function runTrainStepBench(
       heads: shape.heads,
       anchors: shape.K,
       numUsers: shape.users,
+      // torch_ref.py's model has no dropout
+      dropout: 0,
     },
     rng.fork('model'),
   );
   const head = shape.cl ? new ProjectionHead(shape.d, rng.fork('clHead')) : null;
-  const varList = [...model.namedVariables().map((v) => v.variable), ...(head ? head.variables() : [])];
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = new Optimizer({ kind: 'adam', lr: 1e-3, momentum: 0, weightDecay: 0, clip: { mode: 'none', max: 1 } });
+  // the trainer's own step: one ONNX Runtime call for forward, loss and gradients (src/train/step-graph.ts)
+  const step = await TrainingStep.build(model, head, inputs.itemShape, {
+    method: shape.cl ? 'softmax+cl' : 'softmax',
+    batch: shape.B,
+    negatives: shape.M,
+    slots: SLOTS,
+    viewsPerSample: shape.cl ? 2 * shape.M : 0,
+    dropout: false,
+    cl: shape.cl ? { tau: 0.2, lambda: 0.1, inBatch: false } : null,
+  });
+  const anchors = model.params.get(USER_ANCHORS);
 
-  const lossOf = (batch: StepBatch): tf.Scalar => {
-    const packed = packOutfitItems(batch.items, SLOTS);
-    const features = model.itemFeatures(inputs.gather(packed.itemIds), true);
-    const z = model.embedOutfits(features, packed.slotIndex, SLOTS, true);
-    const scored = tf.slice(z, [0, 0], [shape.B * C, shape.d]);
-    const scores = tf.reshape(model.scoreOutfits(scored, batch.scoredUsers), [shape.B, C]);
-    const sPos = tf.reshape(tf.slice(scores, [0, 0], [shape.B, 1]), [shape.B]) as Tensor1D;
-    const sNeg = tf.slice(scores, [0, 1], [shape.B, shape.M]) as Tensor2D;
-    let loss: Tensor = softmaxLoss(sPos, sNeg);
-    if (head) {
-      const views = tf.reshape(head.forward(tf.slice(z, [shape.B * C, 0], [shape.B * V, shape.d])), [shape.B, V, shape.d]);
-      const v1 = tf.reshape(tf.slice(views, [0, 0, 0], [shape.B, 1, shape.d]), [shape.B, shape.d]) as Tensor2D;
-      const v2 = tf.reshape(tf.slice(views, [0, 1, 0], [shape.B, 1, shape.d]), [shape.B, shape.d]) as Tensor2D;
-      const neg = tf.slice(views, [0, 2, 0], [shape.B, V - 2, shape.d]) as Tensor3D;
-      loss = tf.add(loss, tf.mul(contrastiveLoss(v1, v2, neg, 0.2, { inBatch: false }), 0.1));
-    }
-    return loss as tf.Scalar;
+  const runStep = async (batch: StepBatch): Promise<number> => {
+    const { unique, inverse } = dedupe(batch.scoredUsers);
+    // every item of the batch is distinct: slot r reads row r
+    const slotIndex = Int32Array.from({ length: batch.items.length }, (_, i) => i);
+    const result = await step.run({
+      items: inputs.gather(batch.items),
+      slotIndex,
+      anchorRows: model.anchors.gatherRows(unique),
+      userIndex: reorderScored(inverse, shape),
+    });
+    const dense: DenseGradient[] = [];
+    for (const [name, grad] of result.grads) dense.push({ param: (name.startsWith('cl_head.') && head ? head.params : model.params).get(name), grad });
+    optimizer.step(dense, [{ param: anchors, rows: unique, grad: result.anchorGrad }]);
+    return result.total;
   };
 
   const losses: number[] = [];
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   for (let i = 0; i < opts.warmup + opts.steps; i++) {
     const t0 = performance.now();
-    const loss = optimizer.minimize(() => lossOf(batches[i % 2]), true, varList) as tf.Scalar;
-    losses.push((await loss.data())[0]);
-    loss.dispose();
-    if (i >= opts.warmup) times.push(performance.now() - t0);
+    const c0 = process.cpuUsage();
+    losses.push(await runStep(batches[i % 2]));
+    if (i >= opts.warmup) {
+      times.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpuTimes.push((c.user + c.system) / 1000);
+    }
   }
 
-  // inference: encode and score 2048 outfits for random users, no gradients (torch: m.eval(), no_grad)
+  // inference: encode and score 2048 outfits for random users (torch: m.eval(), no_grad)
   const inferItems = new Int32Array(shape.inferOutfits * SLOTS);
   for (let i = 0; i < inferItems.length; i++) inferItems[i] = i;
   const inferUsers = new Int32Array(shape.inferOutfits);
@@ -183,24 +199,25 @@ export async function runTrainStepBench(
   const inferTimes: number[] = [];
   for (let r = 0; r < 6; r++) {
     const t0 = performance.now();
-    const scores = await model.scoreTable(inputs, table, { batchSize: shape.inferOutfits });
+    const scores = await model.scoreTable(inputs, table);
     if (!Number.isFinite(scores[0])) throw new Error(`inference produced ${scores[0]}`);
     inferTimes.push(performance.now() - t0);
   }
 
   const stepMs = median(times);
   const inferMs = median(inferTimes.slice(1));
-  const params = varList.reduce((p, v) => p + v.size, 0);
-  optimizer.dispose();
-  model.dispose();
+  const params = [...model.namedParams(), ...(head ? head.params.list() : [])].reduce((p, v) => p + v.data.length, 0);
+  await step.release();
+  await model.dispose();
   return {
-    engine: `tfjs ${tf.version.tfjs} ${backend}`,
+    engine: `onnxruntime-node ${ortVersion()}`,
     threads: opts.threads,
     mode: shape.mode,
     cl: shape.cl ? 1 : 0,
     train_samples_per_s: round(shape.B / (stepMs / 1000), 2),
     infer_outfits_per_s: round(shape.inferOutfits / (inferMs / 1000), 1),
     step_ms_median: round(stepMs, 1),
+    step_cpu_ms_median: round(median(cpuTimes), 1),
     infer_ms_median: round(inferMs, 1),
     loss_first: round(losses[0], 5),
     loss_last: round(losses[losses.length - 1], 5),
@@ -210,17 +227,33 @@ export async function runTrainStepBench(
   };
 }
 
+/**
+ * makeBatch lays the scored outfits out sample-major (sample b: its positive, then its M
+ * negatives); a training step wants the B positives first, then the B·M negatives. The items are
+ * distinct random inputs, so only the users' order matters: this returns each scored row's user
+ * position in the step's order.
+ */
+function reorderScored(inverse: Int32Array, shape: BenchShape): Int32Array {
+  const C = shape.M + 1;
+  const out = new Int32Array(shape.B * C);
+  for (let b = 0; b < shape.B; b++) {
+    out[b] = inverse[b * C];
+    for (let j = 0; j < shape.M; j++) out[shape.B + b * shape.M + j] = inverse[b * C + 1 + j];
+  }
+  return out;
+}
+
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
 
-function parseArgs(argv: string[]): { shape: BenchShape; steps: number; warmup: number; seed: number; threads: 1 | 2 } {
+function parseArgs(argv: string[]): { shape: BenchShape; steps: number; warmup: number; seed: number; threads: number } {
   const shape = { ...TORCH_REF_SHAPE };
   let steps = 20;
   let warmup = 3;
   let seed = 0;
-  let threads: 1 | 2 = 1;
+  let threads = 1;
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`missing value after ${flag}`);
@@ -233,8 +266,8 @@ function parseArgs(argv: string[]): { shape: BenchShape; steps: number; warmup: 
     else if (flag === '--seed') seed = Number(value);
     else if (flag === '--B') shape.B = Number(value);
     else if (flag === '--threads') {
-      if (value !== '1' && value !== '2') throw new Error(`--threads must be 1 or 2, got ${value}`);
-      threads = value === '1' ? 1 : 2;
+      threads = Number(value);
+      if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`--threads must be a positive integer, got ${value}`);
     } else throw new Error(`unknown flag ${flag}`);
   }
   return { shape, steps, warmup, seed, threads };
@@ -244,5 +277,4 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { shape, steps, warmup, seed, threads } = parseArgs(process.argv.slice(2));
   const result = await runTrainStepBench(shape, { steps, warmup, seed, threads });
   console.log(JSON.stringify(result));
-  shutdownEngine();
 }

@@ -255,8 +255,19 @@ export class Graph {
     return this.node('MatMul', [a, b], [{ dtype: a.dtype, shape }])[0];
   }
 
-  /** x W + b over the last axis (W [in, out], b [out] or null). */
+  /**
+   * x W + b over the last axis (W [in, out], b [out] or null). Inputs of rank > 2 are flattened to
+   * rows first, so that ONNX Runtime fuses the product and the bias into one Gemm (a 3-D MatMul
+   * followed by a broadcast Add runs as two much slower kernels).
+   */
   linear(x: Value, w: Value, b: Value | null): Value {
+    if (x.shape.length > 2) {
+      const inDim = x.shape[x.shape.length - 1];
+      const lead = x.shape.slice(0, -1);
+      const rows = lead.every((d) => typeof d === 'number') ? lead.reduce((p: number, q) => p * (q as number), 1) : 'rows';
+      const y = this.linear(this.reshape(x, [rows, inDim]), w, b);
+      return this.reshape(y, [...lead, w.shape[1]]);
+    }
     const y = this.matmul(x, w);
     return b ? this.add(y, b) : y;
   }

@@ -47,6 +47,8 @@ export class CompiledGraph {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // OUTFITREC_ORT_PROFILE=prefix writes ONNX Runtime's per-node timings (bench/README.md)
+      ...(process.env.OUTFITREC_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.OUTFITREC_ORT_PROFILE } : {}),
     });
     const inputs = g.inputs.map((i) => ({ name: i.value.name, dtype: i.value.dtype }));
     return new CompiledGraph(session, inputs, g.outputs.map((o) => o.name), bytes);
@@ -66,6 +68,7 @@ export class CompiledGraph {
   }
 
   async release(): Promise<void> {
+    if (process.env.OUTFITREC_ORT_PROFILE) this.session.endProfiling();
     await this.session.release();
   }
 }

@@ -151,6 +151,7 @@ export class AnchorTable {
 
   /** The rows of `users` (distinct), [users.length, Ku, d] row-major: what a training step feeds. */
   gatherRows(users: Int32Array): Float32Array {
+    this.checkUsers(users);
     const per = this.userK * this.dim;
     const out = new Float32Array(users.length * per);
     users.forEach((u, i) => out.set(this.user.subarray(u * per, (u + 1) * per), i * per));

@@ -245,10 +245,17 @@ export class OutfitModel {
     const slots = table.slots;
     const n = table.users.length;
     if (table.items.length !== n * slots) throw new Error(`scoreTable: ${table.items.length} items for ${n} rows of ${slots} slots`);
-    for (let i = 0; i < table.items.length; i++) {
-      if (table.items[i] >= inputs.count) {
-        throw new UserError(`outfit row ${Math.floor(i / slots)}: item ${table.items[i]} is outside the ${inputs.count} items with inputs`);
+    for (let r = 0; r < n; r++) {
+      let present = 0;
+      for (let j = 0; j < slots; j++) {
+        const item = table.items[r * slots + j];
+        if (item === -1) continue;
+        if (!(Number.isInteger(item) && item >= 0 && item < inputs.count)) {
+          throw new UserError(`outfit row ${r}: item ${item} is outside the ${inputs.count} items with inputs (-1 marks an absent slot)`);
+        }
+        present++;
       }
+      if (present === 0) throw new UserError(`outfit row ${r} has no items`);
     }
     this.anchors.checkUsers(table.users);
     if (n === 0) return new Float32Array(0);

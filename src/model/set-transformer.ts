@@ -46,14 +46,21 @@ export function createSetTransformerParams(dim: number, heads: number, params: P
 function attend(g: Graph, w: WeightOf, prefix: string, heads: number, qp: Value, y: Value, keyBias: Value): Value {
   const d = qp.shape[2] as number;
   const dh = d / heads;
+  const [n, sq] = [y.shape[0], qp.shape[1]];
+  const sk = y.shape[1] as number;
   const kp = g.linear(y, w(`${prefix}.k.weight`), w(`${prefix}.k.bias`));
   const vp = g.linear(y, w(`${prefix}.v.weight`), w(`${prefix}.v.bias`));
-  // [n, S, d] → [n, heads, S, d/heads]: head h reads columns h·d/heads .. (h+1)·d/heads
-  const split = (x: Value): Value => g.transpose(g.reshape(x, [x.shape[0], x.shape[1], heads, dh]), [0, 2, 1, 3]);
-  const logits = g.add(g.mul(g.matmul(split(qp), g.transposeLast(split(kp))), 1 / Math.sqrt(dh)), keyBias);
-  const heads4 = g.matmul(g.softmax(logits, -1), split(vp)); // [n, heads, Sq, dh]
-  const merged = g.transpose(heads4, [0, 2, 1, 3]);
-  const attended = g.reshape(merged, [merged.shape[0], merged.shape[1], d]);
+  // Sets are tiny (S ≤ 4), so attention is written as broadcast products summed over an axis, in
+  // the [outfit, query, key, head, …] layout: no head transposes, which cost more than the
+  // arithmetic at these sizes. Head h reads columns h·d/heads .. (h+1)·d/heads.
+  const q5 = g.reshape(qp, [qp.shape[0], sq, 1, heads, dh]);
+  const k5 = g.reshape(kp, [n, 1, sk, heads, dh]);
+  const logits = g.add(g.mul(g.reduceSum(g.mul(q5, k5), [4]), 1 / Math.sqrt(dh)), g.reshape(keyBias, [n, 1, sk, 1]));
+  // softmax over the keys (axis 2), with the row max held constant as log-sum-exp does
+  const e = g.exp(g.sub(logits, g.stopGradient(g.reduceMax(logits, [2], true))));
+  const weights = g.div(e, g.reduceSum(e, [2], true)); // [n, Sq, Sk, heads]
+  const v5 = g.reshape(vp, [n, 1, sk, heads, dh]);
+  const attended = g.reshape(g.reduceSum(g.mul(g.unsqueeze(weights, [4]), v5), [2]), [n, sq, d]);
   const hidden = g.layerNorm(g.add(qp, attended), w(`${prefix}.ln0.weight`), w(`${prefix}.ln0.bias`));
   const ff = g.relu(g.linear(hidden, w(`${prefix}.o.weight`), w(`${prefix}.o.bias`)));
   return g.layerNorm(g.add(hidden, ff), w(`${prefix}.ln1.weight`), w(`${prefix}.ln1.bias`));

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { parseRunConfig, resolveModelConfig } from '../../src/config.js';
 import { generateSynthetic } from '../../src/data/synth/index.js';
 import { loadPolyvoreSet } from '../../src/data/polyvore.js';
-import { initEngine } from '../../src/engine/backend.js';
 import { closeColdStart, openColdStart, runColdStart } from '../../src/eval/experiments/cold-users.js';
 import { saveWeights } from '../../src/model/checkpoint.js';
 import { OutfitModel } from '../../src/model/outfit-model.js';
@@ -16,7 +15,6 @@ import { writeJsonAtomic } from '../../src/util/fs.js';
 // An untrained run folder is enough to pin the plumbing: items of 53 reach the 630 model by image,
 // the new users get their own anchors, and the full 53 test split is evaluated.
 test('cold start: a 630 run profiles the 53 users with so/su/sa and evaluates their full test split', async () => {
-  await initEngine({ backend: 'wasm' });
   const dir = mkdtempSync(join(tmpdir(), 'outfitrec-coldstart-'));
   try {
     const root = join(dir, 'data');
@@ -25,14 +23,13 @@ test('cold start: a 630 run profiles the 53 users with so/su/sa and evaluates th
       data: { root, set: '630' },
       method: 'softmax',
       model: { backbone: { kind: 'convnet', width: 0.25, outDim: 16 }, dim: 16, heads: 2, anchors: 4 },
-      backend: 'wasm',
     });
     const warm = loadPolyvoreSet(root, '630', { splits: ['train'] });
     const model = OutfitModel.create(resolveModelConfig(cfg, { numUsers: warm.numUsers }), new Rng(cfg.seed).fork('model'));
     const runDir = join(dir, 'run');
     writeJsonAtomic(join(runDir, 'config.json'), { ...cfg, model: model.config });
     saveWeights(join(runDir, 'weights.safetensors'), model, { epoch: '1' });
-    model.dispose();
+    await model.dispose();
 
     const ctx = await openColdStart(runDir);
     try {

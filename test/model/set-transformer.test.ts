@@ -52,8 +52,8 @@ type Matrix = number[][];
 
 /** A weight of the table as a JS matrix ([rows, cols] row-major) or vector. */
 function weightsOf(model: OutfitModel): Map<string, number[] | Matrix> {
-  return new Map(
-    model.namedParams().map((p) => {
+  return new Map<string, number[] | Matrix>(
+    model.namedParams().map((p): [string, number[] | Matrix] => {
       if (p.shape.length !== 2) return [p.name, Array.from(p.data)];
       const [rows, cols] = p.shape;
       return [p.name, Array.from({ length: rows }, (_, r) => Array.from(p.data.subarray(r * cols, (r + 1) * cols)))];

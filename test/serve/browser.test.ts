@@ -4,7 +4,6 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { initEngine } from '../../src/engine/backend.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { startServer } from '../../src/serve/server.js';
 import { tinyRun } from './tiny-run.js';
@@ -25,7 +24,6 @@ test(
   'web page: pick a user and see outfits; build a new user from picked items and a recommended outfit; see their recommendations',
   { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (Debian package chromium): browser test skipped`, timeout: 120_000 },
   async (t) => {
-    await initEngine({ backend: 'wasm' });
     const run = await tinyRun();
     const dir = mkdtempSync(join(tmpdir(), 'outfitrec-browser-'));
     const rec = await Recommender.open(run.runDir, { data: run.root, db: join(dir, 'users.sqlite') });
@@ -91,7 +89,7 @@ test(
     } finally {
       await context.close();
       await app.close();
-      rec.model.dispose();
+      await rec.model.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
   },

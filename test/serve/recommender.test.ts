@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadImageCache } from '../../src/data/images.js';
 import { loadPolyvoreSet } from '../../src/data/polyvore.js';
-import { initEngine } from '../../src/engine/backend.js';
 import { imageInputSource } from '../../src/model/inputs.js';
 import { OutfitModel } from '../../src/model/outfit-model.js';
 import { Rng } from '../../src/rng.js';
@@ -22,15 +21,14 @@ describe('Recommender on a trained tiny run (set 630)', () => {
   const shoe = (i: number) => rec.catalog.offsets[2] + i;
 
   before(async () => {
-    await initEngine({ backend: 'wasm' });
     run = await tinyRun();
     dir = mkdtempSync(join(tmpdir(), 'outfitrec-recommender-'));
     rec = await Recommender.open(run.runDir, { data: run.root, db: join(dir, 'users.sqlite') });
   });
 
-  after(() => {
+  after(async () => {
     rec.close();
-    rec.model.dispose();
+    await rec.model.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -40,72 +38,73 @@ describe('Recommender on a trained tiny run (set 630)', () => {
       [top(3), bottom(5), shoe(7)],
       [rec.catalog.names[top(9)], bottom(2), rec.catalog.names[shoe(4)].replace(/\.png$/, '')],
     ];
-    const ours = rec.scoreOutfits(2, outfits);
+    const ours = await rec.scoreOutfits(2, outfits);
     const table = rec.outfitTable(outfits);
     const theirs = await rec.model.scoreTable(rec.inputs, { ...table, users: new Int32Array(3).fill(2) });
     assert.equal(table.items[6], top(9));
     assert.equal(table.items[8], shoe(4));
+    assert.equal(ours.length, 3);
     ours.forEach((s, i) => assert.ok(Math.abs(s - theirs[i]) < 1e-4, `outfit ${i}: ${s} vs ${theirs[i]}`));
   });
 
-  test('rankCandidates sorts by score and keeps the request positions', () => {
+  test('rankCandidates sorts by score and keeps the request positions', async () => {
     const outfits = Array.from({ length: 12 }, (_, i) => [top(i), bottom(i), shoe(i)]);
-    const scores = rec.scoreOutfits(1, outfits);
-    const ranked = rec.rankCandidates(1, outfits);
+    const scores = await rec.scoreOutfits(1, outfits);
+    const ranked = await rec.rankCandidates(1, outfits);
     assert.equal(ranked.length, 12);
     for (let i = 1; i < ranked.length; i++) assert.ok(ranked[i - 1].score >= ranked[i].score);
     for (const r of ranked) {
       assert.equal(r.score, scores[r.index]);
       assert.deepEqual(r.items, outfits[r.index]);
     }
-    assert.deepEqual(rec.rankCandidates(1, outfits, 3), ranked.slice(0, 3));
+    assert.deepEqual(await rec.rankCandidates(1, outfits, 3), ranked.slice(0, 3));
   });
 
-  test('compose returns k distinct complete outfits, best first, with their full-model scores', () => {
-    const result = rec.compose(0, { k: 8 });
+  test('compose returns k distinct complete outfits, best first, with their full-model scores', async () => {
+    const result = await rec.compose(0, { k: 8 });
     assert.equal(result.outfits.length, 8);
     assert.equal(new Set(result.outfits.map((o) => outfitKey(o.items))).size, 8);
     for (const o of result.outfits) {
       assert.deepEqual(o.items.map((i) => rec.catalog.category[i]), [0, 1, 2]);
     }
     for (let i = 1; i < 8; i++) assert.ok(result.outfits[i - 1].score >= result.outfits[i].score);
-    const rescored = rec.scoreOutfits(0, result.outfits.map((o) => o.items));
+    const rescored = await rec.scoreOutfits(0, result.outfits.map((o) => o.items));
     result.outfits.forEach((o, i) => assert.ok(Math.abs(o.score - rescored[i]) < 1e-4));
   });
 
-  test('fixed items are in every composed outfit; excluded items in none', () => {
+  test('fixed items are in every composed outfit; excluded items in none', async () => {
     const fixed = [bottom(4)];
-    const best = rec.compose(3, { k: 5 }).outfits[0].items;
+    const best = (await rec.compose(3, { k: 5 })).outfits[0].items;
     const exclude = [best[0], best[2]];
-    const result = rec.compose(3, { k: 10, fixed, exclude });
+    const result = await rec.compose(3, { k: 10, fixed, exclude });
     assert.equal(result.outfits.length, 10);
     for (const o of result.outfits) {
       assert.equal(o.items[1], bottom(4));
       assert.ok(!o.items.includes(best[0]) && !o.items.includes(best[2]));
     }
     // names work too, and a full outfit pinned gives exactly that outfit
-    const pinned = rec.compose(3, { k: 3, fixed: [rec.catalog.names[top(1)], bottom(1), shoe(1)] });
+    const pinned = await rec.compose(3, { k: 3, fixed: [rec.catalog.names[top(1)], bottom(1), shoe(1)] });
     assert.deepEqual(pinned.outfits.map((o) => o.items), [[top(1), bottom(1), shoe(1)]]);
   });
 
-  test('search recall against the exhaustive top-k is reported; exact when nothing is pruned', () => {
+  test('search recall against the exhaustive top-k is reported; exact when nothing is pruned', async () => {
     const catalog = [0, 1, 2].map((c) => Int32Array.from({ length: 9 }, (_, i) => rec.catalog.offsets[c] + i));
     const users = [0, 1, 2, 3].map((u) => rec.userVector(u));
-    const pruned = measureComposeRecall(rec.composer, users, { k: 5, catalog, retrieve: 4, beam: 5 });
+    const pruned = await measureComposeRecall(rec.composer, users, { k: 5, catalog, retrieve: 4, beam: 5 });
     assert.ok(pruned.recall >= 0 && pruned.recall <= 1);
     assert.equal(pruned.combinations, 9 ** 3);
     assert.equal(pruned.exhaustiveScored, 9 ** 3);
     assert.ok(pruned.searchScored < pruned.exhaustiveScored);
     assert.ok(pruned.speedup > 0 && Number.isFinite(pruned.speedup));
     // retrieving every item and keeping every partial outfit is an exhaustive search in disguise
-    const full = measureComposeRecall(rec.composer, users, { k: 5, catalog, retrieve: 9, beam: 81 });
+    const full = await measureComposeRecall(rec.composer, users, { k: 5, catalog, retrieve: 9, beam: 81 });
     assert.equal(full.recall, 1);
     assert.ok(Math.abs(full.scoreGap) < 1e-5);
     // with a fixed item both searches keep it in every outfit
     const fixed = [catalog[2][3]];
     for (const v of users) {
-      for (const o of rec.composer.compose(v, { k: 5, catalog, fixed }).outfits) assert.equal(o.items[2], fixed[0]);
-      for (const o of rec.composer.exhaustive(v, { k: 5, catalog, fixed }).outfits) assert.equal(o.items[2], fixed[0]);
+      for (const o of (await rec.composer.compose(v, { k: 5, catalog, fixed })).outfits) assert.equal(o.items[2], fixed[0]);
+      for (const o of (await rec.composer.exhaustive(v, { k: 5, catalog, fixed })).outfits) assert.equal(o.items[2], fixed[0]);
     }
   });
 
@@ -116,24 +115,25 @@ describe('Recommender on a trained tiny run (set 630)', () => {
       [top(4), bottom(5), shoe(6)],
       [top(7), bottom(8), shoe(9)],
     ];
-    const user = rec.onboard(outfits, { label: 'test user' });
+    const user = await rec.onboard(outfits, { label: 'test user' });
     assert.equal(user.id, rec.runUsers);
     assert.equal(user.strategy, 'so');
     assert.ok(rec.hasUser(user.id));
     const probe = Array.from({ length: 6 }, (_, i) => [top(10 + i), bottom(10 + i), shoe(10 + i)]);
-    const before = rec.scoreOutfits(user.id, probe);
+    const before = await rec.scoreOutfits(user.id, probe);
     // the stored anchors give the model's own score once the model holds them
     const slot = rec.model.addUsers(1, new Rng(1));
     rec.model.setUserAnchors(slot, user.anchors);
     const modelScores = await rec.model.scoreTable(rec.inputs, { ...rec.outfitTable(probe), users: new Int32Array(6).fill(slot) });
+    assert.equal(before.length, 6);
     before.forEach((s, i) => assert.ok(Math.abs(s - modelScores[i]) < 1e-4));
 
     // a server started before the user existed finds it in the shared database
-    assert.deepEqual(other.scoreOutfits(user.id, probe), before);
+    assert.deepEqual(await other.scoreOutfits(user.id, probe), before);
     other.close();
-    other.model.dispose();
+    await other.model.dispose();
 
-    const su = rec.onboard(outfits.slice(0, 1), { strategy: 'su' });
+    const su = await rec.onboard(outfits.slice(0, 1), { strategy: 'su' });
     assert.equal(su.id, rec.runUsers + 1);
 
     const reopened = await Recommender.open(run.runDir, { data: run.root, db: join(dir, 'users.sqlite') });
@@ -142,31 +142,30 @@ describe('Recommender on a trained tiny run (set 630)', () => {
         [rec.runUsers, 'so', 'test user'],
         [rec.runUsers + 1, 'su', null],
       ]);
-      assert.deepEqual(reopened.scoreOutfits(user.id, probe), before);
+      assert.deepEqual(await reopened.scoreOutfits(user.id, probe), before);
     } finally {
       reopened.close();
-      reopened.model.dispose();
+      await reopened.model.dispose();
     }
   });
 
-  test('bad requests are UserErrors that name the outfit, slot and problem', () => {
-    assert.throws(() => rec.scoreOutfits(999, [[top(0), bottom(0), shoe(0)]]), (e) => e instanceof UnknownUserError && /unknown user 999/.test(e.message));
+  test('bad requests are UserErrors that name the outfit, slot and problem', async () => {
+    await assert.rejects(() => rec.scoreOutfits(999, [[top(0), bottom(0), shoe(0)]]), (e) => e instanceof UnknownUserError && /unknown user 999/.test(e.message));
     assert.throws(() => rec.outfitTable([[top(0), top(1), shoe(0)]]), /outfit 0 slot 1 \(bottom\): item \d+ is a top, not a bottom/);
     assert.throws(() => rec.outfitTable([[top(0), bottom(0)]]), /outfit 0: expected 3 slots \(top, bottom, shoe\), got 2/);
     assert.throws(() => rec.outfitTable([[top(0), bottom(0), 'no-such-image']]), /outfit 0 slot 2 \(shoe\): unknown item "no-such-image"/);
     assert.throws(() => rec.outfitTable([[top(0), null, shoe(0)]]), /slot 1 \(bottom\): this slot is required/);
     assert.throws(() => rec.outfitTable([[top(0), bottom(0), shoe(0)], [top(0), bottom(0), 99999]]), /outfit 1 slot 2/);
-    assert.throws(() => rec.compose(0, { k: 0 }), /k must be an integer in 1\.\.50/);
-    assert.throws(() => rec.compose(0, { k: 5, fixed: [top(0), top(1)] }), /too many fixed top items: an outfit holds 1/);
-    assert.throws(() => rec.compose(0, { k: 5, fixed: [top(0)], exclude: [top(0)] }), /both fixed and excluded/);
-    assert.throws(() => rec.onboard([]), /at least one outfit/);
+    await assert.rejects(() => rec.compose(0, { k: 0 }), /k must be an integer in 1\.\.50/);
+    await assert.rejects(() => rec.compose(0, { k: 5, fixed: [top(0), top(1)] }), /too many fixed top items: an outfit holds 1/);
+    await assert.rejects(() => rec.compose(0, { k: 5, fixed: [top(0)], exclude: [top(0)] }), /both fixed and excluded/);
+    await assert.rejects(() => rec.onboard([]), /at least one outfit/);
     assert.throws(() => rec.requireItem('nope'), UnknownItemError);
   });
 });
 
 describe('compose on a variable-length set (519: one or two tops)', () => {
   test('a second top is optional, pairs of tops are unordered, and the search is exact when nothing is pruned', async () => {
-    await initEngine({ backend: 'wasm' });
     const run = await tinyRun();
     const set = loadPolyvoreSet(run.root, '519');
     const inputs = imageInputSource(await loadImageCache(set, 28));
@@ -176,17 +175,17 @@ describe('compose on a variable-length set (519: one or two tops)', () => {
       new Rng(3),
     );
     const dir = mkdtempSync(join(tmpdir(), 'outfitrec-recommender-519-'));
-    const rec = Recommender.fromParts({ model, inputs, set, runFingerprint: 'untrained-519' }, { db: join(dir, 'users.sqlite') });
+    const rec = await Recommender.fromParts({ model, inputs, set, runFingerprint: 'untrained-519' }, { db: join(dir, 'users.sqlite') });
     try {
       assert.deepEqual(rec.optionalSlots, [false, true, false, false]);
       const catalog = [0, 1, 2].map((c) => Int32Array.from({ length: c === 0 ? 6 : 4 }, (_, i) => set.catalog.offsets[c] + i));
       // 6 single tops + 15 pairs, × 4 bottoms × 4 shoes
       assert.equal(rec.composer.combinations(catalog), 21 * 16);
       const users = [0, 1, 2].map((u) => rec.userVector(u));
-      const full = measureComposeRecall(rec.composer, users, { k: 6, catalog, retrieve: 6, beam: 400 });
+      const full = await measureComposeRecall(rec.composer, users, { k: 6, catalog, retrieve: 6, beam: 400 });
       assert.equal(full.exhaustiveScored, 21 * 16);
       assert.equal(full.recall, 1);
-      const result = rec.compose(0, { k: 20 });
+      const result = await rec.compose(0, { k: 20 });
       const keys = result.outfits.map((o) => outfitKey(o.items));
       assert.equal(new Set(keys).size, 20);
       for (const o of result.outfits) {
@@ -195,18 +194,19 @@ describe('compose on a variable-length set (519: one or two tops)', () => {
         assert.deepEqual([set.catalog.category[o.items[2]], set.catalog.category[o.items[3]]], [1, 2]);
       }
       // an outfit may come with one top or two (null = the empty second-top slot)
-      const scores = rec.scoreOutfits(1, [
+      const scores = await rec.scoreOutfits(1, [
         [set.catalog.offsets[0], null, set.catalog.offsets[1], set.catalog.offsets[2]],
         [set.catalog.offsets[0], set.catalog.offsets[0] + 1, set.catalog.offsets[1], set.catalog.offsets[2]],
       ]);
+      assert.equal(scores.length, 2);
       assert.ok(scores.every(Number.isFinite));
       // two fixed tops fill both top slots
-      for (const o of rec.compose(2, { k: 4, fixed: [set.catalog.offsets[0] + 2, set.catalog.offsets[0] + 3] }).outfits) {
+      for (const o of (await rec.compose(2, { k: 4, fixed: [set.catalog.offsets[0] + 2, set.catalog.offsets[0] + 3] })).outfits) {
         assert.deepEqual(o.items.slice(0, 2), [set.catalog.offsets[0] + 2, set.catalog.offsets[0] + 3]);
       }
     } finally {
       rec.close();
-      model.dispose();
+      await model.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -5,7 +5,6 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { initEngine } from '../../src/engine/backend.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { startServer } from '../../src/serve/server.js';
 import { tinyRun } from './tiny-run.js';
@@ -29,7 +28,6 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
   const shoe = (i: number) => offsets[2] + i;
 
   before(async () => {
-    await initEngine({ backend: 'wasm' });
     const run = await tinyRun();
     dir = mkdtempSync(join(tmpdir(), 'outfitrec-server-'));
     rec = await Recommender.open(run.runDir, { data: run.root, db: join(dir, 'users.sqlite') });
@@ -43,7 +41,7 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
 
   after(async () => {
     await app.close(); // closes the recommender too
-    rec.model.dispose();
+    await rec.model.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -127,7 +125,7 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
     const ranked = res.body.ranked as Array<{ index: number; score: number; items: ItemJson[] }>;
     assert.deepEqual(ranked.map((r) => r.index).sort(), [0, 1, 2]);
     for (let i = 1; i < 3; i++) assert.ok(ranked[i - 1].score >= ranked[i].score);
-    const expected = rec.scoreOutfits(2, outfits);
+    const expected = await rec.scoreOutfits(2, outfits);
     for (const r of ranked) assert.ok(Math.abs(r.score - expected[r.index]) < 1e-5);
     assert.deepEqual(ranked.find((r) => r.index === 1)!.items.map((i) => i.id), [top(1), bottom(1), shoe(1)]);
     const topOne = await post('/users/2/rank', { outfits, k: 1 });

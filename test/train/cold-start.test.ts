@@ -2,13 +2,10 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ItemPools } from '../../src/data/augment.js';
 import type { OutfitTable } from '../../src/data/types.js';
-import { initEngine } from '../../src/engine/backend.js';
-import { tf } from '../../src/engine/tf.js';
 import { aucOfUser } from '../../src/eval/metrics.js';
 import { featureInputSource, type ItemInputSource } from '../../src/model/inputs.js';
 import { OutfitModel } from '../../src/model/outfit-model.js';
 import { Rng } from '../../src/rng.js';
-import { logDetDivergence } from '../../src/model/anchors.js';
 import {
   addFittedUsers,
   anchorLossAndGradient,
@@ -17,8 +14,6 @@ import {
   fitAnchorsForNewUser,
   fitAnchorsForNewUsers,
   projectedOutfitEmbeddings,
-  scoreDivisorOf,
-  sharedAnchorSum,
 } from '../../src/train/cold-start.js';
 
 // A hand-made catalog whose item features form two clusters (two "styles"): 3 categories × 30 items,
@@ -77,8 +72,7 @@ function makeModel(over: { sharedAnchors?: boolean } = {}): OutfitModel {
 
 describe('cold start (SPEC §5)', () => {
   let inputs: ItemInputSource;
-  before(async () => {
-    await initEngine({ backend: 'wasm' });
+  before(() => {
     inputs = featureInputSource(clusteredFeatures(4), F);
   });
 
@@ -90,7 +84,7 @@ describe('cold start (SPEC §5)', () => {
     // random-mix negatives of the whole catalog, as in evaluation (SPEC §7)
     const mixes = randomOutfits(200, rng.fork('mixes'));
     const started = performance.now();
-    const anchors = fitAnchorsForNewUser(model, inputs, shots, { strategy: 'so', rng: new Rng(1), pools });
+    const anchors = await fitAnchorsForNewUser(model, inputs, shots, { strategy: 'so', rng: new Rng(1), pools });
     t.diagnostic(`SO fit from 5 outfits: ${(performance.now() - started).toFixed(1)} ms (150 steps)`);
     assert.equal(anchors.length, 4 * 16);
     assert.ok(anchors.every(Number.isFinite));
@@ -108,7 +102,7 @@ describe('cold start (SPEC §5)', () => {
     t.diagnostic(`held-out outfits of the style vs random mixes, AUC: SO ${fitted.toFixed(3)}, random anchors ${baseline.toFixed(3)} (mean of 8)`);
     assert.ok(fitted > 0.85, `SO AUC ${fitted}`);
     assert.ok(fitted > baseline + 0.2, `SO AUC ${fitted} vs random ${baseline}`);
-    model.dispose();
+    await model.dispose();
   });
 
   test('the SO gradient matches central differences (softmax objective + anchor regulariser)', () => {
@@ -148,23 +142,56 @@ describe('cold start (SPEC §5)', () => {
     }
   });
 
-  test('the Float64 regulariser equals the model\'s logDetDivergence', () => {
+  test('the Float64 regulariser equals tr(G) − log det(G) and the model\'s anchor regulariser', async () => {
     const rng = new Rng(81);
     const a = Float32Array.from({ length: 4 * 6 }, () => rng.normal());
     const ours = logDetDivergenceWithGradient(Float64Array.from(a), 4, 6).value;
-    const theirs = tf.tidy(() => logDetDivergence(tf.tensor3d(a, [1, 4, 6]), Float64Array.of(1)).dataSync()[0]);
-    assert.ok(Math.abs(ours - theirs) < 1e-3 * Math.abs(ours), `${ours} vs ${theirs}`);
+    // brute force: G = A Aᵀ, det by Gaussian elimination with partial pivoting
+    const k = 4;
+    const g = Array.from({ length: k }, (_, r) => Array.from({ length: k }, (_, c) => {
+      let s = 0;
+      for (let t = 0; t < 6; t++) s += a[r * 6 + t] * a[c * 6 + t];
+      return s;
+    }));
+    const trace = g.reduce((s, row, i) => s + row[i], 0);
+    let det = 1;
+    for (let c = 0; c < k; c++) {
+      let p = c;
+      for (let r = c + 1; r < k; r++) if (Math.abs(g[r][c]) > Math.abs(g[p][c])) p = r;
+      if (p !== c) {
+        [g[p], g[c]] = [g[c], g[p]];
+        det = -det;
+      }
+      det *= g[c][c];
+      for (let r = c + 1; r < k; r++) {
+        const f = g[r][c] / g[c][c];
+        for (let t = c; t < k; t++) g[r][t] -= f * g[c][t];
+      }
+    }
+    const brute = trace - Math.log(det);
+    assert.ok(Math.abs(ours - brute) < 1e-9 * Math.abs(brute), `${ours} vs ${brute}`);
+    // the model's regulariser (SPEC §3 L_reg) on a user holding these anchors
+    const model = OutfitModel.create(
+      { backbone: { kind: 'features', width: 1, inputDim: F, outDim: 6 }, dim: 6, heads: 2, anchors: 4, numUsers: 2, dropout: 0 },
+      new Rng(11),
+    );
+    model.setUserAnchors(1, a);
+    const theirs = model.anchors.regularizer(Int32Array.of(1)).value;
+    assert.ok(Math.abs(ours - theirs) < 1e-9 * Math.abs(ours), `${ours} vs ${theirs}`);
+    await model.dispose();
   });
 
-  test('SO accepts a table, is seeded, and leaves every model weight untouched', () => {
+  test('SO accepts a table, is seeded, and leaves every model weight untouched', async () => {
     const model = makeModel();
-    const before = model.namedVariables().map((v) => (v.variable.dataSync() as Float32Array).slice());
+    const before = model.namedParams().map((p) => p.data.slice());
     const outfits = tableOf(clusterOutfits(3, 0, 15, new Rng(8)));
-    const a = fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(9), pools, steps: 20 });
-    const b = fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(9), pools, steps: 20 });
+    const a = await fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(9), pools, steps: 20 });
+    const b = await fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(9), pools, steps: 20 });
     assert.deepEqual(a, b);
-    model.namedVariables().forEach((v, i) => assert.deepEqual(v.variable.dataSync(), before[i], v.name));
-    model.dispose();
+    const after = model.namedParams();
+    assert.equal(after.length, before.length);
+    after.forEach((p, i) => assert.deepEqual(p.data, before[i], p.name));
+    await model.dispose();
   });
 
   test('the batch version fits each user to their own style', async () => {
@@ -172,7 +199,7 @@ describe('cold start (SPEC §5)', () => {
     const rng = new Rng(21);
     const styleA = clusterOutfits(5, 0, 15, rng);
     const styleB = clusterOutfits(5, 15, 30, rng);
-    const [a, b] = fitAnchorsForNewUsers(model, inputs, [styleA, styleB], { rng: new Rng(1), pools });
+    const [a, b] = await fitAnchorsForNewUsers(model, inputs, [styleA, styleB], { rng: new Rng(1), pools });
     const first = addFittedUsers(model, [a, b], new Rng(3));
     assert.equal(first, 3);
     assert.equal(model.config.numUsers, 5);
@@ -181,29 +208,29 @@ describe('cold start (SPEC §5)', () => {
     const scoreFor = (user: number, outfits: number[][]) => model.scoreTable(inputs, { ...tableOf(outfits), users: new Int32Array(outfits.length).fill(user) });
     assert.ok(aucOfUser(await scoreFor(first, heldA), await scoreFor(first, heldB)) > 0.9);
     assert.ok(aucOfUser(await scoreFor(first + 1, heldB), await scoreFor(first + 1, heldA)) > 0.9);
-    model.dispose();
+    await model.dispose();
   });
 
-  test('SU copies the existing user who scores the new outfits highest', () => {
+  test('SU copies the existing user who scores the new outfits highest', async () => {
     const model = makeModel();
     const rng = new Rng(31);
     // user 1 becomes a style-A user; users 0 and 2 are style B
-    const [a, b] = fitAnchorsForNewUsers(model, inputs, [clusterOutfits(5, 0, 15, rng), clusterOutfits(5, 15, 30, rng)], { rng: new Rng(1), pools });
+    const [a, b] = await fitAnchorsForNewUsers(model, inputs, [clusterOutfits(5, 0, 15, rng), clusterOutfits(5, 15, 30, rng)], { rng: new Rng(1), pools });
     model.setUserAnchors(0, b);
     model.setUserAnchors(1, a);
     model.setUserAnchors(2, b);
-    const copied = fitAnchorsForNewUser(model, inputs, clusterOutfits(2, 0, 15, rng), { strategy: 'su', rng: new Rng(2) });
+    const copied = await fitAnchorsForNewUser(model, inputs, clusterOutfits(2, 0, 15, rng), { strategy: 'su', rng: new Rng(2) });
     assert.deepEqual(copied, model.getUserAnchors(1));
     // candidateUsers restricts the search
-    const restricted = fitAnchorsForNewUser(model, inputs, clusterOutfits(2, 0, 15, rng), { strategy: 'su', rng: new Rng(2), candidateUsers: Int32Array.of(2) });
+    const restricted = await fitAnchorsForNewUser(model, inputs, clusterOutfits(2, 0, 15, rng), { strategy: 'su', rng: new Rng(2), candidateUsers: Int32Array.of(2) });
     assert.deepEqual(restricted, model.getUserAnchors(2));
-    model.dispose();
+    await model.dispose();
   });
 
-  test('SA takes existing anchors, the nearest one to each outfit first', () => {
+  test('SA takes existing anchors, the nearest one to each outfit first', async () => {
     const model = makeModel();
     const outfits = clusterOutfits(2, 0, 15, new Rng(41));
-    const anchors = fitAnchorsForNewUser(model, inputs, outfits, { strategy: 'sa', rng: new Rng(2) });
+    const anchors = await fitAnchorsForNewUser(model, inputs, outfits, { strategy: 'sa', rng: new Rng(2) });
     const d = 16;
     const existing = [0, 1, 2].flatMap((u) => {
       const all = model.getUserAnchors(u);
@@ -213,59 +240,48 @@ describe('cold start (SPEC §5)', () => {
     for (const row of rows) assert.ok(existing.some((e) => e.every((v, i) => v === row[i])), 'every SA anchor is an existing anchor');
     assert.equal(new Set(rows.map((r) => r.join(','))).size, 4, 'no anchor taken twice');
     // the first anchor is the one nearest (cosine) to the first outfit's projected embedding
-    const hats = projectedOutfitEmbeddings(model, inputs, Int32Array.from(outfits.flat()), 3, 64);
-    const h = (hats.dataSync() as Float32Array).slice(0, d);
-    hats.dispose();
+    const hats = await projectedOutfitEmbeddings(model, inputs, Int32Array.from(outfits.flat()), 3);
+    assert.equal(hats.length, outfits.length * d);
+    const h = hats.slice(0, d);
     const cos = (x: Float32Array) => x.reduce((s, v, i) => s + v * h[i], 0) / Math.hypot(...x);
     const best = Math.max(...existing.map(cos));
     assert.ok(Math.abs(cos(rows[0]) - best) < 1e-6);
-    model.dispose();
+    await model.dispose();
   });
 
   test('LPAE-g: SO fits only the own anchors; own + frozen shared anchors give the model\'s score', async () => {
     const model = makeModel({ sharedAnchors: true });
     const outfits = clusterOutfits(4, 0, 15, new Rng(51));
-    const anchors = fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(1), pools, steps: 30 });
+    const anchors = await fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(1), pools, steps: 30 });
     assert.equal(anchors.length, 2 * 16, 'K/2 own anchors');
     const slot = model.addUsers(1, new Rng(2));
     const scores = await scoresWith(model, inputs, slot, anchors, outfits);
     // the score SO optimised: ĥ·(Σ own â + Σ shared â) / divisor
     const d = 16;
-    const v = sharedAnchorSum(model);
+    const v = model.anchors.sharedSum();
     for (let k = 0; k < 2; k++) {
       const row = anchors.slice(k * d, (k + 1) * d);
       const n = Math.hypot(...row);
       row.forEach((x, t) => (v[t] += x / n));
     }
-    const hats = projectedOutfitEmbeddings(model, inputs, Int32Array.from(outfits.flat()), 3, 64);
-    const h = hats.dataSync() as Float32Array;
-    hats.dispose();
+    const h = await projectedOutfitEmbeddings(model, inputs, Int32Array.from(outfits.flat()), 3);
+    assert.equal(h.length, outfits.length * d);
     outfits.forEach((_, r) => {
-      const ours = h.slice(r * d, (r + 1) * d).reduce((s, x, t) => s + x * v[t], 0) / scoreDivisorOf(model);
+      const ours = h.slice(r * d, (r + 1) * d).reduce((s, x, t) => s + x * v[t], 0) / model.scoreDivisor;
       assert.ok(Math.abs(ours - scores[r]) < 1e-4, `outfit ${r}: ${ours} vs model ${scores[r]}`);
     });
-    model.dispose();
+    await model.dispose();
   });
 
-  test('bad input is a UserError naming the problem', () => {
+  test('bad input is a UserError naming the problem', async () => {
     const model = makeModel();
-    assert.throws(() => fitAnchorsForNewUser(model, inputs, [], { rng: new Rng(1), pools }), /no outfits/);
-    assert.throws(() => fitAnchorsForNewUser(model, inputs, [[0, 999, 60]], { rng: new Rng(1), pools }), /item 999 is outside/);
-    assert.throws(() => fitAnchorsForNewUser(model, inputs, [[0, 30, 60]], { rng: new Rng(1) }), /needs item pools/);
-    assert.throws(
+    await assert.rejects(() => fitAnchorsForNewUser(model, inputs, [], { rng: new Rng(1), pools }), /no outfits/);
+    await assert.rejects(() => fitAnchorsForNewUser(model, inputs, [[0, 999, 60]], { rng: new Rng(1), pools }), /item 999 is outside/);
+    await assert.rejects(() => fitAnchorsForNewUser(model, inputs, [[0, 30, 60]], { rng: new Rng(1) }), /needs item pools/);
+    await assert.rejects(
       () => fitAnchorsForNewUser(model, inputs, [[0, 30, 60]], { rng: new Rng(1), pools, strategy: 'xx' as 'so' }),
       /must be one of so, su, sa/,
     );
-    model.dispose();
-  });
-
-  test('no tensors leak', () => {
-    const model = makeModel();
-    const outfits = clusterOutfits(3, 0, 15, new Rng(61));
-    fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(1), pools, steps: 3 });
-    const before = tf.memory().numTensors;
-    for (const strategy of ['so', 'su', 'sa'] as const) fitAnchorsForNewUser(model, inputs, outfits, { rng: new Rng(1), pools, steps: 3, strategy });
-    assert.equal(tf.memory().numTensors, before);
-    model.dispose();
+    await model.dispose();
   });
 });

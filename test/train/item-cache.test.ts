@@ -1,7 +1,5 @@
-import { before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine } from '../../src/engine/backend.js';
-import { tf } from '../../src/engine/tf.js';
 import { featureInputSource } from '../../src/model/inputs.js';
 import { OutfitModel } from '../../src/model/outfit-model.js';
 import { Rng } from '../../src/rng.js';
@@ -10,10 +8,6 @@ import { averagePhiRows, userRadius } from '../../src/train/fnd.js';
 import { tableOf } from '../helpers/make-set.js';
 
 describe('ItemEmbeddingCache (frozen-model inference, items embedded once)', () => {
-  before(async () => {
-    await initEngine({ backend: 'cpu' });
-  });
-
   it('scores exactly like OutfitModel.scoreTable, padded slots included', async () => {
     const rng = new Rng(5);
     const dim = 6;
@@ -32,15 +26,12 @@ describe('ItemEmbeddingCache (frozen-model inference, items embedded once)', () 
       [0, 1, -1, 8, 9],
     ]);
     const expected = await model.scoreTable(inputs, table);
-    const cache = ItemEmbeddingCache.build(model, inputs, ItemEmbeddingCache.itemsOf(table), { itemBatch: 5, outfitBatch: 3 });
-    const got = cache.scoreTable(table);
+    const cache = await ItemEmbeddingCache.build(model, inputs, ItemEmbeddingCache.itemsOf(table));
+    const got = await cache.scoreTable(table);
+    assert.equal(got.length, expected.length);
     for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(got[i] - expected[i]) < 1e-5, `row ${i}: ${got[i]} vs ${expected[i]}`);
-    assert.throws(() => cache.scoreTable(tableOf(4, [[0, 0, -1, 5, 13]])), /not cached/);
-    const before = tf.memory().numTensors;
-    cache.scoreTable(table);
-    assert.equal(tf.memory().numTensors, before, 'scoring leaks no tensors');
-    cache.dispose();
-    model.dispose();
+    await assert.rejects(() => cache.scoreTable(tableOf(4, [[0, 0, -1, 5, 13]])), /not cached/);
+    await model.dispose();
   });
 
   it('user radius r̂_u: mean or max of the teacher distance -s over the user positives (SPEC §4)', () => {
