@@ -15,6 +15,7 @@ const commandModules: Array<() => Promise<{ register: (p: Command) => void | Pro
   () => import('./experiment.js'),
   () => import('./compare.js'),
   () => import('./serve.js'),
+  () => import('./export.js'),
 ];
 
 export async function main(argv: string[]): Promise<void> {

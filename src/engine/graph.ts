@@ -163,10 +163,17 @@ export class Graph {
     return c;
   }
 
-  /** Marks `v` as a graph output (through an Identity when it is an input, a constant or already an output). */
-  output(v: Value): Value {
+  /**
+   * Marks `v` as a graph output, under `name` when given (through an Identity when it is named, an
+   * input, a constant or already an output).
+   */
+  output(v: Value, name?: string): Value {
     const produced = this.nodes.some((n) => n.outputs.includes(v));
-    const out = produced && !this.outputs.includes(v) ? v : this.node('Identity', [v], [{ dtype: v.dtype, shape: v.shape }])[0];
+    let out = v;
+    if (name !== undefined || !produced || this.outputs.includes(v)) {
+      out = this.newValue(v.dtype, v.shape, name);
+      this.nodes.push({ op: 'Identity', inputs: [v], outputs: [out], attrs: {} });
+    }
     this.outputs.push(out);
     return out;
   }
@@ -196,6 +203,9 @@ export class Graph {
   }
   greater(a: Value | number, b: Value | number): Value {
     return this.binary('Greater', this.lift(a), this.lift(b), 'bool');
+  }
+  less(a: Value, b: Value): Value {
+    return this.binary('Less', a, b, 'bool');
   }
   neg(x: Value): Value {
     return this.unary('Neg', x);

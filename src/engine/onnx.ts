@@ -44,6 +44,11 @@ function valueInfo(v: Value): onnxProto.onnx.IValueInfoProto {
 export interface ModelOptions {
   /** Graph name, kept in the model (shows in Netron and onnx.checker output). */
   name?: string;
+  /**
+   * Values of the graph's weight inputs, written into the model as initialisers (an exported,
+   * self-contained model) instead of being left as inputs to feed.
+   */
+  bake?: (name: string) => ConstTensor | undefined;
   /** Free-form key/value metadata (the export's description, version). */
   metadata?: Record<string, string>;
 }
@@ -51,6 +56,11 @@ export interface ModelOptions {
 /** Serialises `g` to ONNX ModelProto bytes. Inputs and outputs keep their value names. */
 export function toOnnx(g: Graph, opts: ModelOptions = {}): Uint8Array {
   if (g.outputs.length === 0) throw new Error('toOnnx: the graph has no outputs');
+  const baked = new Map<string, ConstTensor>();
+  for (const i of g.inputs) {
+    const t = i.param ? opts.bake?.(i.value.name) : undefined;
+    if (t) baked.set(i.value.name, t);
+  }
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     producerName: 'outfitrec',
@@ -58,9 +68,9 @@ export function toOnnx(g: Graph, opts: ModelOptions = {}): Uint8Array {
     metadataProps: Object.entries(opts.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: {
       name: opts.name ?? 'outfitrec',
-      input: g.inputs.map((i) => valueInfo(i.value)),
+      input: g.inputs.filter((i) => !baked.has(i.value.name)).map((i) => valueInfo(i.value)),
       output: g.outputs.map(valueInfo),
-      initializer: g.initializers.map((i) => tensorProto(i.value.name, i.tensor)),
+      initializer: [...g.initializers.map((i) => tensorProto(i.value.name, i.tensor)), ...[...baked].map(([name, t]) => tensorProto(name, t))],
       node: g.nodes.map((n, k) => ({
         name: `${n.op}_${k}`,
         opType: n.op,
