@@ -59,7 +59,7 @@ export function register(program: Command): void {
           );
         }
       } finally {
-        closeColdStart(ctx);
+        await closeColdStart(ctx);
       }
     });
 }

@@ -134,7 +134,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       const trainSeconds = result.metrics.reduce((a, m) => a + m.seconds, 0);
       rows.push({ name: `${name} (best epoch ${state?.best?.epoch ?? '?'})`, report, params: result.params, trainSeconds });
     } finally {
-      run.model.dispose();
+      await run.model.dispose();
     }
   }
   rows.push({ name: 'random', report: await evaluateCandidates(set, 'test', candidates, randomScorer(new Rng(seed).fork('demo-random'))) });

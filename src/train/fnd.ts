@@ -49,7 +49,7 @@ export class FndTeacher {
   ): Promise<FndTeacher> {
     const run = await loadRun(teacherDir, { weights: 'best', loadedSet: set, root: set.root, set: set.set, inputs: false });
     if (run.config.data.set !== set.set) {
-      run.model.dispose();
+      await run.model.dispose();
       throw new UserError(`teacher ${teacherDir} was trained on set ${run.config.data.set}, the student trains on ${set.set}`);
     }
     const inputs = student.sameInputs(run) ? student.inputs : await buildItemInputs(run.config, set);

@@ -87,7 +87,7 @@ export async function loadRun(dir: string, opts: LoadRunOptions = {}): Promise<L
   try {
     loadWeights(path, model);
   } catch (err) {
-    model.dispose();
+    await model.dispose();
     throw err;
   }
   const state = readState(dir);

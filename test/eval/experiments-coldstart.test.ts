@@ -57,7 +57,7 @@ test('cold start: a 630 run profiles the 53 users with so/su/sa and evaluates th
       const five = await runColdStart(ctx, { shots: 5, strategy: 'sa', seed: 3 });
       assert.equal(five.outfitsUsed, cold.numUsers * 5);
     } finally {
-      closeColdStart(ctx);
+      await closeColdStart(ctx);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

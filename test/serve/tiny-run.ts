@@ -23,7 +23,6 @@ export const TINY_RUN_CONFIG = {
   epochs: 2,
   batchSize: 32,
   seed: 7,
-  backend: 'wasm',
 };
 
 export interface TinyRun {

@@ -166,7 +166,7 @@ export async function evaluateRunFolder(dir: string, root: string, seed: number)
       test,
     };
   } finally {
-    run.model.dispose();
+    await run.model.dispose();
   }
 }
 

@@ -59,13 +59,13 @@ export async function openColdStart(runDir: string, opts: OpenColdStartOptions =
     const firstColdUser = run.model.addUsers(coldSet.numUsers, new Rng(run.config.seed).fork('cold-user-slots'));
     return { run, coldSet, inputs, pools: trainingItemPools(coldSet), warmUsers, firstColdUser };
   } catch (err) {
-    run.model.dispose();
+    await run.model.dispose();
     throw err;
   }
 }
 
-export function closeColdStart(ctx: ColdStartContext): void {
-  ctx.run.model.dispose();
+export async function closeColdStart(ctx: ColdStartContext): Promise<void> {
+  await ctx.run.model.dispose();
 }
 
 export interface ColdStartRunOptions {
@@ -174,6 +174,6 @@ export async function coldStartAll(
     }
     return out;
   } finally {
-    closeColdStart(cold);
+    await closeColdStart(cold);
   }
 }

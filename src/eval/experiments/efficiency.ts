@@ -72,7 +72,7 @@ async function measure(ctx: ExperimentContext, role: 'teacher' | 'student', cell
       engine: 'ONNX Runtime, 1 thread',
     };
   } finally {
-    model.dispose();
+    await model.dispose();
   }
 }
 

@@ -76,7 +76,7 @@ export async function computeTeacherFlags(teacherDir: string, root: string, trai
     }
     return flagged;
   } finally {
-    run.model.dispose();
+    await run.model.dispose();
   }
 }
 
