@@ -14,7 +14,6 @@
  * `fixed` pins items into their category's slots ("complete my outfit"); `exclude` removes items.
  * `exhaustive` scores every combination, to measure the search's recall on small catalogs.
  */
-import type { OutfitTable } from '../data/types.js';
 import { CATEGORY_NAMES } from '../data/types.js';
 import { UserError } from '../errors.js';
 import type { OutfitModel } from '../model/outfit-model.js';
