@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the project's training-step and inference throughput next to the PyTorch CPU
- * reference (shared/bench/torch_ref.py), same shapes, same machine, same run (DESIGN.md
- * "Performance yardstick": absolute times on shared machines are noise, ratios are the figure).
+ * reference (torch_ref.py, bench/README.md), same shapes, same machine, same run (architecture.md
+ * §4.6: absolute times on shared machines are noise, ratios are the figure).
  *
  * For every configuration (features/images × CL on/off) it runs, each in its own process:
  *   - bench/train-step.ts with 1 and 2 wasm threads (the faster counts, as torch_ref.py reports
@@ -217,7 +217,7 @@ async function main(): Promise<void> {
     );
   }
   for (const r of rows) if (r.oursError) console.log(`${r.mode} CL ${r.cl ? 'on' : 'off'}: ${r.oursError}`);
-  console.log('\nTargets (DESIGN.md yardstick): training >= 0.5x PyTorch (features mode, CL on), inference >= 1x.');
+  console.log('\nTargets (bench/README.md): training >= 0.5x PyTorch (features mode, CL on), inference >= 1x.');
 }
 
 await main();

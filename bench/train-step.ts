@@ -1,13 +1,13 @@
 /**
  * Training-step and inference throughput of the project's model, with EXACTLY the shapes of
- * shared/bench/torch_ref.py (DESIGN.md "Performance yardstick"): B samples of 1 positive + M
+ * the PyTorch reference step torch_ref.py (bench/README.md; architecture.md §4.6): B samples of 1 positive + M
  * negatives (3 items each), optional CL views (2 of the positive + 2 per negative), F-d features
  * or 28×28×3 images through the width-32 convnet, d, 4 heads, K anchors, 630 users, Adam; inference
  * scores 2048 outfits. Every item of a batch is distinct (as torch's random inputs are), so the
  * project's per-batch item dedupe saves nothing here and both sides do the same work.
  *
  * The step is the project's own code: OutfitModel (backbone, item embedding, Set Transformer,
- * anchors), the SPEC §4 objectives (softmaxLoss + 0.1·contrastiveLoss, τ = 0.2) and the
+ * anchors), the method.md §4 objectives (softmaxLoss + 0.1·contrastiveLoss, τ = 0.2) and the
  * trainer's CL projection head g (2-layer MLP d→d→d).
  *
  * Run one configuration per process (peak RSS is per process):

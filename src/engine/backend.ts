@@ -1,4 +1,4 @@
-/** Backend choice (DESIGN.md Engine): wasm by default, cpu as the exact reference for tests. */
+/** Backend choice (architecture.md §5): wasm by default, cpu as the exact reference for tests. */
 import { installEngineFixes } from './kernels.js';
 import { tf } from './tf.js';
 
@@ -8,7 +8,7 @@ export interface EngineOptions {
   /** 'auto' = wasm when it initialises, else cpu. */
   backend?: BackendName | 'auto';
   /**
-   * wasm threads (Engine 7): 1 (default) or 2 through the Node threads shim (threads.ts). They
+   * wasm threads (architecture.md §5): 1 (default) or 2 through the Node threads shim (threads.ts). They
    * speed up XNNPACK products and convolutions, not the small elementwise kernels. A process that
    * asks for 2 must call `shutdownEngine()` before it exits, or the pthread workers keep it alive.
    * Fixed when the wasm backend first initialises.

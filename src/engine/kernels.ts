@@ -1,6 +1,6 @@
 /**
- * The engine fixes of DESIGN.md "Engine" (2, 3, 6 and the missing-kernel fallback), installed
- * once per process by `installEngineFixes()`. Measurements behind each: notes/engine-research.md §2, §4.
+ * The tfjs kernel and gradient fixes of architecture.md §5 (and the fused attention kernels),
+ * installed once per process by `installEngineFixes()`.
  *
  * These touch tfjs 4.22.0 internals (backend.readSync / makeOutput / typedArrayFromHeap,
  * registerKernel, registerGradient), which is why every @tensorflow package is pinned.
@@ -200,7 +200,7 @@ export const ATTENTION_GRAD_KERNEL = 'OutfitrecSetAttentionGrad';
 
 /**
  * Multi-head attention over tiny sets in one pass: q [n,Sq,d], k and v [n,Sk,d] (projected), an
- * optional additive key bias with n·Sk entries (0 or −1e9 for padded keys, SPEC §2.3); attrs
+ * optional additive key bias with n·Sk entries (0 or −1e9 for padded keys, method.md §2.3); attrs
  * heads, scale. Outputs the attended values [n,Sq,d] (heads concatenated) and the softmax weights
  * [n,heads,Sq,Sk] for the backward pass. With 3–4 items per outfit every per-head product is a
  * 3×32·32×3 toy: as tensor ops this is dozens of kernels over [n,Sq,Sk,h,dh] broadcasts (~150 ms
@@ -537,7 +537,7 @@ function swapLast2(x: Tensor): Tensor {
 }
 
 /**
- * BatchMatMul gradient (Engine fix 3). wasm runs XNNPACK only for untransposed rank-2 operands;
+ * BatchMatMul gradient (architecture.md §5). wasm runs XNNPACK only for untransposed rank-2 operands;
  * the stock gradient uses transposeA/transposeB and falls to a scalar loop (12–27× slower), so
  * the transposes are materialised here. Batched operands keep the stock formulas (the wasm batched
  * matMul is the naive loop either way) plus a sum over broadcast batch axes.
@@ -570,7 +570,7 @@ function batchMatMulGrad(dy: Tensor, saved: Tensor[], attrs: Record<string, unkn
  * Kernels missing on wasm that a model could reach, routed to tfjs-cpu (rare, small ops). The
  * project's conv layers never reach Conv2DBackpropFilter (layers.ts computes it as a forward
  * conv); the fallback keeps plain tf.conv2d trainable. MaxPoolGrad is replaced because the wasm
- * kernel routes the gradient wrongly when a whole window is negative (engine-research §2).
+ * kernel routes the gradient wrongly when a whole window is negative (architecture.md §5).
  */
 const CPU_FALLBACK_KERNELS = [
   'Conv2DBackpropFilter',

@@ -1,8 +1,8 @@
 /**
  * Layer primitives the model is written in. Their signatures are the contract between
- * engine/ and model/; their insides are where the DESIGN.md Engine fixes live:
+ * engine/ and model/; their insides are where the tfjs-wasm fixes of architecture.md §5 live:
  * every product in a forward or backward pass is an untransposed rank-2 matMul or a forward
- * convolution, so wasm runs it on XNNPACK (engine-research §2 traps 1, 3; §4 items 3–5).
+ * convolution, so wasm runs it on XNNPACK.
  *
  * Custom gradients keep what the backward pass needs through `save` (the engine keeps saved
  * tensors alive until backprop; tensors merely captured by the closure may already be disposed).
@@ -205,7 +205,7 @@ function phaseFilter(w: Tensor4D, stride: number): Tensor4D {
 }
 
 /**
- * Filter and input gradients of y = conv(x, w) as forward convolutions (Engine fix 5):
+ * Filter and input gradients of y = conv(x, w) as forward convolutions (architecture.md §5):
  * - dW[i,j,ci,co] = Σ x_pad[n, oh·s+i, ow·s+j, ci] · g[n,oh,ow,co]: one dilated conv with the batch
  *   and channel axes swapped (x_pad as a batch of Cin images with N channels, g as an Ho×Wo filter).
  * - dX: per output phase a stride-1 correlation of g (see phaseFilter), interleaved and cropped
@@ -302,7 +302,7 @@ export function conv2d(
 
 /**
  * Average pool over size×size windows (NHWC). Trainable on wasm; use it (or a strided conv)
- * instead of max-pool, whose wasm gradient is wrong for all-negative windows (Engine 6).
+ * instead of max-pool, whose wasm gradient is wrong for all-negative windows (architecture.md §5).
  */
 export function avgPool(x: Tensor4D, size: number, stride: number, pad: 'same' | 'valid' = 'valid'): Tensor4D {
   return tf.avgPool(x, size, stride, pad);
@@ -315,7 +315,7 @@ export function globalAvgPool(x: Tensor4D): Tensor2D {
 
 /**
  * Repeats `v` (leading dim 1) n times along axis 0. tf.tile's own gradient is one slice + add per
- * repeat (Engine fix 4); here the forward is one Tile kernel and the backward one sum.
+ * repeat (architecture.md §5); here the forward is one Tile kernel and the backward one sum.
  */
 export function broadcastRows<T extends Tensor>(v: T, n: number): T {
   if (v.shape[0] !== 1) throw new Error(`broadcastRows: leading dim must be 1, got [${v.shape}]`);
@@ -379,7 +379,7 @@ export function layerNorm(x: Tensor, gamma: Tensor1D, beta: Tensor1D, eps = 1e-5
 /**
  * Softmax over the last axis where `mask` (broadcastable to logits, 1 = keep, 0 = drop) removes
  * entries: they get probability 0. A row with nothing kept comes out uniform; callers ignore
- * such rows (padded queries, SPEC §2.3). The mask receives no gradient.
+ * such rows (padded queries, method.md §2.3). The mask receives no gradient.
  */
 export function maskedSoftmax(logits: Tensor, mask: Tensor): Tensor {
   return tf.tidy(() => {
@@ -389,7 +389,7 @@ export function maskedSoftmax(logits: Tensor, mask: Tensor): Tensor {
 }
 
 /**
- * Multi-head scaled dot-product attention for small sets (SPEC §2.3), fused into one kernel per
+ * Multi-head scaled dot-product attention for small sets (method.md §2.3), fused into one kernel per
  * pass (kernels.ts attentionKernel): q [n,Sq,d], k and v [n,Sk,d] already projected; head h uses
  * columns h·d/heads..(h+1)·d/heads, scaled by 1/sqrt(d/heads). `keyBias` holds n·Sk additive
  * logits (0 for real keys, −1e9 for padded ones, e.g. shaped [n,1,1,Sk]); it gets no gradient.

@@ -1,5 +1,5 @@
 /**
- * The one place that imports tfjs (DESIGN.md Engine 1): the union package registers every
+ * The one place that imports tfjs (architecture.md §5): the union package registers every
  * gradient; the wasm backend registers itself on import. Everything else imports `tf` from here.
  */
 import * as tf from '@tensorflow/tfjs';

@@ -1,10 +1,10 @@
 /**
- * The personalised outfit model (SPEC §2–§3), read top to bottom:
+ * The personalised outfit model (method.md §2–§3), read top to bottom:
  *
  *   item inputs ─backbone→ f [u,F] ─item embedding→ e [u,d] ─gather into slots→ [n,S,d]
  *     ─Set Transformer→ z [n,d] ─projection W_t→ h [n,d] ─cosine with the user's anchors→ s [n]
  *
- * Items are processed once per DISTINCT item of a batch (SPEC §2.1) and only then gathered into
+ * Items are processed once per DISTINCT item of a batch (method.md §2.1) and only then gathered into
  * outfit slots; `slotIndex` says which feature row fills which slot (−1 = padding).
  */
 import { dense, layerNorm } from '../engine/layers.js';
@@ -46,13 +46,13 @@ export class OutfitModel {
   private readonly store: ParamStore;
   private readonly baseConfig: ModelConfig;
   readonly backbone: Backbone;
-  // item embedding e = Dropout(ReLU(LN(W f + b))) (SPEC §2.2)
+  // item embedding e = Dropout(ReLU(LN(W f + b))) (method.md §2.2)
   private readonly embedWeight: Variable<Rank.R2>;
   private readonly embedBias: Variable<Rank.R1>;
   private readonly embedGamma: Variable<Rank.R1>;
   private readonly embedBeta: Variable<Rank.R1>;
   readonly encoder: SetTransformer;
-  // outfit projection h = W_t z + b_t (SPEC §3)
+  // outfit projection h = W_t z + b_t (method.md §3)
   private readonly projectionWeight: Variable<Rank.R2>;
   private readonly projectionBias: Variable<Rank.R1>;
   readonly anchors: AnchorTable;
@@ -71,7 +71,7 @@ export class OutfitModel {
     this.embedGamma = this.store.create('embed.norm.weight', [d], 'itemEmbedding', onesInit);
     this.embedBeta = this.store.create('embed.norm.bias', [d], 'itemEmbedding', zerosInit);
     this.encoder = new SetTransformer(d, cfg.heads, this.store, rng.fork('setTransformer'));
-    // W_t ~ N(0, 2/d) as in LPAE's code (paper-notes §2.2)
+    // W_t ~ N(0, 2/d) as in LPAE's code (method.md §3)
     this.projectionWeight = this.store.create('projection.weight', [d, d], 'projection', normalInit(rng.fork('projection'), Math.sqrt(2 / d)));
     this.projectionBias = this.store.create('projection.bias', [d], 'projection', zerosInit);
     this.anchors = new AnchorTable(cfg.numUsers, userAnchorCount(cfg), sharedAnchorCount(cfg), d, this.store, rng.fork('anchors'));
@@ -93,7 +93,7 @@ export class OutfitModel {
     return this.store.list();
   }
 
-  /** Variables of some groups only (e.g. `['anchors']` for cold-start fitting, SPEC §5). */
+  /** Variables of some groups only (e.g. `['anchors']` for cold-start fitting, method.md §5). */
   variablesOf(groups: readonly ParamGroup[]): Variable[] {
     return this.store
       .list()
@@ -121,10 +121,10 @@ export class OutfitModel {
     return this.backbone.forward(inputs);
   }
 
-  /** e = Dropout(ReLU(LN(W f + b))) per distinct item: [u, F] → [u, d] (SPEC §2.2). */
+  /** e = Dropout(ReLU(LN(W f + b))) per distinct item: [u, F] → [u, d] (method.md §2.2). */
   embedItems(features: Tensor2D, training: boolean): Tensor2D {
     return tf.tidy(() => {
-      // an identity backbone hands over constant data: skip the input gradient (Engine 3)
+      // an identity backbone hands over constant data: skip the input gradient (architecture.md §5)
       const linear = dense(features, this.embedWeight, this.embedBias, 'linear', { inputGrad: !this.backbone.isIdentity });
       const e = tf.relu(layerNorm(linear, this.embedGamma, this.embedBeta)) as Tensor2D;
       const rate = this.baseConfig.dropout;
@@ -143,7 +143,7 @@ export class OutfitModel {
   // ---- outfits ------------------------------------------------------------------------------
 
   /**
-   * Outfit embeddings z [n, d] (SPEC §2.3). `features` [u, F] are the batch's distinct items;
+   * Outfit embeddings z [n, d] (method.md §2.3). `features` [u, F] are the batch's distinct items;
    * `slotIndex` (n·slots) says which row fills each slot, −1 = padding (masked in attention).
    */
   embedOutfits(features: Tensor2D, slotIndex: Int32Array, slots: number, training: boolean): Tensor2D {
@@ -169,7 +169,7 @@ export class OutfitModel {
     });
   }
 
-  // ---- scores (SPEC §3) ---------------------------------------------------------------------
+  // ---- scores (method.md §3) ---------------------------------------------------------------------
 
   /** ĥ_o = normalise(W_t z_o + b_t): [n, d] → [n, d]. */
   projectOutfits(z: Tensor2D): Tensor2D {
@@ -184,7 +184,7 @@ export class OutfitModel {
     return this.anchors.userVectors(users);
   }
 
-  /** s = reduce_k cos / τ: sum → divide by τ; mean → divide by K·τ (SPEC §3). */
+  /** s = reduce_k cos / τ: sum → divide by τ; mean → divide by K·τ (method.md §3). */
   private get scoreDivisor(): number {
     const k = this.baseConfig.scoreReduction === 'mean' ? this.anchors.totalK : 1;
     return k * this.baseConfig.scoreTemperature;
@@ -207,14 +207,14 @@ export class OutfitModel {
     });
   }
 
-  /** LPAE anchor regulariser over the users of a batch (SPEC §3; weight 0.01 in §4 is the trainer's). */
+  /** LPAE anchor regulariser over the users of a batch (method.md §3; weight 0.01 in §4 is the trainer's). */
   anchorRegularizer(users: Int32Array): tf.Scalar {
     return this.anchors.regularizer(users);
   }
 
   // ---- users --------------------------------------------------------------------------------
 
-  /** Adds `count` cold users with fresh anchors (SPEC §5); returns the first new id. */
+  /** Adds `count` cold users with fresh anchors (method.md §5); returns the first new id. */
   addUsers(count: number, rng: Rng): number {
     return this.anchors.addUsers(count, rng);
   }

@@ -1,12 +1,12 @@
 /**
  * Named, seeded trainable weights. Every weight of the model is a `tf.Variable` created here, with
- * its safetensors key as its name (DESIGN.md run folder) and its values drawn from an explicit Rng,
+ * its safetensors key as its name (architecture.md §4.2) and its values drawn from an explicit Rng,
  * so the same seed gives the same model on every backend.
  */
 import { tf, type Rank, type Tensor, type Variable } from '../engine/tf.js';
 import type { Rng } from '../rng.js';
 
-/** The parameter groups reported separately (SPEC §7 "parameter counts"). */
+/** The parameter groups reported separately (method.md §7 "parameter counts"). */
 export type ParamGroup = 'backbone' | 'itemEmbedding' | 'setTransformer' | 'projection' | 'anchors';
 
 export interface NamedVariable {

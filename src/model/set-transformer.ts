@@ -1,5 +1,5 @@
 /**
- * Set Transformer outfit encoder (SPEC §2.3; Lee et al. 2019; paper-notes §3.3):
+ * Set Transformer outfit encoder (method.md §2.3; Lee et al. 2019, as LPAE's code builds it):
  * `z_o = PMA(SAB(SAB(e_1..e_n)))`, h heads, per-head scaling 1/sqrt(d/h).
  *
  * Variable length: outfits are padded to the batch's longest; a key bias of 0 (real slot) or
@@ -26,7 +26,7 @@ interface Norm {
   beta: Variable<Rank.R1>;
 }
 
-/** Multihead attention block MAB(Q, K) (SPEC §2.3). Weights `<prefix>.{q,k,v,o}.*`, `<prefix>.ln{0,1}.*`. */
+/** Multihead attention block MAB(Q, K) (method.md §2.3). Weights `<prefix>.{q,k,v,o}.*`, `<prefix>.ln{0,1}.*`. */
 export class MultiheadAttentionBlock {
   private readonly q: Linear;
   private readonly k: Linear;
@@ -74,7 +74,7 @@ export class MultiheadAttentionBlock {
       // per-head softmax(Q'_h K'_hᵀ/sqrt(d/h) + keyBias) V'_h, heads concatenated: one fused
       // engine kernel per pass (engine/kernels.ts) instead of ~20 small tf ops
       const attended = multiHeadAttention(qp, kp as Tensor3D, vp as Tensor3D, this.heads, keyBias);
-      // residual on the projected query (SPEC §2.3; torch_ref.py MAB)
+      // residual on the projected query (method.md §2.3; torch_ref.py MAB)
       const hidden = layerNorm(tf.add(qp, attended), this.ln0.gamma, this.ln0.beta);
       const ff = denseNd(hidden, this.o.w, this.o.b, 'relu');
       return layerNorm(tf.add(hidden, ff), this.ln1.gamma, this.ln1.beta) as Tensor3D;
@@ -87,7 +87,7 @@ export class MultiheadAttentionBlock {
   }
 }
 
-/** The outfit encoder: two SABs and a one-seed PMA (SPEC §2.3). Weights under `encoder.`. */
+/** The outfit encoder: two SABs and a one-seed PMA (method.md §2.3). Weights under `encoder.`. */
 export class SetTransformer {
   readonly sab1: MultiheadAttentionBlock;
   readonly sab2: MultiheadAttentionBlock;
@@ -104,7 +104,7 @@ export class SetTransformer {
     this.sab1 = new MultiheadAttentionBlock('encoder.sab1', dim, heads, store, rng.fork('sab1'));
     this.sab2 = new MultiheadAttentionBlock('encoder.sab2', dim, heads, store, rng.fork('sab2'));
     this.pma = new MultiheadAttentionBlock('encoder.pma', dim, heads, store, rng.fork('pma'));
-    // Xavier-uniform seed (paper-notes §3.3), stored as [1, d]
+    // Xavier-uniform seed as in LPAE's code (method.md §2.3), stored as [1, d]
     this.seed = store.create('encoder.pma.seed', [1, dim], 'setTransformer', glorotUniform(rng.fork('seed'), 1, dim));
   }
 
@@ -118,7 +118,7 @@ export class SetTransformer {
       const h1 = this.sab1.forward(x, x, keyBias);
       const h2 = this.sab2.forward(h1, h1, keyBias);
       // The seed's query projection is the same for every outfit: project once, then broadcast
-      // (never tf.tile, DESIGN Engine 4).
+      // (never tf.tile, architecture.md §5).
       const seedQuery = tf.reshape(this.pma.projectQuery(this.seed), [1, 1, this.dim]);
       const z = this.pma.attendProjected(broadcastRows(seedQuery, n) as Tensor3D, h2, keyBias);
       return tf.reshape(z, [n, this.dim]) as Tensor2D;
@@ -127,7 +127,7 @@ export class SetTransformer {
 }
 
 /**
- * Key bias [n, 1, 1, S] from a slot table (SPEC §2.3 masking): 0 where `slotIndex[i*S+j] >= 0`,
+ * Key bias [n, 1, 1, S] from a slot table (method.md §2.3 masking): 0 where `slotIndex[i*S+j] >= 0`,
  * MASKED_LOGIT where it is −1 (padding). Returns null when nothing is padded.
  */
 export function keyBiasFromSlots(slotIndex: Int32Array, slots: number): Tensor | null {

@@ -1,6 +1,6 @@
 /**
- * Inference through a FROZEN model with each item embedded once (DESIGN.md: "a frozen teacher's
- * item features are computed once per run, not per step"; SPEC §2.1). The cache holds the item
+ * Inference through a FROZEN model with each item embedded once (a frozen teacher's item features
+ * are computed once per run, not per step: method.md §4 Eq. S, §2). The cache holds the item
  * embeddings e = embedItems(backbone(item)) of the items it was built for — d floats per item, so a
  * full-size catalog costs tens of MB where AlexNet's 4096-d features would cost GBs — and runs only
  * the Set Transformer, projection and anchors per outfit.
@@ -76,7 +76,7 @@ export class ItemEmbeddingCache {
       gatherIndex[i] = row;
       slotIndex[i] = row;
     }
-    // the same steps as OutfitModel.embedOutfits after its item embedding (SPEC §2.3)
+    // the same steps as OutfitModel.embedOutfits after its item embedding (method.md §2.3)
     return tf.tidy(() => {
       const x = tf.reshape(tf.gather(this.embeddings, tf.tensor1d(gatherIndex, 'int32')), [n, slots, this.model.config.dim]) as Tensor3D;
       return this.model.encoder.forward(x, keyBiasFromSlots(slotIndex, slots));

@@ -1,5 +1,5 @@
 /**
- * Training objectives (SPEC §4). Every function takes score or embedding tensors and returns a
+ * Training objectives (method.md §4). Every function takes score or embedding tensors and returns a
  * scalar loss; they are pure tf (no variables, no randomness) so they can be tested on hand-built
  * tensors and differentiated by whatever optimizer calls them.
  */
@@ -8,7 +8,7 @@ import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor3D } from '..
 
 /**
  * LPAE soft-margin pairwise loss over EVERY positive/negative pair of the batch, across users
- * (SPEC §4 "Pairwise"; paper-notes §2.4: LPAE's code pairs all B×B'):
+ * (method.md §4 "Pairwise": LPAE's code pairs all B×B'):
  * `mean_{p,n} log(1 + exp(-(s⁺_p - s⁻_n)))`, written as softplus for stability.
  * The 0.01·L_reg anchor term is added by the trainer, not here.
  */
@@ -21,7 +21,7 @@ export function pairwiseLoss(sPos: Tensor1D, sNeg: Tensor1D): Tensor {
 }
 
 /**
- * Sampled softmax over one positive and its M negatives (SPEC §4 Eq. T):
+ * Sampled softmax over one positive and its M negatives (method.md §4 Eq. T):
  * `L_T = mean_b [ logsumexp(s⁺_b, s⁻_b1..s⁻_bM) - s⁺_b ]`.
  */
 export function softmaxLoss(sPos: Tensor1D, sNeg: Tensor2D): Tensor {
@@ -35,7 +35,7 @@ export function softmaxLoss(sPos: Tensor1D, sNeg: Tensor2D): Tensor {
 export type FndForm = 'shift' | 'indicator';
 
 /**
- * False Negative Distillation student loss (SPEC §4 Eq. S). `phi[b, j] = r̂_u - d^T(u, o⁻_j)` is the
+ * False Negative Distillation student loss (method.md §4 Eq. S). `phi[b, j] = r̂_u - d^T(u, o⁻_j)` is the
  * teacher's false-negativeness of negative j (a constant: no gradient reaches the teacher).
  *
  * - `shift` (Eq. S): each negative's logit becomes `s⁻_j + α·φ_j`, i.e. its exp-term in the
@@ -77,7 +77,7 @@ export interface ContrastiveOptions {
 }
 
 /**
- * Outfit-to-outfit InfoNCE (SPEC §4 "Contrastive"): cosine similarity over projected views, τ-scaled.
+ * Outfit-to-outfit InfoNCE (method.md §4 "Contrastive"): cosine similarity over projected views, τ-scaled.
  * For sample b the anchor v1_b has positive v2_b and negatives negViews_b (the 2M erase/replace
  * views of its own negatives); with `inBatch`, every view of every other sample b' ≠ b
  * (v1_b', v2_b' and negViews_b') is an extra negative. Symmetrised: the v2→v1 direction uses the

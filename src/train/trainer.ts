@@ -1,11 +1,11 @@
 /**
- * The training loop (SPEC §4; DESIGN.md run folder, progress, Ctrl-C).
+ * The training loop (method.md §4; run folder, progress, Ctrl-C: architecture.md §4.2, §4.5).
  *
  * Per step: the batch's positives, their M negatives and (with CL) the 2 + 2M augmented views of
  * every sample are packed into ONE table whose distinct items go through the backbone once
- * (SPEC §2.1); the main loss uses the un-augmented outfits only (SPEC §4 "Total"), L_CL the views.
+ * (method.md §2.1); the main loss uses the un-augmented outfits only (method.md §4 "Total"), L_CL the views.
  * Gradients are clipped and decayed here, then applied by a tfjs optimizer. Every epoch ends with
- * validation (SPEC §7 metrics on the val split), the plateau schedule, the best checkpoint, early
+ * validation (method.md §7 metrics on the val split), the plateau schedule, the best checkpoint, early
  * stopping, one metrics.jsonl line and an atomic checkpoint (src/train/run-folder.ts).
  */
 import { existsSync, mkdirSync } from 'node:fs';
@@ -77,7 +77,7 @@ export interface TrainResult {
   metrics: EpochRecord[];
   /** Stopped by SIGINT / abort: the run folder holds the last finished epoch. */
   interrupted: boolean;
-  /** Parameter counts of the model (SPEC §7 "Report also"). */
+  /** Parameter counts of the model (method.md §7 "Report also"). */
   params: Record<string, number>;
 }
 
@@ -478,7 +478,7 @@ class Trainer {
   }
 
   /**
-   * The CL views of a batch (SPEC §4): v1 and v2 of every positive and, per sample, 2M views of its
+   * The CL views of a batch (method.md §4): v1 and v2 of every positive and, per sample, 2M views of its
    * negatives, grouped per sample (rows s·2M .. s·2M+2M-1 belong to sample s).
    */
   private contrastiveViews(batch: TrainingBatch, rng: Rng): { v1: OutfitTable; v2: OutfitTable; negatives: OutfitTable; perSample: number } {
@@ -526,7 +526,7 @@ class Trainer {
     tf.dispose(named.map((n) => n.tensor));
   }
 
-  /** Validation AUC / NDCG (SPEC §7) on the fixed val candidates, items embedded once. */
+  /** Validation AUC / NDCG (method.md §7) on the fixed val candidates, items embedded once. */
   private async validate(): Promise<ValMetrics> {
     const cache = ItemEmbeddingCache.build(this.model, this.inputs, ItemEmbeddingCache.itemsOf(this.valCandidates.table));
     try {

@@ -1,6 +1,6 @@
 /**
  * Shared helpers for the engine tests: run the same computation on a named backend and compare
- * values with a tolerance (DESIGN.md Engine 9: single forward/gradient evaluations, never a
+ * values with a tolerance (architecture.md §4.7: single forward/gradient evaluations, never a
  * trajectory).
  */
 import assert from 'node:assert/strict';

@@ -38,7 +38,7 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return ab / Math.sqrt(aa * bb);
 }
 
-/** s(u,o) = (1/τ_s)·mean_k cos(h_o, a_uk) computed anchor by anchor (SPEC §3). */
+/** s(u,o) = (1/τ_s)·mean_k cos(h_o, a_uk) computed anchor by anchor (method.md §3). */
 function bruteForceScores(m: OutfitModel, z: tf.Tensor2D, users: Int32Array, tauS: number): number[] {
   const byName = new Map(m.namedVariables().map((v) => [v.name, v.variable]));
   const w = byName.get('projection.weight')!.arraySync() as number[][];
@@ -63,7 +63,7 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   }
 }
 
-describe('LPAE anchors and score (SPEC §3)', () => {
+describe('LPAE anchors and score (method.md §3)', () => {
   before(async () => {
     await initEngine({ backend: 'cpu' });
   });

@@ -35,7 +35,7 @@ function weightsOf(model: OutfitModel): Map<string, Float32Array> {
   return new Map(model.namedVariables().map((v) => [v.name, (v.variable.dataSync() as Float32Array).slice()]));
 }
 
-describe('safetensors weights (DESIGN run folder)', () => {
+describe('safetensors weights (architecture.md §4.2)', () => {
   let dir: string;
   before(async () => {
     await initEngine({ backend: 'cpu' });

@@ -28,7 +28,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 type Matrix = number[][];
 
-/** SPEC §2.3 MAB in plain float64 JS, from the model's weights: the reference for the tf version. */
+/** method.md §2.3 MAB in plain float64 JS, from the model's weights: the reference for the tf version. */
 function referenceMab(w: Map<string, number[] | Matrix>, prefix: string, q: Matrix, y: Matrix, realKeys: boolean[], heads: number): Matrix {
   const linear = (x: Matrix, name: string, relu = false): Matrix => {
     const W = w.get(`${prefix}.${name}.weight`) as Matrix;
@@ -66,7 +66,7 @@ function referenceMab(w: Map<string, number[] | Matrix>, prefix: string, q: Matr
   return norm(hidden.map((row, i) => row.map((v, j) => v + ff[i][j])), 'ln1');
 }
 
-describe('Set Transformer (SPEC §2.3)', () => {
+describe('Set Transformer (method.md §2.3)', () => {
   before(async () => {
     await initEngine({ backend: 'cpu' });
   });
@@ -91,7 +91,7 @@ describe('Set Transformer (SPEC §2.3)', () => {
     model.dispose();
   });
 
-  test('z = PMA(SAB(SAB(e))) matches a plain-JS evaluation of the SPEC §2.3 formulas, padding included', () => {
+  test('z = PMA(SAB(SAB(e))) matches a plain-JS evaluation of the method.md §2.3 formulas, padding included', () => {
     const model = smallModel(4);
     const features = randomFeatures(5, 17);
     const slotIndex = Int32Array.from([0, 1, 2, 3, -1, 4]);

@@ -75,7 +75,7 @@ function makeModel(over: { sharedAnchors?: boolean } = {}): OutfitModel {
   );
 }
 
-describe('cold start (SPEC §5)', () => {
+describe('cold start (method.md §5)', () => {
   let inputs: ItemInputSource;
   before(async () => {
     await initEngine({ backend: 'wasm' });
@@ -87,7 +87,7 @@ describe('cold start (SPEC §5)', () => {
     const rng = new Rng(5);
     const shots = clusterOutfits(5, 0, 15, rng);
     const heldOut = clusterOutfits(40, 0, 15, rng.fork('held-out'));
-    // random-mix negatives of the whole catalog, as in evaluation (SPEC §7)
+    // random-mix negatives of the whole catalog, as in evaluation (method.md §7)
     const mixes = randomOutfits(200, rng.fork('mixes'));
     const started = performance.now();
     const anchors = fitAnchorsForNewUser(model, inputs, shots, { strategy: 'so', rng: new Rng(1), pools });

@@ -16,7 +16,7 @@ function randomMatrix(rng: Rng, rows: number, cols: number): number[][] {
   return Array.from({ length: rows }, () => Array.from({ length: cols }, () => rng.normal()));
 }
 
-describe('objectives (SPEC §4)', () => {
+describe('objectives (method.md §4)', () => {
   before(async () => {
     await initEngine({ backend: 'cpu' });
   });
