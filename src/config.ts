@@ -56,10 +56,10 @@ const FndConfigSchema = z.strictObject({
   /** Run folder of the trained, frozen teacher (its own config.json + best weights). */
   teacher: z.string().min(1).optional(),
   /**
-   * α of Eq. S, in score units (the score is a sum of K cosines by default). The paper leaves the
-   * sign implicit (method.md §4). α < 0 raises the share of the negatives the teacher places outside
-   * the user's radius and lowers that of the ones inside (likely false negatives); α > 0 does the
-   * opposite. Default −1, chosen on validation AUC (docs/results.md §2): on syn-630 (convnet
+   * α of Eq. S, in score units (the score is a sum of K cosines by default). The paper's mechanism
+   * is α > 0: suspected false negatives (inside the user's radius) get a larger share (method.md §4).
+   * α < 0 inverts it: it raises the share of the negatives the teacher places outside the radius
+   * and lowers that of the ones inside, a variant rather than the paper's method. Default −1, chosen on validation AUC (docs/results.md §2): on syn-630 (convnet
    * width 0.5 teacher, width 0.125 student, 4 epochs) the fnd student reached 0.8500 at α = −1,
    * 0.8124 at −0.5 and 0.6329 at +0.5, against 0.8303 for the same student alone. A positive α
    * stalls learning because the teacher's φ of a random negative is mostly negative (8 % of them

@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option('--dim <d>', 'embedding size d (docs/method.md §2.2)')
     .option('--anchors <k>', 'anchors per user K (docs/method.md §3)')
     .option('--teacher <run>', 'teacher run folder (fnd, fnd+cl)')
-    .option('--alpha <a>', `FND α of docs/method.md §4 Eq. S (default ${FND_DEFAULT_ALPHA}; negative favours the teacher-judged plain negatives)`)
+    .option('--alpha <a>', `FND α of docs/method.md §4 Eq. S (default ${FND_DEFAULT_ALPHA}: negative favours the teacher-judged plain negatives, an inversion of the paper's α > 0)`)
     .option('--fnd-phi <source>', "FND φ per negative: teacher (default) | row-mean (control: each positive's negatives share their mean φ)")
     .requiredOption('--out <run>', 'run folder to write (or to continue with --resume)')
     .option('--epochs <n>', 'epochs (with --resume: the new total)')
