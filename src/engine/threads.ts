@@ -1,6 +1,6 @@
 /**
- * Node shim for tfjs-backend-wasm threads (architecture.md §5). tfjs 4.22 turns threads off in Node (WASM_HAS_MULTITHREAD_SUPPORT is false when
- * IS_NODE) because its pthread workers are loaded from `blob:` URLs, which Node workers cannot
+ * Node shim for tfjs-backend-wasm threads (architecture.md §5). tfjs 4.22 turns threads off in
+ * Node (WASM_HAS_MULTITHREAD_SUPPORT is false when IS_NODE) because its pthread workers are loaded from `blob:` URLs, which Node workers cannot
  * load. This shim:
  * - records the text of the two Blobs tfjs builds (the threaded module factory and the pthread
  *   worker script) and writes them to files in a temp dir, so workers load real paths;
