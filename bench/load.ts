@@ -1,7 +1,7 @@
 /**
  * Load-time benchmark of the Polyvore-U reader (src/data/polyvore.ts). Writes, in a temp folder,
- * a full-size Polyvore-630-shaped set of random valid tuple files (SPEC §6.1 table and
- * paper-notes §7.2: 630 users, 127,326 / 12,565 / 23,054 positives, 10 random and 10 hard
+ * a full-size Polyvore-630-shaped set of random valid tuple files (method.md §6.1:
+ * 630 users, 127,326 / 12,565 / 23,054 positives, 10 random and 10 hard
  * negatives per positive, a FITB file, realistic image-list sizes; no images), then times
  * `loadPolyvoreSet(..., { requireImages: false })` and prints JSON.
  *

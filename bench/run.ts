@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the project's training-step and inference throughput next to the PyTorch CPU
- * reference (shared/bench/torch_ref.py), same shapes, same machine, same run (DESIGN.md
- * "Performance yardstick": absolute times on shared machines are noise, ratios are the figure).
+ * reference (shared/bench/torch_ref.py), same shapes, same machine, same run (docs/architecture.md
+ * §4.6: absolute times on shared machines are noise, ratios are the figure).
  *
  * For every configuration (features/images × CL on/off) it runs, each in its own process:
  *   - bench/train-step.ts (the trainer's ONNX Runtime step) with 1 and 2 intra-op threads (the

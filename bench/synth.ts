@@ -1,5 +1,5 @@
 /**
- * Synthetic benchmark generator: time per preset and the oracle's difficulty (SPEC §6.3, §7).
+ * Synthetic benchmark generator: time per preset and the oracle's difficulty (method.md §6.3, §7).
  * For each preset it generates a fresh root in a temp folder, then scores the files' test (and
  * val) candidates with the oracle and with seeded uniform random scores, with the random-mix
  * negatives (`tuples_<split>_nega`) and the hard ones (`tuples_<split>_nega_hard`).

@@ -1,13 +1,13 @@
 /**
  * Training-step and inference throughput of the project's model, with EXACTLY the shapes of
- * shared/bench/torch_ref.py (DESIGN.md "Performance yardstick"): B samples of 1 positive + M
+ * shared/bench/torch_ref.py (docs/architecture.md §4.6): B samples of 1 positive + M
  * negatives (3 items each), optional CL views (2 of the positive + 2 per negative), F-d features
  * or 28×28×3 images through the width-32 convnet, d, 4 heads, K anchors, 630 users, Adam; inference
  * scores 2048 outfits. Every item of a batch is distinct (as torch's random inputs are), so the
  * project's per-batch item dedupe saves nothing here and both sides do the same work.
  *
  * The step is the project's own code, the trainer's: one ONNX Runtime call per step for forward
- * pass, SPEC §4 objectives (softmax + 0.1·contrastive, τ = 0.2) and gradients (TrainingStep), then
+ * pass, method.md §4 objectives (softmax + 0.1·contrastive, τ = 0.2) and gradients (TrainingStep), then
  * Adam over the weights and lazily over the batch users' anchor rows (Optimizer).
  *
  * Run one configuration per process (peak RSS is per process):

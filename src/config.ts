@@ -1,10 +1,10 @@
 /**
- * The one typed configuration of a training run (DESIGN.md "one config object per run, typed and
- * validated, saved next to the checkpoint"). Unknown keys are errors naming the key. A run's
+ * The one typed configuration of a training run (architecture.md §4.1: one config object per run,
+ * typed and validated, saved next to the checkpoint). Unknown keys are errors naming the key. A run's
  * `config.json` holds the RESOLVED config: the model part completed from the data (users, feature
  * size, image size), so `eval` and `serve` rebuild the model from the run folder alone.
  *
- * Defaults are the synthetic benchmark's (SPEC §6.3, Fashion-MNIST items at 28 px) on 2 CPU cores:
+ * Defaults are the synthetic benchmark's (method.md §6.3, Fashion-MNIST items at 28 px) on 2 CPU cores:
  * Adam at 2e-3 learns the Set Transformer in a few epochs where LPAE's SGD 0.1 needs ~100.
  */
 import { readFileSync } from 'node:fs';
@@ -16,18 +16,18 @@ import { parseModelConfig, type BackboneKind, type ModelConfig } from './model/c
 export const METHODS = ['lpae', 'softmax', 'softmax+cl', 'fnd', 'fnd+cl'] as const;
 export type Method = (typeof METHODS)[number];
 
-/** Methods whose student is distilled from a teacher run (SPEC §4 Eq. S). */
+/** Methods whose student is distilled from a teacher run (method.md §4 Eq. S). */
 export function usesTeacher(method: Method): boolean {
   return method === 'fnd' || method === 'fnd+cl';
 }
 
-/** Methods that add λ·L_CL (SPEC §4 "Total"). */
+/** Methods that add λ·L_CL (method.md §4 "Total"). */
 export function usesContrastive(method: Method): boolean {
   return method === 'softmax+cl' || method === 'fnd+cl';
 }
 
 const DataConfigSchema = z.strictObject({
-  /** Dataset root: holds `images/` and the `tuples_<set>/` folders (SPEC §6.1). */
+  /** Dataset root: holds `images/` and the `tuples_<set>/` folders (method.md §6.1). */
   root: z.string().min(1),
   /** Which `tuples_<set>/` folder. */
   set: z.enum(SET_NAMES),
@@ -35,17 +35,17 @@ const DataConfigSchema = z.strictObject({
    * Side of the square item images fed to image backbones. Default by backbone: `convnet` 14 px
    * (the synthetic 28 px items halved: class and colour survive, and a step costs ~4× less, which
    * is what makes the syn-630 benchmark trainable on 2 cores); `alexnet` 291 px (the FHN release
-   * size, fed whole as in paper-notes §3.2).
+   * size, fed whole as FHN's code does, method.md §2.1).
    */
   imageSize: z.number().int().min(8).max(1024).optional(),
-  /** Precomputed item features for the `features` backbone (SPEC §6.1: `.npy` + names list). */
+  /** Precomputed item features for the `features` backbone (method.md §6.1: `.npy` + names list). */
   features: z.strictObject({ npy: z.string().min(1), names: z.string().min(1) }).optional(),
 });
 
 const NegativesConfigSchema = z.strictObject({
-  /** M, training negatives per positive (SPEC §4: 10; `lpae` uses 1, LPAE's own setting, when left at default). */
+  /** M, training negatives per positive (method.md §4: 10; `lpae` uses 1, LPAE's own setting, when left at default). */
   perPositive: z.number().int().min(1).optional(),
-  /** 'random' = type-aware random mixes; 'mixed' = the hard-negative setting, 5 random + 5 hard (SPEC §6.2). */
+  /** 'random' = type-aware random mixes; 'mixed' = the hard-negative setting, 5 random + 5 hard (method.md §6.2). */
   kind: z.enum(['random', 'mixed']).default('random'),
 });
 
@@ -56,10 +56,10 @@ const FndConfigSchema = z.strictObject({
   /** Run folder of the trained, frozen teacher (its own config.json + best weights). */
   teacher: z.string().min(1).optional(),
   /**
-   * α of Eq. S, in score units (the score is a sum of K cosines by default). The paper leaves the
-   * sign implicit (SPEC §4). α < 0 raises the share of the negatives the teacher places outside
-   * the user's radius and lowers that of the ones inside (likely false negatives); α > 0 does the
-   * opposite. Default −1, chosen on validation AUC (docs/results.md §2): on syn-630 (convnet
+   * α of Eq. S, in score units (the score is a sum of K cosines by default). The paper's mechanism
+   * is α > 0: suspected false negatives (inside the user's radius) get a larger share (method.md §4).
+   * α < 0 inverts it: it raises the share of the negatives the teacher places outside the radius
+   * and lowers that of the ones inside, a variant rather than the paper's method. Default −1, chosen on validation AUC (docs/results.md §2): on syn-630 (convnet
    * width 0.5 teacher, width 0.125 student, 4 epochs) the fnd student reached 0.8500 at α = −1,
    * 0.8124 at −0.5 and 0.6329 at +0.5, against 0.8303 for the same student alone. A positive α
    * stalls learning because the teacher's φ of a random negative is mostly negative (8 % of them
@@ -83,7 +83,7 @@ const ClConfigSchema = z.strictObject({
   /** τ of the InfoNCE similarity. */
   tau: z.number().positive().default(0.2),
   /**
-   * Views (SPEC §4): 'both' = v1 erase, v2 replace (the paper); 'erase' / 'replace' = both views
+   * Views (method.md §4): 'both' = v1 erase, v2 replace (the paper); 'erase' / 'replace' = both views
    * from the same augmentation, drawn independently; 'none' = v1 = v2 = the un-augmented outfit
    * (the ablation's "no augmentation" row: CL then only pushes negatives apart).
    */
@@ -93,7 +93,7 @@ const ClConfigSchema = z.strictObject({
 });
 
 const ScheduleConfigSchema = z.strictObject({
-  /** Reduce-on-plateau on validation AUC (paper-notes §2.6): multiply lr by `factor`... */
+  /** Reduce-on-plateau on validation AUC (method.md §4 "Training loop"): multiply lr by `factor`... */
   factor: z.number().gt(0).lt(1).default(0.5),
   /** ...after this many epochs without improvement... */
   patience: z.number().int().min(0).default(2),
@@ -138,14 +138,14 @@ export const RunConfigSchema = z.strictObject({
   negatives: NegativesConfigSchema.prefault({}),
   fnd: FndConfigSchema.prefault({}),
   cl: ClConfigSchema.prefault({}),
-  /** Weight of LPAE's anchor regulariser L_reg in the `lpae` objective (SPEC §4: 0.01). */
+  /** Weight of LPAE's anchor regulariser L_reg in the `lpae` objective (method.md §4: 0.01). */
   regWeight: z.number().min(0).default(0.01),
   optim: OptimConfigSchema.prefault({}),
   epochs: z.number().int().min(1).default(20),
   /** Positives per step (each with its M negatives and, with CL, 2 + 2M views). */
   batchSize: z.number().int().min(1).default(64),
   earlyStopping: EarlyStoppingSchema.prefault({}),
-  /** Validation candidates: the fixed negatives file, hard negatives, or fresh random mixes (SPEC §7). */
+  /** Validation candidates: the fixed negatives file, hard negatives, or fresh random mixes (method.md §7). */
   evalNegatives: z.enum(['file', 'hard', 'random']).default('file'),
   seed: z.number().int().min(0).default(0),
   /**
@@ -174,7 +174,7 @@ export type UnresolvedRunConfig = Omit<ParsedRunConfig, 'negatives' | 'data'> & 
 };
 
 /**
- * Model sizes for the synthetic benchmark on 2 cores (SPEC §3 allows a smaller K on small data):
+ * Model sizes for the synthetic benchmark on 2 cores (method.md §3 allows a smaller K on small data):
  * d = 64 halves the Set Transformer's cost against 128, and K = 16 anchors per user suffice for
  * ~200 positives per user. Any model field given in the config wins.
  */
@@ -209,7 +209,7 @@ export function parseRunConfig(raw: unknown): UnresolvedRunConfig {
     throw new ConfigError(issueField(issue), message);
   }
   const cfg = result.data;
-  // LPAE's own sampling is 1 negative per positive (paper-notes §1.3); every other method 10 (SPEC §4)
+  // LPAE's own sampling is 1 negative per positive; every other method 10 (method.md §4)
   const perPositive = cfg.negatives.perPositive ?? (cfg.method === 'lpae' ? 1 : 10);
   const kind = (cfg.model as { backbone?: { kind?: BackboneKind } }).backbone?.kind ?? (cfg.data.features ? 'features' : 'convnet');
   const imageSize = cfg.data.imageSize ?? (kind === 'alexnet' ? 291 : 14);

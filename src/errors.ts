@@ -1,5 +1,5 @@
 /**
- * Errors a user can cause (DESIGN.md "Rules of the house"). The CLI prints `message`
+ * Errors a user can cause (architecture.md §4.4). The CLI prints `message`
  * without a stack trace and exits non-zero; anything else is a bug and keeps its stack.
  */
 export class UserError extends Error {

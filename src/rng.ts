@@ -1,5 +1,5 @@
 /**
- * Seeded randomness (DESIGN.md: randomness only through a generator passed in explicitly).
+ * Seeded randomness (architecture.md §4.3: randomness only through a generator passed in explicitly).
  * xoshiro128** seeded through splitmix32: fast, 32-bit, good statistical quality, and the same
  * stream on every platform, so the same seed gives byte-identical outputs.
  */

@@ -1,6 +1,6 @@
 /**
  * `outfitrec coldstart`: a run trained on 630 (or 519) profiles the new users of 53 (or 32) from N of
- * their training outfits and is evaluated on their full test split (SPEC §5). The logic lives in
+ * their training outfits and is evaluated on their full test split (method.md §5). The logic lives in
  * src/eval/experiments/cold-users.ts; this file parses options and prints.
  */
 import type { Command } from 'commander';
@@ -23,11 +23,11 @@ interface ColdStartCliOptions {
 export function register(program: Command): void {
   program
     .command('coldstart')
-    .description('profile the new users of 53/32 with a model trained on 630/519 from N outfits each, then evaluate on their full test split (SPEC §5)')
+    .description('profile the new users of 53/32 with a model trained on 630/519 from N outfits each, then evaluate on their full test split (docs/method.md §5)')
     .requiredOption('--run <dir>', 'run folder of a model trained on 630 or 519')
     .option('--data <dir>', "dataset root holding both sets (default: the run's)")
     .option('--set <name>', 'new-user set: 53 (for 630) or 32 (for 519); default follows the run')
-    .option('--shots <n>', 'training outfits per new user (SPEC §5: 1 or 5)', '5')
+    .option('--shots <n>', 'training outfits per new user (docs/method.md §5: 1 or 5)', '5')
     .option('--strategy <name>', `profiling: ${COLD_START_STRATEGIES.join(' | ')} (SO optimisation, SU user search, SA anchor search)`, 'so')
     .option('--seed <n>', 'seed of the outfit choice and of the SO fit', '0')
     .option('--steps <n>', 'SO optimisation steps (default 150)')

@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .option('--oracle', 'add the synthetic ground truth on the same candidates')
     .option('--random', 'add a random scorer on the same candidates')
     .option('--baseline <label>', "row the others are compared with (mean AUC difference, runs above all of the baseline's)")
-    .option('--cold', 'also profile the new users (SPEC §5) with every run')
+    .option('--cold', 'also profile the new users (docs/method.md §5) with every run')
     .option('--cold-set <name>', 'new-user set (default: 53 for 630, 32 for 519)')
     .option('--shots <list>', 'outfits per new user, comma-separated', '1,5')
     .option('--strategies <list>', `cold-start strategies, comma-separated: ${COLD_START_STRATEGIES.join(', ')}`, COLD_START_STRATEGIES.join(','))

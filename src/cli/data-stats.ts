@@ -1,4 +1,4 @@
-/** `outfitrec data stats DIR` and `outfitrec data check DIR` (SPEC §6.1). */
+/** `outfitrec data stats DIR` and `outfitrec data check DIR` (method.md §6.1). */
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { FITB_CANDIDATES, checkPolyvoreRoot, findImageDir, findSetNames, loadPolyvoreSet, throwIfProblems } from '../data/polyvore.js';

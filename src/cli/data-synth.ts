@@ -1,4 +1,4 @@
-/** `outfitrec data synth`: writes a synthetic Polyvore-U root with its oracle (SPEC §6.3). Logic: src/data/synth/. */
+/** `outfitrec data synth`: writes a synthetic Polyvore-U root with its oracle (method.md §6.3). Logic: src/data/synth/. */
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { DEFAULT_FASHION_MNIST_DIR } from '../data/synth/fashion-mnist.js';
@@ -34,7 +34,7 @@ export function register(data: Command): void {
   const presets = PRESETS.map((p) => `  ${p.name.padEnd(8)} ${p.description}`).join('\n');
   data
     .command('synth')
-    .description('write a synthetic Polyvore-U benchmark (SPEC §6.1 layout) with its ground-truth oracle')
+    .description('write a synthetic Polyvore-U benchmark (docs/method.md §6.1 layout) with its ground-truth oracle')
     .option('--preset <name>', `one of:\n${presets}`)
     .option('--out <dir>', 'dataset root to write (several presets may share one root when seed and knobs agree)')
     .option('--seed <n>', 'random seed: same seed and options give byte-identical files', '1')

@@ -1,6 +1,6 @@
 /**
- * `outfitrec eval`: AUC / NDCG (and FITB on test) of one or more scorers on the same candidates (SPEC §7).
- * Scorers: `--oracle` (the synthetic ground truth, SPEC §6.3), `--random` (seeded uniform scores, the
+ * `outfitrec eval`: AUC / NDCG (and FITB on test) of one or more scorers on the same candidates (method.md §7).
+ * Scorers: `--oracle` (the synthetic ground truth, method.md §6.3), `--random` (seeded uniform scores, the
  * sanity row) and `--run RUN` (a trained model). The logic lives in src/eval/evaluate.ts; this file parses
  * options, picks scorers and prints.
  */
@@ -94,7 +94,7 @@ export function register(program: Command): void {
 async function resolveScorers(set: PolyvoreSet, opts: EvalOptions, seed: number): Promise<NamedScorer[]> {
   const scorers: NamedScorer[] = [];
   if (opts.oracle) scorers.push({ name: 'oracle', scorer: await oracleScorer(set) });
-  // a run is judged by how close it gets to the ground truth (SPEC §6.3): show the oracle beside it when there is one
+  // a run is judged by how close it gets to the ground truth (method.md §6.3): show the oracle beside it when there is one
   else if (opts.run !== undefined) {
     const oracle = await optionalOracleScorer(set);
     if (oracle) scorers.push({ name: 'oracle', scorer: oracle });
@@ -104,7 +104,7 @@ async function resolveScorers(set: PolyvoreSet, opts: EvalOptions, seed: number)
   return scorers;
 }
 
-/** The synthetic ground truth (SPEC §6.3): the true utility of each outfit for its user. */
+/** The synthetic ground truth (method.md §6.3): the true utility of each outfit for its user. */
 async function oracleScorer(set: PolyvoreSet): Promise<OutfitScorer> {
   // loaded lazily: only --oracle needs the synthetic generator's code
   const { loadOracle } = await import('../data/synth/oracle.js');

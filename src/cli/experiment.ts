@@ -1,6 +1,6 @@
 /**
  * `outfitrec experiment main|coldstart|hardneg|fn-analysis|alpha|augment|size|batch|efficiency|all`:
- * the paper's experiments (SPEC §8) on a dataset root, as a resumable grid of training runs plus a
+ * the paper's experiments (method.md §8) on a dataset root, as a resumable grid of training runs plus a
  * report (`<out>/report.md`, CSVs, SVG charts). Logic: src/eval/experiments/runner.ts.
  */
 import { availableParallelism } from 'node:os';
@@ -21,7 +21,7 @@ interface ExperimentCliOptions {
 export function register(program: Command): void {
   program
     .command('experiment')
-    .description('run the paper experiments (SPEC §8) as a resumable grid of runs and write <out>/report.md with CSV tables and SVG charts')
+    .description('run the paper experiments (docs/method.md §8) as a resumable grid of runs and write <out>/report.md with CSV tables and SVG charts')
     .argument('<names...>', `experiments: ${EXPERIMENT_NAMES.join(', ')} or all`)
     .requiredOption('--data <dir>', 'dataset root holding tuples_630/53/519/32 (synthesised there when the folder does not exist)')
     .requiredOption('--out <dir>', 'grid folder: runs/, results/, sections/ and the report')

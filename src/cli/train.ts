@@ -1,5 +1,5 @@
 /**
- * `outfitrec train`: one training run into a run folder (SPEC §4; DESIGN.md run folder). Options
+ * `outfitrec train`: one training run into a run folder (method.md §4; architecture.md §4.2). Options
  * map onto the typed run config (src/config.ts); `--config FILE` supplies any field, and every
  * option given on the command line overrides the file.
  */
@@ -44,10 +44,10 @@ export function register(program: Command): void {
     .option('--method <name>', `objective: ${METHODS.join(' | ')} (default softmax)`)
     .option('--backbone <kind>', `item backbone: ${BACKBONE_KINDS.join(' | ')} (default convnet, or features with --features)`)
     .option('--width <w>', 'backbone width multiplier (teacher wide, e.g. 1; student narrow, e.g. 0.25)')
-    .option('--dim <d>', 'embedding size d (SPEC §2.2)')
-    .option('--anchors <k>', 'anchors per user K (SPEC §3)')
+    .option('--dim <d>', 'embedding size d (docs/method.md §2.2)')
+    .option('--anchors <k>', 'anchors per user K (docs/method.md §3)')
     .option('--teacher <run>', 'teacher run folder (fnd, fnd+cl)')
-    .option('--alpha <a>', `FND α of SPEC §4 Eq. S (default ${FND_DEFAULT_ALPHA}; negative favours the teacher-judged plain negatives)`)
+    .option('--alpha <a>', `FND α of docs/method.md §4 Eq. S (default ${FND_DEFAULT_ALPHA}: negative favours the teacher-judged plain negatives, an inversion of the paper's α > 0)`)
     .option('--fnd-phi <source>', "FND φ per negative: teacher (default) | row-mean (control: each positive's negatives share their mean φ)")
     .requiredOption('--out <run>', 'run folder to write (or to continue with --resume)')
     .option('--epochs <n>', 'epochs (with --resume: the new total)')

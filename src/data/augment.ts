@@ -1,5 +1,5 @@
 /**
- * Outfit augmentations for contrastive learning (SPEC §4 "Contrastive"; paper-notes §5.2, Q9):
+ * Outfit augmentations for contrastive learning (method.md §4 "Contrastive"):
  * `erase` drops one uniformly chosen present item (never below 2 items) and `replace` swaps one uniformly
  * chosen present item for a different item of the same category from the training pool.
  *
@@ -9,7 +9,7 @@
 import type { Rng } from '../rng.js';
 import type { OutfitTable, PolyvoreSet } from './types.js';
 
-/** Items available per category, e.g. the items of a split's positives (SPEC §6.2, §4). */
+/** Items available per category, e.g. the items of a split's positives (method.md §6.2, §4). */
 export interface ItemPools {
   /** `byCategory[c]`: distinct global ids of category c, ascending. */
   readonly byCategory: readonly Int32Array[];
@@ -34,7 +34,7 @@ export function itemPoolsFromTable(set: PolyvoreSet, table: OutfitTable, rows?: 
   return { byCategory: lists.map((l) => Int32Array.from(l)), categoryOf };
 }
 
-/** Pools of the training positives: the replacement pool of SPEC §4. */
+/** Pools of the training positives: the replacement pool of method.md §4. */
 export function trainingItemPools(set: PolyvoreSet): ItemPools {
   return itemPoolsFromTable(set, set.splits.train.posi);
 }
@@ -85,7 +85,7 @@ function presentCount(items: Int32Array, base: number, slots: number): number {
 
 function eraseInPlace(items: Int32Array, base: number, slots: number, rng: Rng): void {
   const present = presentCount(items, base, slots);
-  // SPEC §4: never below 2 items, so a 2-item outfit is left as it is.
+  // method.md §4: never below 2 items, so a 2-item outfit is left as it is.
   if (present <= 2) return;
   items[base + presentSlot(items, base, slots, rng.int(present))] = -1;
 }

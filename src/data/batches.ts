@@ -1,6 +1,6 @@
 /**
- * Batching: table helpers, packing outfits so the backbone runs once per distinct item (SPEC §2.1), and the
- * training epoch iterator with negatives redrawn every epoch (SPEC §4, §6.2).
+ * Batching: table helpers, packing outfits so the backbone runs once per distinct item (method.md §2.1), and the
+ * training epoch iterator with negatives redrawn every epoch (method.md §4, §6.2).
  */
 import type { Rng } from '../rng.js';
 import { NegativeSampler } from './negatives.js';
@@ -8,8 +8,8 @@ import type { OutfitTable, PolyvoreSet } from './types.js';
 
 /**
  * Outfits of one batch as indices into the batch's distinct items. Present items of each outfit are moved to
- * the front (an outfit is a set, SPEC §1; erased slots of augmented outfits can sit anywhere) and rows are
- * padded with -1 up to `slots`, the largest item count in the batch (SPEC §2.3: pad to the longest outfit and
+ * the front (an outfit is a set, method.md §1; erased slots of augmented outfits can sit anywhere) and rows are
+ * padded with -1 up to `slots`, the largest item count in the batch (method.md §2.3: pad to the longest outfit and
  * mask the padding).
  */
 export interface PackedOutfits {
@@ -105,7 +105,7 @@ export interface TrainingBatchOptions {
   batchSize: number;
   /** 'random': M random mixes; 'mixed': the hard-negative setting, M - floor(M/2) random + floor(M/2) hard (5 + 5 for M = 10). */
   negatives: 'random' | 'mixed';
-  /** M, negatives per positive (SPEC §4: 10). */
+  /** M, negatives per positive (method.md §4: 10). */
   perPositive: number;
   rng: Rng;
   /** A sampler over the training split, reused across epochs (built when absent). */
@@ -116,7 +116,7 @@ export interface TrainingBatchOptions {
 
 /**
  * One epoch over the training positives: shuffled, fresh negatives per batch (so every epoch redraws them,
- * SPEC §6.2), the last partial batch kept.
+ * method.md §6.2), the last partial batch kept.
  */
 export function* trainingBatches(set: PolyvoreSet, opts: TrainingBatchOptions): Generator<TrainingBatch> {
   const { batchSize, perPositive, rng } = opts;

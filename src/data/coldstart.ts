@@ -1,5 +1,5 @@
 /**
- * Few-shot training subsets for cold users (SPEC §5; paper-notes §7.6 step 2): N ∈ {1, 5} training positives
+ * Few-shot training subsets for cold users (method.md §5): N ∈ {1, 5} training positives
  * per new user, drawn with a fixed seed from `tuples_<set>/tuples_train_posi`.
  *
  * Selection rule (stable): the generator gives each user 0..numUsers-1, in order, one 32-bit seed; that seed

@@ -1,6 +1,6 @@
 /**
- * Precomputed item features for the frozen-feature mode (LPAE's ResNet-34 "-nn" setup, SPEC §2.1
- * `features` backbone, SPEC §6.1 last paragraph): a 2-D little-endian float32 `.npy` matrix plus
+ * Precomputed item features for the frozen-feature mode (LPAE's ResNet-34 "-nn" setup, method.md §2.1
+ * `features` backbone, method.md §6.1 last paragraph): a 2-D little-endian float32 `.npy` matrix plus
  * a names file (one image name per line, row i of the matrix = line i + 1 of the names file).
  */
 import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';

@@ -7,7 +7,7 @@
  * recipe) rebuilds the cache instead of serving stale pixels.
  *
  * Resize: fit 'contain' with a white background, i.e. the image keeps its aspect ratio and is
- * padded with white to a square, which is what FHN's ResizeToSquare does (paper-notes §3.2).
+ * padded with white to a square, which is what FHN's ResizeToSquare does (method.md §2.1).
  * Transparent pixels are flattened onto white too; grey images are expanded to RGB.
  */
 import { createHash } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * Negative outfits (SPEC §6.2; paper-notes §7.5): type-aware random mixes, hard negatives (another user's
+ * Negative outfits (method.md §6.2): type-aware random mixes, hard negatives (another user's
  * positive) and the 5 + 5 mix of the hard-negative setting. Training negatives are redrawn every epoch, so
  * this must be fast: 10 negatives for each of 127k positives take a fraction of a second.
  *
@@ -18,7 +18,7 @@ const MAX_RANDOM_MIX_ATTEMPTS = 1000;
 export class NegativeSampler {
   /** The split's positives that negatives are drawn for (and, for hard negatives, from). */
   readonly positives: OutfitTable;
-  /** Per category, the items appearing in the split's positives (SPEC §6.2 "the split's pool"). */
+  /** Per category, the items appearing in the split's positives (method.md §6.2 "the split's pool"). */
   readonly pools: ItemPools;
   /** Every positive outfit of the split, for rejecting random mixes that copy one. */
   readonly positiveKeys: OutfitKeySet;
@@ -67,7 +67,7 @@ export class NegativeSampler {
     return out;
   }
 
-  /** The hard-negative training setting (SPEC §6.2: 5 + 5): per positive, `nRandom` random mixes then `nHard` hard. */
+  /** The hard-negative training setting (method.md §6.2: 5 + 5): per positive, `nRandom` random mixes then `nHard` hard. */
   mixed(rows: ArrayLike<number>, nRandom: number, nHard: number, rng: Rng): OutfitTable {
     const k = nRandom + nHard;
     const out = this.allocate(rows, k);

@@ -1,7 +1,7 @@
 /**
- * An exact set of outfits keyed by their items regardless of slot order (an outfit is a set, SPEC §1;
+ * An exact set of outfits keyed by their items regardless of slot order (an outfit is a set, method.md §1;
  * the two tops of a variable-length row may appear in either order). Used to reject negatives that copy
- * a positive (SPEC §6.2). Open addressing over typed arrays with a numeric hash of the sorted items:
+ * a positive (method.md §6.2). Open addressing over typed arrays with a numeric hash of the sorted items:
  * a million look-ups take tens of milliseconds, where string keys in a `Set` would take seconds.
  */
 import type { OutfitTable } from './types.js';

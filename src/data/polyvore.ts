@@ -1,7 +1,7 @@
 /**
- * Reader and validator of the Polyvore-U on-disk layout of the FHN release (SPEC §6.1,
- * paper-notes §7.3). The same reader serves the real data and the synthetic benchmark, which
- * writes this layout exactly (SPEC §6.3).
+ * Reader and validator of the Polyvore-U on-disk layout of the FHN release (method.md §6.1).
+ * The same reader serves the real data and the synthetic benchmark, which
+ * writes this layout exactly (method.md §6.3).
  *
  * Tuple files are parsed by hand from the raw bytes into preallocated Int32Arrays (no per-line
  * strings on the happy path): a full-size set (127k positives, 1.27M negative rows, ~50 MB of
@@ -28,7 +28,7 @@ import {
   type SplitTuples,
 } from './types.js';
 
-/** Outfits per line of `fill_in_blank_test` (paper-notes §7.3); the first is the answer. */
+/** Outfits per line of `fill_in_blank_test` (method.md §6.1); the first is the answer. */
 export const FITB_CANDIDATES = 4;
 
 /** Past this many problems in one file the rest are summarised in one line. */
@@ -87,7 +87,7 @@ export function throwIfProblems(errors: DataError[]): void {
 }
 
 /**
- * Loads and validates `<root>/tuples_<set>/` (SPEC §6.1). Throws a `DataError` (one problem) or
+ * Loads and validates `<root>/tuples_<set>/` (method.md §6.1). Throws a `DataError` (one problem) or
  * `DataErrors` (several) naming each file and line; returns only a fully valid set.
  */
 export function loadPolyvoreSet(root: string, set: string, opts: LoadOptions = {}): PolyvoreSet {
@@ -129,7 +129,7 @@ export function checkPolyvoreRoot(root: string, opts: { images?: boolean } = {})
   }
   const sets = findSetNames(root);
   if (sets.length === 0) {
-    rootErrors.push(new DataError(root, undefined, 'no tuples_<set>/ folder found (SPEC §6.1 layout: <root>/tuples_630/ …)'));
+    rootErrors.push(new DataError(root, undefined, 'no tuples_<set>/ folder found (docs/method.md §6.1 layout: <root>/tuples_630/ …)'));
   }
   const checkImages = opts.images ?? existsSync(join(root, 'images'));
   const checked: CheckedSet[] = [];
@@ -176,7 +176,7 @@ export function findImageDir(root: string): ImageDir | undefined {
 
 /**
  * Image file per global item id. An image-list entry may or may not carry its extension: the
- * entry itself, then `<name>.jpg`, then `<name>.png` are tried (SPEC §6.1 real data is
+ * entry itself, then `<name>.jpg`, then `<name>.png` are tried (method.md §6.1 real data is
  * `<name>.jpg`; the synthetic generator writes PNGs). One directory listing, no per-file stat.
  */
 export function resolveImagePaths(catalog: Catalog, imageDir: ImageDir): { paths: (string | undefined)[]; missing: number[] } {
@@ -408,7 +408,7 @@ function readTupleFile(file: string, layout: RowLayout, perLine: number, require
         const idx = v[base + 1 + j];
         const cat = slotCategories[j];
         if (idx === -1) {
-          // SPEC §6.1: -1 only marks a missing second top of a variable-length row.
+          // method.md §6.1: -1 only marks a missing second top of a variable-length row.
           if (!(variableLength && j === 1)) {
             sink.add(file, r + 2, `${describeColumn(layout, perLine, k, j + 1)}: -1 (absent item) is only allowed for the second top of a variable-length set (519/32)`);
           }
@@ -455,7 +455,7 @@ function checkUsersInRange(parsed: ParsedTable, numUsers: number, file: string, 
 
 /**
  * A negatives file: 10 rows per positive, row r belongs to positive floor(r/10) and carries its
- * user (paper-notes §7.3).
+ * user (method.md §6.1).
  */
 function readNegatives(file: string, posi: ParsedTable, layout: RowLayout, numUsers: number, required: boolean, sink: ProblemSink): ParsedTable | undefined {
   const parsed = readTupleFile(file, layout, 1, required, sink);

@@ -1,5 +1,5 @@
 /**
- * Dataset statistics (SPEC §6.1 table, paper-notes §7.2). "Items" of a split are the distinct
+ * Dataset statistics (method.md §6.1 table). "Items" of a split are the distinct
  * items appearing in that split's positives, counted per category and summed (for 519/32 both
  * top slots pool into "top"), which is how the published item counts are defined.
  */

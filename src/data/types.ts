@@ -1,5 +1,5 @@
 /**
- * The data model shared by every layer (SPEC §1, §6.1). Outfits are stored column-wise in typed
+ * The data model shared by every layer (method.md §1, §6.1). Outfits are stored column-wise in typed
  * arrays so that a full-size set (127k positives, 1.27M negative rows) loads in seconds and
  * costs a few MB.
  *
@@ -8,14 +8,14 @@
  * (category, per-category index) pairs and image names.
  */
 
-/** FHN category order (SPEC §1; paper-notes §1.1). Index = category id. */
+/** FHN category order (method.md §1). Index = category id. */
 export const CATEGORY_NAMES = ['top', 'bottom', 'shoe'] as const;
 export type CategoryName = (typeof CATEGORY_NAMES)[number];
 
 export const SPLITS = ['train', 'val', 'test'] as const;
 export type SplitName = (typeof SPLITS)[number];
 
-/** The four Polyvore-U folders (SPEC §6.1). */
+/** The four Polyvore-U folders (method.md §6.1). */
 export const SET_NAMES = ['630', '53', '519', '32'] as const;
 export type SetName = (typeof SET_NAMES)[number];
 
@@ -67,7 +67,7 @@ export interface SplitTuples {
   readonly negaHard?: OutfitTable;
 }
 
-/** One `tuples_<set>/` folder, validated (SPEC §6.1). */
+/** One `tuples_<set>/` folder, validated (method.md §6.1). */
 export interface PolyvoreSet {
   /** Dataset root (holds `images/` and the `tuples_*` folders). */
   readonly root: string;
@@ -86,5 +86,5 @@ export interface PolyvoreSet {
   readonly fitb?: OutfitTable;
 }
 
-/** Negatives per positive in the FHN files (SPEC §6.1). */
+/** Negatives per positive in the FHN files (method.md §6.1). */
 export const NEGATIVES_PER_POSITIVE = 10;

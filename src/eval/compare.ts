@@ -6,7 +6,7 @@
  * training positives, which the grid cannot afford, docs/experiments.md "Budget") get the grid's
  * tables, and how a user compares their own runs.
  *
- * - Metrics: SPEC §7 on the fixed random-mix negatives (`tuples_test_nega`, with FITB) and on the
+ * - Metrics: method.md §7 on the fixed random-mix negatives (`tuples_test_nega`, with FITB) and on the
  *   hard negatives (`tuples_test_nega_hard`, §8.3), by the same code as the grid's cells.
  * - Optional oracle and random rows on the same candidates (§6.3), and a baseline row against which
  *   every row's mean AUC difference and its per-run wins are reported.
@@ -367,7 +367,7 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
   return {
     heading: `New users of set ${coldSet}`,
     intro:
-      `Every run profiles the new users of ${coldSet} from ${cold.shots.join(' or ')} of their training outfits (SPEC §5; seed ${cold.seed}: the same ` +
+      `Every run profiles the new users of ${coldSet} from ${cold.shots.join(' or ')} of their training outfits (docs/method.md §5; seed ${cold.seed}: the same ` +
       'outfits for every run), everything but the new anchors frozen, and is evaluated on their full test split with `tuples_test_nega`. ' +
       'SO optimises fresh anchors, SU copies the anchors of the trained user who scores the outfits highest, SA takes the trained anchors nearest the outfits.',
     tables: [
@@ -481,7 +481,7 @@ async function flagSection(opts: CompareOptions, teacher: string, evaluations: M
       title: 'Teacher flags vs true false negatives',
       caption:
         'FND counts a sampled negative as a false negative when the teacher places it inside the user\'s radius, φ = r̂_u − d^T(u, o⁻) > 0 ' +
-        '(SPEC §4; r̂_u: mean teacher distance over the user\'s training positives); the generator flags a negative whose true utility is above ' +
+        '(docs/method.md §4; r̂_u: mean teacher distance over the user\'s training positives); the generator flags a negative whose true utility is above ' +
         'the median utility of the user\'s positives. On the training negatives (`tuples_train_nega`, `tuples_train_nega_hard`). ' +
         FLAG_CAPTION,
       columns: FLAG_COLUMNS,

@@ -1,5 +1,5 @@
 /**
- * The evaluation protocol (SPEC §7; paper-notes §8.1): per user, the user's positives of a split plus their
+ * The evaluation protocol (method.md §7): per user, the user's positives of a split plus their
  * negatives (10 per positive), scored for that user; AUC / NDCG macro-averaged over users, and FITB on the
  * test split when the set has the file. Scorers are plain functions from outfits to scores, so the synthetic
  * oracle, a random baseline and trained models are evaluated on exactly the same candidates.
@@ -12,7 +12,7 @@ import type { Rng } from '../rng.js';
 import { evaluateRanking, fitbAccuracy } from './metrics.js';
 
 /**
- * Where the negatives come from (paper-notes §8.1, Q18, Q21):
+ * Where the negatives come from (method.md §7):
  * - `file`: the fixed `tuples_<split>_nega` (FHN protocol; the headline numbers);
  * - `hard`: the fixed `tuples_<split>_nega_hard` (other users' positives);
  * - `random`: freshly drawn type-aware random mixes, 1:10, seeded (LPAE protocol).
@@ -58,7 +58,7 @@ export interface EvaluateOptions {
   fitb?: boolean;
 }
 
-/** The candidate outfits of one split (SPEC §7). */
+/** The candidate outfits of one split (method.md §7). */
 export function buildCandidates(set: PolyvoreSet, split: SplitName, negatives: NegativeSource, rng?: Rng): Candidates {
   const tuples = set.splits[split];
   const positives = tuples.posi;
@@ -90,7 +90,7 @@ export function buildCandidates(set: PolyvoreSet, split: SplitName, negatives: N
   return { table, labels, negatives };
 }
 
-/** A negatives file must hold 10 rows per positive, each carrying its positive's user (SPEC §6.1). */
+/** A negatives file must hold 10 rows per positive, each carrying its positive's user (method.md §6.1). */
 function checkedNegatives(nega: OutfitTable, positives: number, file: string): OutfitTable {
   const expected = positives * NEGATIVES_PER_POSITIVE;
   if (nega.users.length !== expected) {
@@ -131,7 +131,7 @@ export async function evaluateCandidates(
     split,
     set: set.set,
   };
-  // FITB exists only for the test split (SPEC §6.1 `fill_in_blank_test`).
+  // FITB exists only for the test split (method.md §6.1 `fill_in_blank_test`).
   if ((opts.fitb ?? true) && split === 'test' && set.fitb && set.fitb.users.length > 0) {
     const fitbScores = await scoreTable(scorer, set.fitb, 'FITB candidate');
     report.fitb = fitbAccuracy(fitbScores, 4);
@@ -151,7 +151,7 @@ export async function evaluateScorer(
   return evaluateCandidates(set, split, candidates, scorer, { fitb: opts.fitb });
 }
 
-/** Uniform random scores: the sanity row of SPEC §7 (AUC ≈ 0.5, NDCG ≈ 0.27 at 1:10). */
+/** Uniform random scores: the sanity row of method.md §7 (AUC ≈ 0.5, NDCG ≈ 0.27 at 1:10). */
 export function randomScorer(rng: Rng): OutfitScorer {
   return (table) => {
     const scores = new Float32Array(table.users.length);

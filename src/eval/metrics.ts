@@ -1,14 +1,14 @@
 /**
- * Ranking metrics of SPEC §7 (paper-notes §8.2–§8.4): per-user AUC and the all-cut-off "max"-discount
+ * Ranking metrics of method.md §7: per-user AUC and the all-cut-off "max"-discount
  * NDCG, macro-averaged over users, and FITB accuracy. Pure functions on plain arrays; no tf.
  *
- * Tie rules, chosen so that a constant scorer can never look good (SPEC §7):
+ * Tie rules, chosen so that a constant scorer can never look good (method.md §7):
  * - AUC counts a tied positive/negative pair as ½ (= sklearn's roc_auc_score);
  * - NDCG ranks a negative before a positive of equal score (more generally: lower label first);
  * - FITB counts a question as right only when the answer scores strictly above every other candidate.
  */
 
-/** Per-user AUC = P(s⁺ > s⁻) + ½ P(s⁺ = s⁻) over all positive×negative pairs (SPEC §7). */
+/** Per-user AUC = P(s⁺ > s⁻) + ½ P(s⁺ = s⁻) over all positive×negative pairs (method.md §7). */
 export function aucOfUser(pos: ArrayLike<number>, neg: ArrayLike<number>): number {
   const p = pos.length;
   const n = neg.length;
@@ -33,7 +33,7 @@ export function aucOfUser(pos: ArrayLike<number>, neg: ArrayLike<number>): numbe
 }
 
 /**
- * Per-user NDCG (SPEC §7, paper-notes §8.3): order by score descending with ties against the positives,
+ * Per-user NDCG (method.md §7): order by score descending with ties against the positives,
  * gain 2^y − 1, discount log2(max(i, 2)), NDCG@k = DCG@k / IDCG@k for k = 1..n, returns the mean over k.
  * NaN when the user has no item with positive gain (IDCG is 0).
  */
@@ -83,7 +83,7 @@ export interface RankingResult {
 }
 
 /**
- * Macro-averaged AUC and NDCG over users (SPEC §7). Element i is a candidate of `users[i]` with score
+ * Macro-averaged AUC and NDCG over users (method.md §7). Element i is a candidate of `users[i]` with score
  * `scores[i]` and binary label `labels[i]` (1 = positive). Candidate order does not matter.
  */
 export function evaluateRanking(users: Int32Array, scores: ArrayLike<number>, labels: Uint8Array): RankingResult {
@@ -136,7 +136,7 @@ export function evaluateRanking(users: Int32Array, scores: ArrayLike<number>, la
 }
 
 /**
- * FITB accuracy (SPEC §7, paper-notes §8.4): `scores` holds `candidatesPerQuestion` consecutive
+ * FITB accuracy (method.md §7): `scores` holds `candidatesPerQuestion` consecutive
  * candidates per question, the first being the answer. A question counts as right only when the
  * answer scores strictly higher than every other candidate: ties count as wrong, consistent with
  * breaking ties against the positive elsewhere.

@@ -1,9 +1,9 @@
 /**
- * LPAE user anchors (SPEC §3; paper-notes §2.2–2.4). User u has anchors a_uk ∈ R^d; the score of an
+ * LPAE user anchors (method.md §3). User u has anchors a_uk ∈ R^d; the score of an
  * outfit is a reduction of cos(h_o, a_uk) over k. Because
  *   Σ_k cos(h_o, a_uk) = ĥ_o · Σ_k â_uk,
  * each user collapses to ONE vector (the sum of its normalised anchors): scoring never needs the
- * [n, K, d] tensor of per-outfit anchors, and "distance to the user" (FND, SPEC §4) is well defined.
+ * [n, K, d] tensor of per-outfit anchors, and "distance to the user" (FND, method.md §4) is well defined.
  */
 import { UserError } from '../errors.js';
 import type { Graph, Value } from '../engine/graph.js';
@@ -27,7 +27,7 @@ export function dedupe(values: Int32Array): { unique: Int32Array; inverse: Int32
   return { unique: Int32Array.from(unique), inverse };
 }
 
-/** U(±sqrt(3/d)) (SPEC §3). */
+/** U(±sqrt(3/d)) (method.md §3). */
 function anchorInit(rng: Rng, dim: number) {
   return uniformInit(rng, Math.sqrt(3 / dim));
 }
@@ -99,7 +99,7 @@ export class AnchorTable {
 
   /**
    * L_reg = mean over `users` of [tr(G_u) − log det(G_u)], G_u = A_u A_uᵀ over the user's own
-   * un-normalised anchors (SPEC §3; LPAE averages over the batch's users, duplicates included),
+   * un-normalised anchors (method.md §3; LPAE averages over the batch's users, duplicates included),
    * and its gradient with respect to each distinct user's rows (`unique` order).
    */
   regularizer(users: Int32Array): { value: number; unique: Int32Array; grad: Float32Array } {
@@ -187,7 +187,7 @@ export function userVectorsInGraph(g: Graph, rows: Value, shared: Value | null):
 
 /**
  * tr(G) − log det(G) for G = A Aᵀ (A [K, d] row-major, Float64) and its gradient 2A − 2G⁻¹A
- * (SPEC §3 L_reg). The one implementation of this maths: `AnchorTable.regularizer` and the
+ * (method.md §3 L_reg). The one implementation of this maths: `AnchorTable.regularizer` and the
  * cold-start optimiser call it.
  */
 export function logDetDivergenceWithGradient(a: Float64Array, k: number, d: number): { value: number; grad: Float64Array } {

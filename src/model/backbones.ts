@@ -1,5 +1,5 @@
 /**
- * Item backbones (SPEC §2.1): item input → feature vector f of size F = `outDim`. Each backbone is
+ * Item backbones (method.md §2.1): item input → feature vector f of size F = `outDim`. Each backbone is
  * a list of layers (data, so that parameter counts come from the same list the forward pass runs,
  * without allocating AlexNet's 57 M weights just to count them).
  *
@@ -36,7 +36,7 @@ function scaled(base: number, width: number): number {
   return Math.max(1, Math.round(base * width));
 }
 
-/** The layer list of a backbone configuration (SPEC §2.1; paper-notes §3.1 for AlexNet). */
+/** The layer list of a backbone configuration (method.md §2.1). */
 export function describeBackbone(cfg: BackboneConfig): BackboneDescription {
   const layers: BackboneLayer[] = [];
   let input: 'vector' | 'image' = 'image';
@@ -54,7 +54,7 @@ export function describeBackbone(cfg: BackboneConfig): BackboneDescription {
       break;
     }
     case 'convnet': {
-      // shared/bench/torch_ref.py's CNN: conv3x3 w, conv3x3/2 2w, conv3x3/2 4w, GAP, linear
+      // the PyTorch reference step's CNN (bench/README.md): conv3x3 w, conv3x3/2 2w, conv3x3/2 4w, GAP, linear
       const c = scaled(CONVNET_BASE_CHANNELS, cfg.width);
       layers.push({ op: 'conv', name: 'conv1', kernel: 3, stride: 1, inCh: 3, outCh: c, relu: true });
       layers.push({ op: 'conv', name: 'conv2', kernel: 3, stride: 2, inCh: c, outCh: 2 * c, relu: true });
@@ -64,7 +64,7 @@ export function describeBackbone(cfg: BackboneConfig): BackboneDescription {
       break;
     }
     case 'alexnet': {
-      // FHN's AlexNet with fc6/fc7 as convolutions and global average pooling (paper-notes §3.1).
+      // FHN's AlexNet with fc6/fc7 as convolutions and global average pooling (method.md §2.1).
       // The width multiplier narrows fc6 only (4096 → 1024 at 0.25 = "AlexNet-small"); fc7 maps to
       // F = outDim, so outDim 4096 at width 1 is AlexNet-large layer for layer.
       const fc = scaled(ALEXNET_FC_WIDTH, cfg.width);

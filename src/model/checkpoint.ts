@@ -1,5 +1,5 @@
 /**
- * Weights on disk in the safetensors format (DESIGN.md run folder), readable by PyTorch tools:
+ * Weights on disk in the safetensors format (architecture.md §4.2), readable by PyTorch tools:
  *   8-byte little-endian header length N | N bytes of JSON header, space-padded to a multiple of 8 |
  *   raw little-endian tensor data.
  * The header maps each name to `{ dtype, shape, data_offsets: [begin, end] }` (offsets relative to

@@ -1,6 +1,6 @@
 /**
- * Model configuration (DESIGN.md "one config object per run, typed and validated; unknown keys are
- * errors"). Saved in a run folder's config.json, so `eval` and `serve` rebuild the model from it.
+ * Model configuration (architecture.md §4.1: one config object per run, typed and validated; unknown
+ * keys are errors). Saved in a run folder's config.json, so `eval` and `serve` rebuild the model from it.
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
@@ -10,11 +10,11 @@ export type BackboneKind = (typeof BACKBONE_KINDS)[number];
 
 export const BackboneConfigSchema = z
   .strictObject({
-    /** SPEC §2.1: precomputed vectors, a small CNN for 28–64 px images, or AlexNet-shaped. */
+    /** method.md §2.1: precomputed vectors, a small CNN for 28–64 px images, or AlexNet-shaped. */
     kind: z.enum(BACKBONE_KINDS).default('features'),
     /**
      * Width multiplier, 1 = full. `convnet`: channels 32w/64w/128w. `alexnet`: fc6 width 4096w
-     * (1 = AlexNet-large, 0.25 = AlexNet-small per paper-notes §3.1). `features`: hidden layer of
+     * (1 = AlexNet-large, 0.25 = AlexNet-small per method.md §2.1). `features`: hidden layer of
      * round(w·outDim) units; 0 = identity (the frozen vector is the feature, LPAE's own setup).
      */
     width: z.number().min(0).default(1),
@@ -44,22 +44,22 @@ export const BackboneConfigSchema = z
 export const ModelConfigSchema = z
   .strictObject({
     backbone: BackboneConfigSchema.prefault({}),
-    /** d, the item/outfit embedding size (SPEC §2.2). */
+    /** d, the item/outfit embedding size (method.md §2.2). */
     dim: z.number().int().positive().default(128),
-    /** Attention heads; d must be a multiple of it (SPEC §2.3). */
+    /** Attention heads; d must be a multiple of it (method.md §2.3). */
     heads: z.number().int().positive().default(4),
-    /** Dropout rate of the item embedding (SPEC §2.2). */
+    /** Dropout rate of the item embedding (method.md §2.2). */
     dropout: z.number().min(0).lt(1).default(0.2),
-    /** K, anchors per user (SPEC §3). With sharedAnchors, K/2 are the user's own and K/2 shared. */
+    /** K, anchors per user (method.md §3). With sharedAnchors, K/2 are the user's own and K/2 shared. */
     anchors: z.number().int().positive().default(64),
-    /** LPAE-g: half of the K anchors are shared by all users (SPEC §3). */
+    /** LPAE-g: half of the K anchors are shared by all users (method.md §3). */
     sharedAnchors: z.boolean().default(false),
     /**
-     * How the K cosines are reduced (SPEC §3): 'sum' is LPAE's code (τ_s = 1/K), 'mean' the paper's
+     * How the K cosines are reduced (method.md §3): 'sum' is LPAE's code (τ_s = 1/K), 'mean' the paper's
      * text; the result is then divided by scoreTemperature.
      */
     scoreReduction: z.enum(['sum', 'mean']).default('sum'),
-    /** s = reduce_k cos(h_o, a_uk) / scoreTemperature; 1 with 'sum' is the SPEC §3 default. */
+    /** s = reduce_k cos(h_o, a_uk) / scoreTemperature; 1 with 'sum' is the method.md §3 default. */
     scoreTemperature: z.number().positive().default(1),
     /** Users 0..numUsers-1 of the dataset folder the model is trained on. */
     numUsers: z.number().int().positive(),

@@ -1,4 +1,4 @@
-/** The model layer's public surface (DESIGN.md: small public surface per module). */
+/** The model layer's public surface (architecture.md §2). */
 export {
   BACKBONE_KINDS,
   BackboneConfigSchema,

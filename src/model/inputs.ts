@@ -1,5 +1,5 @@
 /**
- * What a backbone reads for a set of items (SPEC §2.1): normalised NHWC images or precomputed
+ * What a backbone reads for a set of items (method.md §2.1): normalised NHWC images or precomputed
  * feature vectors, addressed by global item id. A gather makes one typed-array copy, fed to a graph
  * as it is.
  */

@@ -1,12 +1,12 @@
 /**
- * The personalised outfit model (SPEC §2–§3), read top to bottom:
+ * The personalised outfit model (method.md §2–§3), read top to bottom:
  *
  *   item inputs ─backbone→ f [u,F] ─item embedding→ e [u,d] ─gather into slots→ [n,S,d]
  *     ─Set Transformer→ z [n,d] ─projection W_t, normalise→ ĥ [n,d] ─· Σ_k â_uk / τ→ s [n]
  *
  * The pieces are graph builders (`itemEmbedding`, `outfitEmbedding`, `projectOutfits`): the
  * training step (src/train/step-graph.ts) and the inference graphs below are built from the same
- * functions, so the model exists once. Items are processed once per DISTINCT item (SPEC §2.1) and
+ * functions, so the model exists once. Items are processed once per DISTINCT item (method.md §2.1) and
  * only then gathered into outfit slots. Weights are typed arrays in a ParamTable, fed to ONNX
  * Runtime at every call without copies.
  */
@@ -91,13 +91,13 @@ export class OutfitModel {
     const d = cfg.dim;
     this.backbone = new Backbone(cfg.backbone, this.params, rng.fork('backbone'));
     const F = this.backbone.outDim;
-    // item embedding e = Dropout(ReLU(LN(W f + b))) (SPEC §2.2)
+    // item embedding e = Dropout(ReLU(LN(W f + b))) (method.md §2.2)
     this.params.create('embed.linear.weight', [F, d], 'itemEmbedding', heUniform(rng.fork('itemEmbedding'), F));
     this.params.create('embed.linear.bias', [d], 'itemEmbedding', zerosInit);
     this.params.create('embed.norm.weight', [d], 'itemEmbedding', onesInit);
     this.params.create('embed.norm.bias', [d], 'itemEmbedding', zerosInit);
     createSetTransformerParams(d, cfg.heads, this.params, rng.fork('setTransformer'));
-    // outfit projection h = W_t z + b_t (SPEC §3); W_t ~ N(0, 2/d) as in LPAE's code
+    // outfit projection h = W_t z + b_t (method.md §3); W_t ~ N(0, 2/d) as in LPAE's code
     this.params.create('projection.weight', [d, d], 'projection', normalInit(rng.fork('projection'), Math.sqrt(2 / d)));
     this.params.create('projection.bias', [d], 'projection', zerosInit);
     this.anchors = new AnchorTable(cfg.numUsers, userAnchorCount(cfg), sharedAnchorCount(cfg), d, this.params, rng.fork('anchors'));
@@ -127,7 +127,7 @@ export class OutfitModel {
     return counts;
   }
 
-  // ---- the model as graph pieces (SPEC §2–§3) ------------------------------------------------
+  // ---- the model as graph pieces (method.md §2–§3) ------------------------------------------------
 
   /** e = Dropout(ReLU(LN(W f + b))) of distinct items: inputs [u, …] → [u, d]; `dropMask` [u, d] or null. */
   itemEmbedding(g: Graph, w: WeightOf, inputs: Value, dropMask: Value | null): Value {
@@ -138,19 +138,19 @@ export class OutfitModel {
 
   /**
    * z [n, d]: the rows `gatherIndex` [n·S] of the item table `e` [u, d] placed in S slots, through the
-   * Set Transformer; `keyBias` [n, 1, 1, S] masks padded slots (SPEC §2.3).
+   * Set Transformer; `keyBias` [n, 1, 1, S] masks padded slots (method.md §2.3).
    */
   outfitEmbedding(g: Graph, w: WeightOf, e: Value, gatherIndex: Value, keyBias: Value, n: number | string, slots: number): Value {
     const x = g.reshape(g.gather(e, gatherIndex), [n, slots, this.baseConfig.dim]);
     return setTransformer(g, w, this.baseConfig.heads, x, keyBias);
   }
 
-  /** ĥ_o = normalise(W_t z_o + b_t): [n, d] → [n, d] (SPEC §3). */
+  /** ĥ_o = normalise(W_t z_o + b_t): [n, d] → [n, d] (method.md §3). */
   projectOutfits(g: Graph, w: WeightOf, z: Value): Value {
     return g.l2Normalize(g.linear(z, w('projection.weight'), w('projection.bias')));
   }
 
-  /** s = reduce_k cos / τ: sum → divide by τ; mean → divide by K·τ (SPEC §3). */
+  /** s = reduce_k cos / τ: sum → divide by τ; mean → divide by K·τ (method.md §3). */
   get scoreDivisor(): number {
     const k = this.baseConfig.scoreReduction === 'mean' ? this.anchors.totalK : 1;
     return k * this.baseConfig.scoreTemperature;
@@ -267,7 +267,7 @@ export class OutfitModel {
 
   // ---- users ----------------------------------------------------------------------------------
 
-  /** Adds `count` cold users with fresh anchors (SPEC §5); returns the first new id. */
+  /** Adds `count` cold users with fresh anchors (method.md §5); returns the first new id. */
   addUsers(count: number, rng: Rng): number {
     return this.anchors.addUsers(count, rng);
   }

@@ -1,5 +1,5 @@
 /**
- * Set Transformer outfit encoder (SPEC §2.3; Lee et al. 2019): `z_o = PMA(SAB(SAB(e_1..e_n)))`,
+ * Set Transformer outfit encoder (method.md §2.3; Lee et al. 2019): `z_o = PMA(SAB(SAB(e_1..e_n)))`,
  * h heads, per-head scaling 1/sqrt(d/h).
  *
  * Variable length: outfits are padded to the batch's longest; a key bias of 0 (real slot) or
@@ -40,7 +40,7 @@ export function createSetTransformerParams(dim: number, heads: number, params: P
 }
 
 /**
- * MAB with an already projected query `qp` [n|1, Sq, d] and keys `y` [n, Sk, d] (SPEC §2.3):
+ * MAB with an already projected query `qp` [n|1, Sq, d] and keys `y` [n, Sk, d] (method.md §2.3):
  * `H = LN(Q' + MultiHead(Q', K, K))`, `out = LN(H + ReLU(H W_o + b_o))`.
  */
 function attend(g: Graph, w: WeightOf, prefix: string, heads: number, qp: Value, y: Value, keyBias: Value): Value {
@@ -85,7 +85,7 @@ export function setTransformer(g: Graph, w: WeightOf, heads: number, x: Value, k
 }
 
 /**
- * Key bias [n·S] (to feed as [n, 1, 1, S]) from a slot table (SPEC §2.3 masking): 0 where
+ * Key bias [n·S] (to feed as [n, 1, 1, S]) from a slot table (method.md §2.3 masking): 0 where
  * `slotIndex[i] >= 0`, MASKED_LOGIT where it is −1 (padding).
  */
 export function keyBiasFromSlots(slotIndex: Int32Array): Float32Array {

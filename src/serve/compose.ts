@@ -1,16 +1,16 @@
 /**
- * Outfit composition: a user's top-k outfits built from a catalog, one item per slot (SPEC §1:
- * top, bottom, shoe; two tops where the set allows, SPEC §6.1 519/32).
+ * Outfit composition: a user's top-k outfits built from a catalog, one item per slot (method.md §1:
+ * top, bottom, shoe; two tops where the set allows, method.md §6.1 519/32).
  *
  * Every combination is a candidate — |tops|·|bottoms|·|shoes| of them, 10^12 at Polyvore scale —
  * so the search is:
  *   1. item embeddings of the whole catalog computed once (ItemEmbeddingCache), and each item's
  *      first-order score: the model score of the single-item outfit {x} (the Set Transformer takes
- *      any set size, SPEC §2.3), ĥ_{x}·v_u / divisor, precomputed as ĥ_{x} for every item;
+ *      any set size, method.md §2.3), ĥ_{x}·v_u / divisor, precomputed as ĥ_{x} for every item;
  *   2. per category, the `retrieve` items with the best first-order score for the user;
  *   3. a beam search over the slots (required slots first, the optional second top last) where
  *      each partial or complete outfit is scored by the FULL model (Set Transformer over the items
- *      chosen so far, SPEC §2–§3), keeping the best `beam` per stage.
+ *      chosen so far, method.md §2–§3), keeping the best `beam` per stage.
  * `fixed` pins items into their category's slots ("complete my outfit"); `exclude` removes items.
  * `exhaustive` scores every combination, to measure the search's recall on small catalogs.
  */
@@ -37,7 +37,7 @@ export interface ComposeOptions {
 export interface ComposedOutfit {
   /** Global item ids in slot order; -1 for an absent optional slot. */
   readonly items: number[];
-  /** s(u, o) (SPEC §3). */
+  /** s(u, o) (method.md §3). */
   readonly score: number;
 }
 
@@ -136,7 +136,7 @@ export class OutfitComposer {
 
   /**
    * Full-model scores of outfits (n·slots global ids, -1 = absent) for a user vector Σ_k â_uk:
-   * s = ĥ_o·v / divisor (SPEC §3), the same value OutfitModel.scoreProjected gives.
+   * s = ĥ_o·v / divisor (method.md §3), the same value OutfitModel.scoreProjected gives.
    */
   async scoreItems(userVector: Float32Array, items: Int32Array, slots: number): Promise<Float32Array> {
     const d = this.dim;
@@ -355,7 +355,7 @@ export async function measureComposeRecall(composer: OutfitComposer, userVectors
   };
 }
 
-/** Order-free key of an outfit (an outfit is a set, SPEC §1). */
+/** Order-free key of an outfit (an outfit is a set, method.md §1). */
 export function outfitKey(items: ArrayLike<number>): string {
   return Array.from(items)
     .filter((i) => i >= 0)

@@ -1,7 +1,7 @@
 /**
  * The library API of the serving layer: a trained run plus a dataset folder (its catalog of items)
  * answer "score these outfits for this user", "rank them", "compose this user's best outfits" and
- * "make a user from these outfits" (SPEC §3, §5).
+ * "make a user from these outfits" (method.md §3, §5).
  *
  * User ids are non-negative integers: 0..runUsers-1 are the run's own users (the user index of the
  * set it was trained on); onboarded users get runUsers, runUsers+1, ... in creation order and are
@@ -49,7 +49,7 @@ export class UnknownItemError extends UserError {
 /** An item given by global id or by image name. */
 export type ItemRef = number | string;
 
-/** One outfit as given by a caller: one entry per slot of the set (SPEC §6.1 order), null = empty optional slot. */
+/** One outfit as given by a caller: one entry per slot of the set (method.md §6.1 order), null = empty optional slot. */
 export type OutfitRefs = ReadonlyArray<ItemRef | null>;
 
 export interface ItemInfo {
@@ -68,7 +68,7 @@ export interface RankedOutfit {
 }
 
 export interface OnboardOptions {
-  /** SPEC §5 strategy, default 'so'. */
+  /** method.md §5 strategy, default 'so'. */
   strategy?: ColdStartStrategy;
   label?: string | null;
 }
@@ -150,7 +150,7 @@ export class Recommender {
       this.cache = cache;
       this.composer = composer;
       const byCategory = catalogByCategory(set);
-      // SO negatives: random mixes from the training pool (SPEC §6.2), or the whole catalog when no training split was read
+      // SO negatives: random mixes from the training pool (method.md §6.2), or the whole catalog when no training split was read
       const train = set.splits.train.posi;
       this.pools = train.users.length > 0 ? itemPoolsFromTable(set, train) : { byCategory, categoryOf: set.catalog.category };
       for (const user of this.store.all()) this.remember(user);
@@ -166,7 +166,7 @@ export class Recommender {
     if (inputs.count !== set.catalog.names.length) {
       throw new Error(`Recommender: ${inputs.count} item inputs for ${set.catalog.names.length} catalog items`);
     }
-    // every catalog item embedded once (SPEC §2.1); composing and ranking run only the Set Transformer
+    // every catalog item embedded once (method.md §2.1); composing and ranking run only the Set Transformer
     const cache = await ItemEmbeddingCache.build(model, inputs);
     const composer = await OutfitComposer.create(model, cache, set.slotCategories, set.catalog.category, catalogByCategory(set));
     return new Recommender(parts, opts, cache, composer);
@@ -199,7 +199,7 @@ export class Recommender {
     return [...this.onboarded.values()].sort((a, b) => a.id - b.id);
   }
 
-  /** Σ_k â_uk (own + shared anchors) of a user: score = ĥ·v / divisor (SPEC §3). */
+  /** Σ_k â_uk (own + shared anchors) of a user: score = ĥ·v / divisor (method.md §3). */
   userVector(id: number): Float32Array {
     const known = this.userVectorOf.get(id);
     if (known) return known;
@@ -225,7 +225,7 @@ export class Recommender {
   }
 
   /**
-   * Creates a user from a few outfits (SPEC §5, SO by default), stores it and returns it with its id.
+   * Creates a user from a few outfits (method.md §5, SO by default), stores it and returns it with its id.
    * The fit is seeded by the recommender seed and the number of users created so far.
    */
   async onboard(outfits: ReadonlyArray<OutfitRefs>, opts: OnboardOptions = {}): Promise<StoredUser & { ms: number }> {
@@ -318,7 +318,7 @@ export class Recommender {
   }
 
   /**
-   * Validates outfits given per slot (SPEC §6.1 order: top, bottom, shoe; or top, top-or-null,
+   * Validates outfits given per slot (method.md §6.1 order: top, bottom, shoe; or top, top-or-null,
    * bottom, shoe) and returns them as a table. Errors name the outfit, the slot and the problem.
    */
   outfitTable(outfits: ReadonlyArray<OutfitRefs>): OutfitTable {
@@ -348,7 +348,7 @@ export class Recommender {
     return { slots, users: new Int32Array(outfits.length), items };
   }
 
-  /** s(user, o) for each outfit (SPEC §3). */
+  /** s(user, o) for each outfit (method.md §3). */
   async scoreOutfits(user: number, outfits: ReadonlyArray<OutfitRefs> | OutfitTable): Promise<Float32Array> {
     const v = this.userVector(user);
     const table = isTable(outfits) ? outfits : this.outfitTable(outfits);
@@ -446,7 +446,7 @@ function sumOfUnitRows(values: Float32Array, d: number): Float32Array {
   return out;
 }
 
-/** A user's vector from their own anchors [Ku, d] plus the shared-anchor sum (SPEC §3). */
+/** A user's vector from their own anchors [Ku, d] plus the shared-anchor sum (method.md §3). */
 export function userVectorFromAnchors(anchors: Float32Array, d: number, sharedSum: Float32Array): Float32Array {
   const v = sumOfUnitRows(anchors, d);
   for (let t = 0; t < d; t++) v[t] += sharedSum[t];

@@ -1,7 +1,7 @@
 /**
  * Persistence of onboarded (cold) users: a better-sqlite3 database next to the run
  * (`<run>/users.sqlite` by default). Each row keeps the user's fitted anchors (float32 BLOB,
- * SPEC §3 shape [K, d]), the outfits they were fitted from, the strategy (SPEC §5) and the
+ * method.md §3 shape [K, d]), the outfits they were fitted from, the strategy (method.md §5) and the
  * creation time, so a restarted server serves the same users with the same scores.
  *
  * User ids: 0..runUsers-1 are the run's training users; onboarded users get runUsers,
@@ -16,9 +16,9 @@ import { UserError } from '../errors.js';
 export interface StoreShape {
   /** Number of the run's own users; onboarded ids start here. */
   readonly runUsers: number;
-  /** Anchors per user (SPEC §3 K). */
+  /** Anchors per user (method.md §3 K). */
   readonly anchorsPerUser: number;
-  /** Anchor dimension (SPEC §3 d). */
+  /** Anchor dimension (method.md §3 d). */
   readonly dim: number;
   /** Identifies the run (e.g. a hash of its config and weights), checked on open. */
   readonly runFingerprint: string;
@@ -30,7 +30,7 @@ export interface StoredUser {
   readonly anchors: Float32Array;
   /** The outfits the anchors were fitted from: global item ids per outfit. */
   readonly outfits: number[][];
-  /** 'so' | 'su' | 'sa' (SPEC §5). */
+  /** 'so' | 'su' | 'sa' (method.md §5). */
   readonly strategy: string;
   /** Optional label given at onboarding. */
   readonly label: string | null;

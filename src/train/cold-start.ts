@@ -1,9 +1,9 @@
 /**
- * Cold (new) users (SPEC §5; paper-notes §2.7, §7.6): anchors for a user the model never saw,
+ * Cold (new) users (method.md §5): anchors for a user the model never saw,
  * from a few of their outfits, with every trained weight frozen.
  *
  * - `so` (LPAE "learning by optimisation"): fresh anchors U(±sqrt(3/d)) optimised with Adam on the
- *   user's outfits against sampled random-mix negatives, softmax objective (SPEC §4 Eq. T;
+ *   user's outfits against sampled random-mix negatives, softmax objective (method.md §4 Eq. T;
  *   optionally plus LPAE's anchor regulariser). Only the anchors move, so the outfits' projected
  *   embeddings ĥ are computed ONCE (one backbone + Set Transformer pass) and each step is a few
  *   [n, d]·[d] products in plain JS: fitting one user from 5 outfits takes a fraction of a second.
@@ -32,17 +32,17 @@ export type ColdStartStrategy = (typeof COLD_START_STRATEGIES)[number];
 export type NewUserOutfits = OutfitTable | ReadonlyArray<ReadonlyArray<number>>;
 
 export interface ColdStartOptions {
-  /** 'so' (default), 'su' or 'sa' (SPEC §5). */
+  /** 'so' (default), 'su' or 'sa' (method.md §5). */
   strategy?: ColdStartStrategy;
   /** Randomness of the SO initialisation and negative draws. */
   rng: Rng;
-  /** Items per category that random-mix negatives are drawn from (SPEC §6.2); required by SO. */
+  /** Items per category that random-mix negatives are drawn from (method.md §6.2); required by SO. */
   pools?: ItemPools;
   /** SO: Adam steps (default 150). */
   steps?: number;
   /** SO: Adam learning rate (default 0.02; anchors start at |a| ≈ sqrt(3/d)·sqrt(d/3) = 1). */
   lr?: number;
-  /** SO: M, negatives per positive in each step's softmax (SPEC §4: 10). */
+  /** SO: M, negatives per positive in each step's softmax (method.md §4: 10). */
   negatives?: number;
   /**
    * SO: random-mix negatives drawn (and embedded) once per positive; each step uses M of them.
@@ -50,7 +50,7 @@ export interface ColdStartOptions {
    */
   negativePool?: number;
   /**
-   * SO: weight of LPAE's anchor regulariser L_reg (SPEC §3); needs Ku ≤ d. Default 0: the objective
+   * SO: weight of LPAE's anchor regulariser L_reg (method.md §3); needs Ku ≤ d. Default 0: the objective
    * is Eq. T alone, as the softmax-family trainer uses it (L_reg belongs to the `lpae` objective,
    * where 0.01 is LPAE's weight). It costs a K×K Cholesky per step, most of an SO fit's time.
    */
@@ -73,7 +73,7 @@ export const COLD_START_DEFAULTS = {
   regWeight: 0,
 };
 
-/** Anchors [Ku·d] for one new user (SPEC §5). */
+/** Anchors [Ku·d] for one new user (method.md §5). */
 export async function fitAnchorsForNewUser(model: OutfitModel, inputs: ItemInputSource, outfits: NewUserOutfits, opts: ColdStartOptions): Promise<Float32Array> {
   return (await fitAnchorsForNewUsers(model, inputs, [outfits], opts))[0];
 }
@@ -220,7 +220,7 @@ async function fitByOptimisation(model: OutfitModel, inputs: ItemInputSource, ta
     regWeight,
   };
   const anchors = new Float64Array(users * ku * d);
-  const limit = Math.sqrt(3 / d); // SPEC §3 anchor initialisation
+  const limit = Math.sqrt(3 / d); // method.md §3 anchor initialisation
   for (let i = 0; i < anchors.length; i++) anchors[i] = rng.uniform(-limit, limit);
   const adam = new AdamState(anchors.length, lr);
   const nPos = posIndex.length;
@@ -261,14 +261,14 @@ export interface AnchorProblem {
   posUsers: Int32Array;
   /** Σ â over the frozen shared anchors (LPAE-g), zeros otherwise: [d]. */
   shared: Float64Array;
-  /** Score divisor (SPEC §3 reduction and temperature). */
+  /** Score divisor (method.md §3 reduction and temperature). */
   divisor: number;
-  /** Weight of L_reg (SPEC §3). */
+  /** Weight of L_reg (method.md §3). */
   regWeight: number;
 }
 
 /**
- * Σ_u [ mean over u's positives of Eq. T (SPEC §4) + regWeight · (tr G_u − log det G_u) (SPEC §3) ]
+ * Σ_u [ mean over u's positives of Eq. T (method.md §4) + regWeight · (tr G_u − log det G_u) (method.md §3) ]
  * and its gradient w.r.t. the anchors [users, Ku, d]. `negRows[p·m + j]` is negative j of positive p.
  * Score s(u, o) = ĥ_o · (Σ_k a_uk/|a_uk| + shared) / divisor.
  */
@@ -367,7 +367,7 @@ class AdamState {
 }
 
 /**
- * A type-aware random mix for positive `r` of `t` (SPEC §6.2): each present item replaced by a
+ * A type-aware random mix for positive `r` of `t` (method.md §6.2): each present item replaced by a
  * uniform item of its category from the pools, no item twice, never a copy of the user's outfits.
  */
 function drawRandomMix(t: OutfitTable, r: number, pools: ItemPools, own: Set<string>, rng: Rng, out: Int32Array, at: number): void {
@@ -395,7 +395,7 @@ function hasRepeat(items: Int32Array, at: number, slots: number): boolean {
   return false;
 }
 
-/** Order-free key of one outfit (an outfit is a set, SPEC §1). */
+/** Order-free key of one outfit (an outfit is a set, method.md §1). */
 function outfitKey(items: Int32Array, at: number, slots: number): string {
   const present: number[] = [];
   for (let j = 0; j < slots; j++) if (items[at + j] >= 0) present.push(items[at + j]);

@@ -1,9 +1,9 @@
 /**
  * The project's main job end to end on built-in defaults (`outfitrec demo`): write a small
- * synthetic set (SPEC §6.3), train a wide softmax teacher, distill a narrow fnd+cl student from it
- * (SPEC §4), train the same narrow student alone with softmax (the control FND must beat), and
+ * synthetic set (method.md §6.3), train a wide softmax teacher, distill a narrow fnd+cl student from it
+ * (method.md §4), train the same narrow student alone with softmax (the control FND must beat), and
  * evaluate all of them on the test split next to the ground-truth oracle and a random scorer, on
- * the same candidates (SPEC §7).
+ * the same candidates (method.md §7).
  *
  * Sized for a few minutes on 2 CPU cores: the images are fed at 14 px and the models are small, so
  * the figures show the pipeline working, not the method's ceiling (docs/results.md has those).
@@ -150,7 +150,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   return { root, set: setName, rows, table, interrupted: false };
 }
 
-/** The first tuples_<set> folder of a synthetic root, in SPEC §6.1 order. */
+/** The first tuples_<set> folder of a synthetic root, in method.md §6.1 order. */
 function firstSetIn(root: string): string {
   for (const s of ['630', '53', '519', '32']) if (existsSync(join(root, `tuples_${s}`))) return s;
   throw new Error(`${root}: no tuples_<set> folder`);

@@ -1,5 +1,5 @@
 /**
- * False Negative Distillation, the teacher's side (SPEC §4 Eq. S; paper-notes §4.2):
+ * False Negative Distillation, the teacher's side (method.md §4 Eq. S):
  *
  * - the teacher is a finished run folder (config.json + best weights), loaded once and frozen;
  * - its item embeddings are computed ONCE per run for every training item (ItemEmbeddingCache),
@@ -55,7 +55,7 @@ export class FndTeacher {
     const inputs = student.sameInputs(run) ? student.inputs : await buildItemInputs(run.config, set);
     const train = set.splits.train.posi;
     // every item a training negative can hold: random mixes come from the train pool, hard
-    // negatives are other users' train positives (SPEC §6.2)
+    // negatives are other users' train positives (method.md §6.2)
     const cache = await ItemEmbeddingCache.build(run.model, inputs, ItemEmbeddingCache.itemsOf(train));
     let radius: Float32Array = new Float32Array(0);
     if (mode !== 'sample') {
@@ -124,7 +124,7 @@ export function averagePhiRows(phi: Float32Array, m: number): Float32Array {
 }
 
 /**
- * r̂_u = mean (or max) over u's training positives of d^T = −s^T (SPEC §4). A user without
+ * r̂_u = mean (or max) over u's training positives of d^T = −s^T (method.md §4). A user without
  * training positives gets NaN, which would poison the loss, so that is an error.
  */
 export function userRadius(users: Int32Array, teacherScores: Float32Array, numUsers: number, mode: 'mean' | 'max'): Float32Array {

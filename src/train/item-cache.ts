@@ -1,6 +1,6 @@
 /**
  * Inference through a FROZEN model with each item embedded once (docs/architecture.md: a frozen
- * teacher's item features are computed once per run, not per step; SPEC §2.1). The cache holds the
+ * teacher's item features are computed once per run, not per step; method.md §2.1). The cache holds the
  * item embeddings e = itemEmbedding(backbone(item)) of the items it was built for — d floats per
  * item, so a full-size catalog costs tens of MB where AlexNet's 4096-d features would cost GBs —
  * and runs only the Set Transformer and projection per outfit; the anchors' side is a dot product.

@@ -1,5 +1,5 @@
 /**
- * Training objectives (SPEC §4) as graph builders: each takes score or embedding values of a graph
+ * Training objectives (method.md §4) as graph builders: each takes score or embedding values of a graph
  * and returns a scalar loss value, which the training step differentiates. No weights, no
  * randomness, so they can be tested on hand-built inputs.
  */
@@ -8,7 +8,7 @@ import { ConfigError } from '../errors.js';
 
 /**
  * LPAE soft-margin pairwise loss over EVERY positive/negative pair of the batch, across users
- * (SPEC §4 "Pairwise"; LPAE's code pairs all B×B'): `mean_{p,n} log(1 + exp(-(s⁺_p - s⁻_n)))`.
+ * (method.md §4 "Pairwise"; LPAE's code pairs all B×B'): `mean_{p,n} log(1 + exp(-(s⁺_p - s⁻_n)))`.
  * The 0.01·L_reg anchor term is added by the trainer, not here.
  */
 export function pairwiseLoss(g: Graph, sPos: Value, sNeg: Value): Value {
@@ -18,7 +18,7 @@ export function pairwiseLoss(g: Graph, sPos: Value, sNeg: Value): Value {
 }
 
 /**
- * Sampled softmax over one positive and its M negatives (SPEC §4 Eq. T):
+ * Sampled softmax over one positive and its M negatives (method.md §4 Eq. T):
  * `L_T = mean_b [ logsumexp(s⁺_b, s⁻_b1..s⁻_bM) - s⁺_b ]`.
  */
 export function softmaxLoss(g: Graph, sPos: Value, sNeg: Value): Value {
@@ -32,7 +32,7 @@ export function softmaxLoss(g: Graph, sPos: Value, sNeg: Value): Value {
 export type FndForm = 'shift' | 'indicator';
 
 /**
- * False Negative Distillation (SPEC §4 Eq. S) as a shift of each negative's logit, computed from
+ * False Negative Distillation (method.md §4 Eq. S) as a shift of each negative's logit, computed from
  * the teacher's φ outside the graph (φ is a constant: no gradient reaches the teacher). The
  * student's loss is then `softmaxLoss(s⁺, s⁻ + shift)`.
  *
@@ -57,7 +57,7 @@ export interface ContrastiveOptions {
 }
 
 /**
- * Outfit-to-outfit InfoNCE (SPEC §4 "Contrastive"): cosine similarity over projected views, τ-scaled.
+ * Outfit-to-outfit InfoNCE (method.md §4 "Contrastive"): cosine similarity over projected views, τ-scaled.
  * For sample b the anchor v1_b has positive v2_b and negatives negViews_b (the 2M erase/replace
  * views of its own negatives); with `inBatch`, every view of every other sample b' ≠ b
  * (v1_b', v2_b' and negViews_b') is an extra negative. Symmetrised: the v2→v1 direction uses the

@@ -1,5 +1,5 @@
 /**
- * The contrastive projection head g (SPEC §4 "Contrastive"): a 2-layer MLP d→d→d with ReLU, as in
+ * The contrastive projection head g (method.md §4 "Contrastive"): a 2-layer MLP d→d→d with ReLU, as in
  * SimCLR. It exists only during training (the outfit embedding z is what the model keeps), so its
  * weights live in the run's optimizer.safetensors next to the optimizer slots, not in the model
  * weights.

@@ -1,5 +1,5 @@
 /**
- * The run folder (DESIGN.md "A run folder holds …"):
+ * The run folder (architecture.md §4.2):
  *
  *   config.json             the resolved RunConfig (model completed from the data)
  *   weights.safetensors     latest model weights (end of the last finished epoch)

@@ -1,5 +1,5 @@
 /**
- * Rebuilding a trained model from its run folder alone (DESIGN.md: `eval` and `serve` need nothing
+ * Rebuilding a trained model from its run folder alone (architecture.md §4.1: `eval` and `serve` need nothing
  * else): config.json says how to load the data inputs and build the model; best.safetensors (or
  * weights.safetensors) holds the weights.
  */
@@ -17,7 +17,7 @@ import { OutfitModel } from '../model/outfit-model.js';
 import { Rng } from '../rng.js';
 import { readJson, readState, resolveWeightsFile, RUN_FILES, type BestPointer, type TrainState } from './run-folder.js';
 
-/** What the backbone reads for every item of `set` (SPEC §2.1): images from the cache, or precomputed features. */
+/** What the backbone reads for every item of `set` (method.md §2.1): images from the cache, or precomputed features. */
 export async function buildItemInputs(
   cfg: UnresolvedRunConfig | RunConfig,
   set: PolyvoreSet,
@@ -79,7 +79,7 @@ export async function loadRun(dir: string, opts: LoadRunOptions = {}): Promise<L
   if (set.numUsers !== config.model.numUsers) {
     throw new UserError(
       `${dir}: the model has ${config.model.numUsers} users but ${set.dir} has ${set.numUsers}; ` +
-        `a run scores the users of the set it was trained on (cold users: see SPEC §5)`,
+        `a run scores the users of the set it was trained on (cold users: see docs/method.md §5)`,
     );
   }
   const { path, epoch } = resolveWeightsFile(dir, opts.weights ?? 'best');

@@ -1,5 +1,5 @@
 /**
- * Reduce-on-plateau learning-rate schedule on validation AUC (paper-notes §2.6, LPAE's
+ * Reduce-on-plateau learning-rate schedule on validation AUC (method.md §4 "Training loop"; LPAE's
  * `ReduceLROnPlateau(mode=max, factor 0.5, patience 10, cooldown 10)`), with PyTorch's semantics:
  * an epoch is an improvement when `metric > best · (1 + threshold)`; after `patience` epochs
  * without one the rate is multiplied by `factor` (floored at `minLr`) and `cooldown` epochs follow

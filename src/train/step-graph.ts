@@ -1,6 +1,6 @@
 /**
  * One training step as ONE ONNX Runtime call (docs/architecture.md "Engine"): forward pass, the
- * objective (SPEC §4) and the gradient of every weight it touches, built from the model's own graph
+ * objective (method.md §4) and the gradient of every weight it touches, built from the model's own graph
  * pieces and differentiated by the engine's autodiff.
  *
  * What goes in is only what the step touches: the batch's distinct items (each through the

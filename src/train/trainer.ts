@@ -1,14 +1,14 @@
 /**
- * The training loop (SPEC §4; DESIGN.md run folder, progress, Ctrl-C).
+ * The training loop (method.md §4; architecture.md §4.2 run folder, §4.5 progress and Ctrl-C).
  *
  * Per step: the batch's positives, their M negatives and (with CL) the 2 + 2M augmented views of
  * every sample are packed into ONE table whose distinct items go through the backbone once
- * (SPEC §2.1); the main loss uses the un-augmented outfits only (SPEC §4 "Total"), L_CL the views.
+ * (method.md §2.1); the main loss uses the un-augmented outfits only (method.md §4 "Total"), L_CL the views.
  * Forward pass, loss and gradients are one ONNX Runtime call (step-graph.ts); the optimizer
  * (optimizer.ts) decays, clips and applies them, touching only the batch users' anchor rows. The
  * step's randomness (batches, views, dropout masks) derives from (seed, epoch, step), so a resumed
  * run draws exactly what the uninterrupted run would have. Every epoch ends with
- * validation (SPEC §7 metrics on the val split), the plateau schedule, the best checkpoint, early
+ * validation (method.md §7 metrics on the val split), the plateau schedule, the best checkpoint, early
  * stopping, one metrics.jsonl line and an atomic checkpoint (src/train/run-folder.ts).
  */
 import { existsSync, mkdirSync } from 'node:fs';
@@ -82,7 +82,7 @@ export interface TrainResult {
   metrics: EpochRecord[];
   /** Stopped by SIGINT / abort: the run folder holds the last finished epoch. */
   interrupted: boolean;
-  /** Parameter counts of the model (SPEC §7 "Report also"). */
+  /** Parameter counts of the model (method.md §7 "Report also"). */
   params: Record<string, number>;
 }
 
@@ -432,7 +432,7 @@ class Trainer {
     let total = result.total;
     let reg: number | undefined;
     if (cfg.method === 'lpae') {
-      // LPAE's anchor regulariser (SPEC §3), in closed form outside the graph: its gradient goes
+      // LPAE's anchor regulariser (method.md §3), in closed form outside the graph: its gradient goes
       // into the fed rows' gradient
       const r = this.model.anchors.regularizer(batch.users);
       reg = r.value;
@@ -477,7 +477,7 @@ class Trainer {
   }
 
   /**
-   * The CL views of a batch (SPEC §4): v1 and v2 of every positive and, per sample, 2M views of its
+   * The CL views of a batch (method.md §4): v1 and v2 of every positive and, per sample, 2M views of its
    * negatives, grouped per sample (rows s·2M .. s·2M+2M-1 belong to sample s).
    */
   private contrastiveViews(batch: TrainingBatch, rng: Rng): { v1: OutfitTable; v2: OutfitTable; negatives: OutfitTable; perSample: number } {
@@ -501,7 +501,7 @@ class Trainer {
     return { v1, v2, negatives: selectRows(concatTables([a, c]), order), perSample: 2 * m };
   }
 
-  /** Validation AUC / NDCG (SPEC §7) on the fixed val candidates, items embedded once. */
+  /** Validation AUC / NDCG (method.md §7) on the fixed val candidates, items embedded once. */
   private async validate(): Promise<ValMetrics> {
     const cache = await ItemEmbeddingCache.build(this.model, this.inputs, ItemEmbeddingCache.itemsOf(this.valCandidates.table));
     const report = await evaluateCandidates(this.set, 'val', this.valCandidates, (table) => cache.scoreTable(table), { fitb: false });

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 /**
  * Writes a file atomically: a temp file in the same folder, fsync, then rename over the target.
  * A process killed at any moment leaves either the old file or the new one, never half of one
- * (DESIGN.md: checkpoints and run folders are written atomically).
+ * (architecture.md §4.2: checkpoints and run folders are written atomically).
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   mkdirSync(dirname(path), { recursive: true });

@@ -1,5 +1,5 @@
 /**
- * Progress display for long work (DESIGN.md "Rules of the house"): on a TTY a single redrawn bar
+ * Progress display for long work (architecture.md §4.5): on a TTY a single redrawn bar
  * with rate and ETA; otherwise (logs, CI, pipes) plain lines at most every `intervalMs`, so a
  * captured log stays short.
  */

@@ -49,7 +49,7 @@ before(async () => {
 });
 
 describe('data synth: layout', () => {
-  it('writes the SPEC §6.1 layout for the four sets, loadable by the reader with every image present', () => {
+  it('writes the method.md §6.1 layout for the four sets, loadable by the reader with every image present', () => {
     assert.deepEqual(report.sets.map((s) => s.set), SETS);
     for (const s of SETS) {
       const set = sets.get(s)!;

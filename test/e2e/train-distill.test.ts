@@ -1,5 +1,5 @@
 /**
- * End to end on a small synthetic set (SPEC §6.3): train a softmax teacher, distill an fnd+cl
+ * End to end on a small synthetic set (method.md §6.3): train a softmax teacher, distill an fnd+cl
  * student from it, evaluate the student with `outfitrec eval --run` from its run folder alone,
  * and kill a training process (SIGKILL) after its first checkpoint, then finish it with --resume.
  *

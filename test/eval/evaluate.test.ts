@@ -79,7 +79,7 @@ describe('evaluateScorer', () => {
     assert.ok(constant.ndcg < 0.2, `constant NDCG ${constant.ndcg}`);
   });
 
-  it('random scores sit near the SPEC §7 sanity values on resampled negatives', async () => {
+  it('random scores sit near the method.md §7 sanity values on resampled negatives', async () => {
     const r = await evaluateScorer(set, 'test', randomScorer(new Rng(3)), { negatives: 'random', rng: new Rng(4) });
     assert.equal(r.negatives, 'random');
     assert.ok(Math.abs(r.auc - 0.5) < 0.03, `AUC ${r.auc}`);

@@ -81,7 +81,7 @@ test('experiment all --quick on the tiny preset: report, resume, interrupted cel
     assert.equal(csvRows(join(out, 'fn-gain.csv')).length, 2);
     const alpha = csvRows(join(out, 'ablation-alpha.csv'));
     assert.deepEqual(alpha.map((r) => r[0]), ['student alone (softmax)', '-1', '-0.5', '0', '1']);
-    // α = 0 is Eq. T exactly (SPEC §4) and draws the same batches: the same model as the student alone
+    // α = 0 is Eq. T exactly (method.md §4) and draws the same batches: the same model as the student alone
     assert.equal(alpha[3][1], alpha[0][1], `α=0 AUC ${alpha[3][1]} vs student alone ${alpha[0][1]}`);
     assert.equal(csvRows(join(out, 'ablation-augment.csv')).length, 5);
     assert.equal(csvRows(join(out, 'ablation-size.csv')).length, 2 * 2);

@@ -6,7 +6,7 @@ import { Rng } from '../../src/rng.js';
 const close = (actual: number, expected: number, eps = 1e-12): void =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
 
-/** The O(p·n) definition of SPEC §7, as an independent check of the sort-based version. */
+/** The O(p·n) definition of method.md §7, as an independent check of the sort-based version. */
 function bruteAuc(pos: number[], neg: number[]): number {
   let s = 0;
   for (const a of pos) for (const b of neg) s += a > b ? 1 : a === b ? 0.5 : 0;
@@ -144,7 +144,7 @@ describe('evaluateRanking', () => {
     );
     assert.deepEqual(b, a);
   });
-  it('random scores at 1:10 with 20–37 positives per user: AUC ≈ 0.5, NDCG ≈ 0.27 (SPEC §7 sanity)', () => {
+  it('random scores at 1:10 with 20–37 positives per user: AUC ≈ 0.5, NDCG ≈ 0.27 (method.md §7 sanity)', () => {
     const rng = new Rng(2021);
     const users: number[] = [];
     const labels: number[] = [];

@@ -52,7 +52,7 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return ab / Math.sqrt(aa * bb);
 }
 
-/** s(u,o) = (1/τ_s)·mean_k cos(h_o, a_uk) computed anchor by anchor (SPEC §3). */
+/** s(u,o) = (1/τ_s)·mean_k cos(h_o, a_uk) computed anchor by anchor (method.md §3). */
 function bruteForceScores(m: OutfitModel, z: Float32Array, users: Int32Array, tauS: number): number[] {
   const w = m.params.get('projection.weight').data;
   const b = m.params.get('projection.bias').data;
@@ -93,7 +93,7 @@ async function userVectorsViaGraph(m: OutfitModel, users: Int32Array): Promise<F
   return v;
 }
 
-describe('LPAE anchors and score (SPEC §3)', () => {
+describe('LPAE anchors and score (method.md §3)', () => {
   test('default score is the sum of cosines (τ_s = 1/K); mean with a temperature divides by K·τ', async () => {
     const users = Int32Array.from([0, 2, 2, 1, 0]);
     const z = randomZ(users.length, 3);

@@ -14,8 +14,8 @@ function backboneConfig(raw: Partial<BackboneConfig>): BackboneConfig {
   return BackboneConfigSchema.parse(raw);
 }
 
-describe('backbones (SPEC §2.1)', () => {
-  test('parameter counts: AlexNet-large 57,003,840 and AlexNet-small 12,957,504 (paper-notes §3.1)', () => {
+describe('backbones (method.md §2.1)', () => {
+  test('parameter counts: AlexNet-large 57,003,840 and AlexNet-small 12,957,504 (method.md §2.1)', () => {
     assert.equal(describeBackbone(backboneConfig({ kind: 'alexnet', width: 1, outDim: 4096 })).paramCount, 57_003_840);
     assert.equal(describeBackbone(backboneConfig({ kind: 'alexnet', width: 0.25, outDim: 1024 })).paramCount, 12_957_504);
     // conv trunk 2,469,696 + fc6 (256·36·1024 + 1024) + fc7 (1024·512 + 512)

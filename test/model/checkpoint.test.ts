@@ -34,7 +34,7 @@ function weightsOf(model: OutfitModel): Map<string, Float32Array> {
   return new Map(model.namedParams().map((p) => [p.name, p.data.slice()]));
 }
 
-describe('safetensors weights (DESIGN run folder)', () => {
+describe('safetensors weights (architecture.md §4.2)', () => {
   let dir: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'outfitrec-ckpt-'));

@@ -39,7 +39,7 @@ function batchFeeds(inputs: ReturnType<typeof features>, items: Int32Array, slot
   return { packed, n, feeds };
 }
 
-describe('OutfitModel (SPEC §2–§3)', () => {
+describe('OutfitModel (method.md §2–§3)', () => {
   test('the same seed gives the same weights; another seed does not', () => {
     const a = model(42);
     const b = model(42);
@@ -60,7 +60,7 @@ describe('OutfitModel (SPEC §2–§3)', () => {
     assert.deepEqual(m.paramCounts(), {
       backbone: 0,
       itemEmbedding: 512 * 128 + 128 + 2 * 128,
-      setTransformer: 199_808, // 3 MABs of 66,560 + the 128-d seed (paper-notes §3.3)
+      setTransformer: 199_808, // 3 MABs of 66,560 + the 128-d seed (method.md §2.3)
       projection: 128 * 128 + 128,
       anchors: 5_160_960,
       total: 65_920 + 199_808 + 16_512 + 5_160_960,
@@ -72,7 +72,7 @@ describe('OutfitModel (SPEC §2–§3)', () => {
   test('scoreTable equals scoring outfit by outfit, for any table length, with absent slots; repeated rows score the same', async () => {
     const m = model(7);
     const inputs = features(9, 3);
-    // 4 slots, -1 = missing second top (SPEC §6.1 519-style rows), repeated items across rows
+    // 4 slots, -1 = missing second top (method.md §6.1 519-style rows), repeated items across rows
     const table = {
       slots: 4,
       users: Int32Array.from([0, 3, 0, 1, 2]),

@@ -61,7 +61,7 @@ function weightsOf(model: OutfitModel): Map<string, number[] | Matrix> {
   );
 }
 
-/** SPEC §2.3 MAB in plain float64 JS, from the model's weights: the reference for the graph version. */
+/** method.md §2.3 MAB in plain float64 JS, from the model's weights: the reference for the graph version. */
 function referenceMab(w: Map<string, number[] | Matrix>, prefix: string, q: Matrix, y: Matrix, realKeys: boolean[], heads: number): Matrix {
   const linear = (x: Matrix, name: string, relu = false): Matrix => {
     const W = w.get(`${prefix}.${name}.weight`) as Matrix;
@@ -99,7 +99,7 @@ function referenceMab(w: Map<string, number[] | Matrix>, prefix: string, q: Matr
   return norm(hidden.map((row, i) => row.map((v, j) => v + ff[i][j])), 'ln1');
 }
 
-describe('Set Transformer (SPEC §2.3)', () => {
+describe('Set Transformer (method.md §2.3)', () => {
   test('key bias: 0 for real slots, MASKED_LOGIT (−1e9) for padding; padding gathers row 0', () => {
     const slots = Int32Array.from([3, -1, 0, -1]);
     assert.deepEqual(Array.from(keyBiasFromSlots(slots)), [0, MASKED_LOGIT, 0, MASKED_LOGIT]);
@@ -124,7 +124,7 @@ describe('Set Transformer (SPEC §2.3)', () => {
     assert.ok(maxAbsDiff(four, a.subarray(0, D)) > 1e-3);
   });
 
-  test('z = PMA(SAB(SAB(e))) matches a plain-JS evaluation of the SPEC §2.3 formulas, padding included', async () => {
+  test('z = PMA(SAB(SAB(e))) matches a plain-JS evaluation of the method.md §2.3 formulas, padding included', async () => {
     const model = smallModel(4);
     const features = randomFeatures(5, 17);
     const slotIndex = Int32Array.from([0, 1, 2, 3, -1, 4]);

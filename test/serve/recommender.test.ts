@@ -32,7 +32,7 @@ describe('Recommender on a trained tiny run (set 630)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('scores are the model\'s own scores (SPEC §3), for ids and image names alike', async () => {
+  test('scores are the model\'s own scores (method.md §3), for ids and image names alike', async () => {
     const outfits = [
       [top(0), bottom(0), shoe(0)],
       [top(3), bottom(5), shoe(7)],

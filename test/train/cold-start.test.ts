@@ -70,7 +70,7 @@ function makeModel(over: { sharedAnchors?: boolean } = {}): OutfitModel {
   );
 }
 
-describe('cold start (SPEC §5)', () => {
+describe('cold start (method.md §5)', () => {
   let inputs: ItemInputSource;
   before(() => {
     inputs = featureInputSource(clusteredFeatures(4), F);
@@ -81,7 +81,7 @@ describe('cold start (SPEC §5)', () => {
     const rng = new Rng(5);
     const shots = clusterOutfits(5, 0, 15, rng);
     const heldOut = clusterOutfits(40, 0, 15, rng.fork('held-out'));
-    // random-mix negatives of the whole catalog, as in evaluation (SPEC §7)
+    // random-mix negatives of the whole catalog, as in evaluation (method.md §7)
     const mixes = randomOutfits(200, rng.fork('mixes'));
     const started = performance.now();
     const anchors = await fitAnchorsForNewUser(model, inputs, shots, { strategy: 'so', rng: new Rng(1), pools });
@@ -170,7 +170,7 @@ describe('cold start (SPEC §5)', () => {
     }
     const brute = trace - Math.log(det);
     assert.ok(Math.abs(ours - brute) < 1e-9 * Math.abs(brute), `${ours} vs ${brute}`);
-    // the model's regulariser (SPEC §3 L_reg) on a user holding these anchors
+    // the model's regulariser (method.md §3 L_reg) on a user holding these anchors
     const model = OutfitModel.create(
       { backbone: { kind: 'features', width: 1, inputDim: F, outDim: 6 }, dim: 6, heads: 2, anchors: 4, numUsers: 2, dropout: 0 },
       new Rng(11),

@@ -34,7 +34,7 @@ describe('ItemEmbeddingCache (frozen-model inference, items embedded once)', () 
     await model.dispose();
   });
 
-  it('user radius r̂_u: mean or max of the teacher distance -s over the user positives (SPEC §4)', () => {
+  it('user radius r̂_u: mean or max of the teacher distance -s over the user positives (method.md §4)', () => {
     const users = Int32Array.of(0, 0, 1, 1, 1);
     const scores = Float32Array.of(2, 4, -1, 0, 1);
     assert.deepEqual([...userRadius(users, scores, 3, 'mean')].slice(0, 2), [-3, 0]);

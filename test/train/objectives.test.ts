@@ -1,5 +1,5 @@
 /**
- * The training objectives (SPEC §4) as graph builders, run in ONNX Runtime on hand-built scores:
+ * The training objectives (method.md §4) as graph builders, run in ONNX Runtime on hand-built scores:
  * values against hand computations, FND's shift (its sign included) and indicator forms, gradients.
  * Float64 graphs, so that "equals" can mean exactly.
  */
@@ -50,7 +50,7 @@ function assertClose(actual: number, expected: number, tol: number, what: string
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} vs ${expected}`);
 }
 
-describe('objectives (SPEC §4)', () => {
+describe('objectives (method.md §4)', () => {
   it('pairwise: mean softplus over every positive×negative pair, by hand on 2×2', async () => {
     const sPos = [2, -1];
     const sNeg = [0.5, 1];

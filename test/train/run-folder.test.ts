@@ -49,7 +49,7 @@ function stageAll(epoch: number) {
   };
 }
 
-describe('run folder: two-phase epoch commit (DESIGN.md run folder)', () => {
+describe('run folder: two-phase epoch commit (architecture.md §4.2)', () => {
   it('commits weights, optimizer, best, metrics and state together', () => {
     const dir = mkdtempSync(join(tmpdir(), 'outfitrec-runfolder-'));
     commitEpoch(dir, state(1, 1, 0.6), [record(1, 0.6)], stageAll(1));

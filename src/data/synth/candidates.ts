@@ -1,6 +1,6 @@
 /**
- * The fixed candidate files of a split, made the way the FHN release made them (SPEC §6.2,
- * paper-notes §7.5): random-mix type-aware negatives, hard (other-user) negatives, and the
+ * The fixed candidate files of a split, made the way the FHN release made them (method.md §6.2,
+ * §6.3): random-mix type-aware negatives, hard (other-user) negatives, and the
  * fill-in-the-blank questions of the test split. Tables hold global item ids; -1 = absent slot.
  */
 import type { Rng } from '../../rng.js';
@@ -13,7 +13,7 @@ export function outfitKey(items: ArrayLike<number>, offset: number, slots: numbe
   return key.sort((a, b) => a - b).join(',');
 }
 
-/** The split's item pool per category: items appearing in its positives (SPEC §6.2), ascending. */
+/** The split's item pool per category: items appearing in its positives (method.md §6.2), ascending. */
 export function splitPools(positives: OutfitTable, slotCategories: number[], categories: number): Int32Array[] {
   const sets = Array.from({ length: categories }, () => new Set<number>());
   const { items, slots } = positives;
@@ -75,7 +75,7 @@ function patternOf(items: ArrayLike<number>, offset: number, slots: number): num
 
 /**
  * `perPositive` hard negatives per positive: a uniformly drawn positive of another user of the same
- * split (paper-notes §7.5). Unlike FHN we also keep the slot pattern (one or two tops), so that
+ * split (method.md §6.2). Unlike FHN we also keep the slot pattern (one or two tops), so that
  * hard negatives differ from positives only in whose taste they follow; when no other user has that
  * pattern, any other user's positive is used. Outfits the user also made in this split are skipped.
  */
@@ -123,7 +123,7 @@ export function hardNegatives(rng: Rng, positives: OutfitTable, perPositive: num
 }
 
 /**
- * One fill-in-the-blank question per positive (paper-notes §7.3): `candidates` consecutive rows, the
+ * One fill-in-the-blank question per positive (method.md §6.1): `candidates` consecutive rows, the
  * positive first, then outfits that differ from it in one slot, chosen uniformly among the present
  * slots, whose item is replaced by distinct items of that category from the split's pool.
  */

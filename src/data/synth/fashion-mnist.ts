@@ -1,5 +1,5 @@
 /**
- * Fashion-MNIST reader (SPEC §6.3): the gzipped IDX files of the Debian package
+ * Fashion-MNIST reader (method.md §6.3): the gzipped IDX files of the Debian package
  * `dataset-fashion-mnist`, parsed by hand (IDX = big-endian magic, dimension sizes, raw bytes).
  * The 60k training and 10k test images are joined into one pool of 70k: the benchmark uses them
  * only as item pictures, never as a classification split.

@@ -1,5 +1,5 @@
 /**
- * `outfitrec data synth`: writes a synthetic Polyvore-U root (SPEC §6.3) in the exact §6.1 layout,
+ * `outfitrec data synth`: writes a synthetic Polyvore-U root (method.md §6.3) in the exact §6.1 layout,
  * with its ground truth under `<root>/oracle/` (oracle.ts).
  *
  *   <root>/images/28x28/<name>.png                  items (names listed without extension)

@@ -1,5 +1,5 @@
 /**
- * Item pictures of the synthetic benchmark (SPEC §6.3): a grey Fashion-MNIST picture (or a drawn
+ * Item pictures of the synthetic benchmark (method.md §6.3): a grey Fashion-MNIST picture (or a drawn
  * stand-in when the dataset is absent), optionally mirrored, tinted with a palette colour on a
  * white background, written as a 28×28 RGB PNG. An item's name is a hash of exactly what its
  * picture is made of, so the same name always means the same picture, in every set of a root.

@@ -1,4 +1,4 @@
-/** Synthetic Polyvore-U benchmark with ground truth (SPEC §6.3): generator and oracle. */
+/** Synthetic Polyvore-U benchmark with ground truth (method.md §6.3): generator and oracle. */
 export { generateSynthetic, type ImageChoice, type SetReport, type SynthOptions, type SynthReport } from './generate.js';
 export { loadFalseNegativeFlags, loadOracle, type Oracle } from './oracle.js';
 export { DEFAULT_KNOBS, type SynthKnobs } from './model.js';

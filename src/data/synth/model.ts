@@ -1,5 +1,5 @@
 /**
- * The ground truth of the synthetic benchmark (SPEC §6.3): shared latent styles, users as mixtures
+ * The ground truth of the synthetic benchmark (method.md §6.3): shared latent styles, users as mixtures
  * of styles, and the probability that a user creates an outfit. The generator samples positives
  * from it and the oracle scores any outfit with it, so both import this one file.
  *
@@ -34,7 +34,7 @@ export const FASHION_MNIST_CLASS_NAMES = [
 ] as const;
 
 /**
- * Fashion-MNIST labels per outfit category, in CATEGORY_NAMES order (SPEC §6.3): top = T-shirt,
+ * Fashion-MNIST labels per outfit category, in CATEGORY_NAMES order (method.md §6.3): top = T-shirt,
  * Pullover, Coat, Shirt; bottom = Trouser; shoe = Sandal, Sneaker, Ankle boot. Dress and Bag are
  * not used: the Polyvore-U sets have only top/bottom/shoe.
  */
@@ -111,7 +111,7 @@ export const DEFAULT_KNOBS: SynthKnobs = {
   colourScale: 1,
   // Dirichlet(0.15) over 16 styles: users lean on ~3 styles (weight > 0.1; 1/Σπ² ≈ 3.4)
   styleConcentration: 0.15,
-  // paper-notes §7.2: a third-party count of 3.58 items per 519 outfit implies ~58% two-top outfits
+  // method.md §6.3: a third-party count of 3.58 items per 519 outfit implies ~58% two-top outfits
   twoTopShare: 0.58,
 };
 

@@ -1,5 +1,5 @@
 /**
- * The oracle of a synthetic root (SPEC §6.3): the true utility of any outfit for any user of any
+ * The oracle of a synthetic root (method.md §6.3): the true utility of any outfit for any user of any
  * set the generator wrote into that root, read back from `<root>/oracle/`, so evaluation can report
  * how close a model gets to the ground truth on the very same candidates.
  *

@@ -1,6 +1,6 @@
 /**
  * The item pool of one synthetic set: distinct pictures (class, picture, colour, mirror), their
- * names and their invisible item-level noise ε (SPEC §6.3). Columns in typed arrays, pool ids
+ * names and their invisible item-level noise ε (method.md §6.3). Columns in typed arrays, pool ids
  * 0..size-1 with the categories one after another.
  */
 import { UserError } from '../../errors.js';

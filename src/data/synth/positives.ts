@@ -1,5 +1,5 @@
 /**
- * Users and their positive outfits (SPEC §6.3). Each user splits the set's item pool into three
+ * Users and their positive outfits (method.md §6.3). Each user splits the set's item pool into three
  * disjoint parts (train / val / test) by a per-user hash, so no item appears in two splits of the
  * same user (FHN: "no item overlap between the training and test sets for each user"), while other
  * users remain free to use it anywhere. A positive is drawn exactly from the user's model

@@ -1,6 +1,6 @@
 /**
- * Shapes of the synthetic sets (SPEC §6.3), mirroring the per-user statistics of the Polyvore-U
- * sets (SPEC §6.1 table; paper-notes §7.2) and scaled down in user count only.
+ * Shapes of the synthetic sets (method.md §6.3), mirroring the per-user statistics of the Polyvore-U
+ * sets (method.md §6.1) and scaled down in user count only.
  */
 import { UserError } from '../../errors.js';
 
@@ -21,7 +21,7 @@ export interface SetShape {
 }
 
 /**
- * Real per-user means (SPEC §6.1, paper-notes §7.2): 630 has 127,326 / 12,565 / 23,054 outfits for
+ * Real per-user means (method.md §6.1): 630 has 127,326 / 12,565 / 23,054 outfits for
  * 630 users; 53 has 10,712 train and 1,944 test for 53 users (val not published; KZ thesis: ~20);
  * 519 has 83,416 / 8,736 / 14,654 for 519 users; 32 has 5,133 train and 898 test for 32 users.
  */

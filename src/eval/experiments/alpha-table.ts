@@ -1,5 +1,5 @@
 /**
- * SPEC §8.4 / §4: the α sweep of the FND student (Eq. S), negative values and 0 included (α = 0 is
+ * method.md §8.4 / §4: the α sweep of the FND student (Eq. S), negative values and 0 included (α = 0 is
  * Eq. T exactly, so that row must match the student alone up to training noise), next to the
  * student alone.
  */
@@ -34,7 +34,7 @@ export async function buildAlphaSection(ctx: ExperimentContext): Promise<ReportS
     tables: [
       {
         id: 'ablation-alpha',
-        title: `α of the FND objective on ${set} (SPEC §8.4)`,
+        title: `α of the FND objective on ${set} (docs/method.md §8.4)`,
         caption:
           'FND student (narrow backbone, Eq. S shift form, radius = mean teacher distance) for each α, in score units ' +
           `(the score is a sum of ${plan.model.anchors} cosines). α = 0 is the softmax objective exactly. Gain = test AUC minus the student alone ` +

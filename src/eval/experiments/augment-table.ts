@@ -1,5 +1,5 @@
 /**
- * SPEC §8.4 / §4: which contrastive views help. The full method (fnd+cl) with views from erase and
+ * method.md §8.4 / §4: which contrastive views help. The full method (fnd+cl) with views from erase and
  * replace (the paper), erase only, replace only, or none (both views are the outfit itself, so CL
  * can only push the negatives apart).
  */
@@ -28,7 +28,7 @@ export async function buildAugmentSection(ctx: ExperimentContext): Promise<Repor
     tables: [
       {
         id: 'ablation-augment',
-        title: `Contrastive augmentations on ${set} (SPEC §8.4)`,
+        title: `Contrastive augmentations on ${set} (docs/method.md §8.4)`,
         caption:
           'fnd+cl student with each choice of views (λ = 0.1, τ = 0.2, the 20 augmented negatives of the sample as CL negatives), ' +
           `and fnd without CL for reference. Mean ± std over ${plan.seeds.length} seed(s).`,

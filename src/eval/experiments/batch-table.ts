@@ -1,5 +1,5 @@
 /**
- * SPEC §8.4: batch size of the full method (fnd+cl). The CL negatives are the sample's own 20
+ * method.md §8.4: batch size of the full method (fnd+cl). The CL negatives are the sample's own 20
  * augmented negatives (in-batch negatives off, the default), so the batch size acts through the
  * optimisation, not through the number of contrastive negatives.
  */
@@ -30,7 +30,7 @@ export async function buildBatchSection(ctx: ExperimentContext): Promise<ReportS
     tables: [
       {
         id: 'ablation-batch',
-        title: `Batch size of fnd+cl on ${set} (SPEC §8.4)`,
+        title: `Batch size of fnd+cl on ${set} (docs/method.md §8.4)`,
         caption: `Positives per step (each with 10 negatives and 22 contrastive views). Same epochs for every batch size. Mean ± std over ${plan.seeds.length} seed(s).`,
         columns: [
           { key: 'batchSize', label: 'Batch' },

@@ -1,6 +1,6 @@
 /**
  * Running one grid cell: train it (or resume it, or skip it when finished), then evaluate its best
- * weights on the test split with the fixed random-mix negatives and the hard negatives (SPEC §7,
+ * weights on the test split with the fixed random-mix negatives and the hard negatives (method.md §7,
  * §8.3), and cache that evaluation as `<out>/results/<key>.json`. Every step is idempotent, so an
  * interrupted grid continues where it stopped: finished cells are skipped, partial runs resume from
  * their last checkpoint, evaluated cells are read back.
@@ -132,7 +132,7 @@ export type RunEvaluation = Omit<CellResult, 'key' | 'cell' | 'cpuSeconds'>;
 /**
  * Best weights of a finished run folder on the test split of the set it was trained on, read from
  * `root` (the full dataset root, also for runs trained on a training view): the fixed random-mix
- * negatives with FITB and the hard negatives (SPEC §7, §8.3). `seed` seeds only random negatives.
+ * negatives with FITB and the hard negatives (method.md §7, §8.3). `seed` seeds only random negatives.
  */
 export async function evaluateRunFolder(dir: string, root: string, seed: number): Promise<RunEvaluation> {
   const state = readState(dir);
@@ -170,7 +170,7 @@ export async function evaluateRunFolder(dir: string, root: string, seed: number)
   }
 }
 
-/** AUC/NDCG (with per-user AUC) and FITB of one scorer on the test split (SPEC §7). */
+/** AUC/NDCG (with per-user AUC) and FITB of one scorer on the test split (method.md §7). */
 export async function testMetrics(set: PolyvoreSet, scorer: OutfitScorer, negatives: NegativeSource, seed: number): Promise<TestMetrics> {
   const candidates = buildCandidates(set, 'test', negatives, new Rng(seed).fork('test-negatives'));
   // evaluateCandidates scores the candidates once; keep those scores for the per-user AUCs

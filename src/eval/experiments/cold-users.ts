@@ -1,5 +1,5 @@
 /**
- * Cold users (SPEC §5; paper-notes §7.6): a model trained on 630 (or 519) profiles the new users of
+ * Cold users (method.md §5): a model trained on 630 (or 519) profiles the new users of
  * 53 (or 32) from N of their training outfits, everything but the new anchors frozen, and is
  * evaluated on their FULL test split. Both sets live in one dataset root and share `images/`, so the
  * new set's items reach the trained backbone through their images (or, with precomputed features,
@@ -18,7 +18,7 @@ import { COLD_START_STRATEGIES, fitAnchorsForNewUser, type ColdStartStrategy } f
 import { buildItemInputs, loadRun, type LoadedRun } from '../../train/run.js';
 import { evaluateScorer, type EvalReport, type NegativeSource, type OutfitScorer } from '../evaluate.js';
 
-/** Which new-user set goes with which training set (SPEC §5: 630 → 53, 519 → 32). */
+/** Which new-user set goes with which training set (method.md §5: 630 → 53, 519 → 32). */
 export const COLD_SET_OF: Record<string, string> = { '630': '53', '519': '32' };
 
 /** A trained run, opened once, ready to profile the new users of one cold set. */
@@ -27,7 +27,7 @@ export interface ColdStartContext {
   coldSet: PolyvoreSet;
   /** Backbone inputs of the cold set's items. */
   inputs: ItemInputSource;
-  /** The cold set's training items per category: where SO draws its random-mix negatives (SPEC §6.2). */
+  /** The cold set's training items per category: where SO draws its random-mix negatives (method.md §6.2). */
   pools: ItemPools;
   /** Users the model was trained with: SU/SA search only among them. */
   warmUsers: Int32Array;
@@ -73,7 +73,7 @@ export interface ColdStartRunOptions {
   strategy: ColdStartStrategy;
   /** Seeds the choice of the N outfits and the SO initialisation/negatives. */
   seed: number;
-  /** Test negatives (default the fixed file, SPEC §7). */
+  /** Test negatives (default the fixed file, method.md §7). */
   negatives?: NegativeSource;
   /** SO: Adam steps (cold-start.ts default when absent). */
   steps?: number;

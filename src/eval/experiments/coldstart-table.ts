@@ -1,5 +1,5 @@
 /**
- * SPEC §8.2 / §5: cold users. The LPAE and FND-CL models trained on 630 (519) profile the new users
+ * method.md §8.2 / §5: cold users. The LPAE and FND-CL models trained on 630 (519) profile the new users
  * of 53 (32) from 1 or 5 outfits each with SO, SU and SA, and are evaluated on the new users' full
  * test split; oracle and random rows on the same candidates bound the numbers.
  */
@@ -64,13 +64,13 @@ export async function buildColdStartSection(ctx: ExperimentContext): Promise<Rep
     heading: 'Cold users',
     intro:
       `Models trained on ${plan.sets.join(' / ')} profile the new users of ${plan.sets.map((s) => COLD_SET_OF[s]).join(' / ')} from ` +
-      `${plan.shots.join(' or ')} training outfit(s) each (SPEC §5): SO optimises fresh anchors for ${plan.coldStartSteps} Adam steps with ` +
+      `${plan.shots.join(' or ')} training outfit(s) each (docs/method.md §5): SO optimises fresh anchors for ${plan.coldStartSteps} Adam steps with ` +
       'everything else frozen, SU copies the anchors of the existing user who scores the outfits highest, SA takes the existing anchors ' +
       'nearest the outfits. Evaluation on the new users\' full test split with `tuples_test_nega`.',
     tables: [
       {
         id: 'coldstart',
-        title: 'Cold users (SPEC §8.2)',
+        title: 'Cold users (docs/method.md §8.2)',
         caption: `Mean ± std over ${plan.seeds.length} seed(s) (base model and outfit choice). "Fit ms/user" is the wall time to profile one user, each user fitted alone.`,
         columns: [
           { key: 'coldSet', label: 'New users' },

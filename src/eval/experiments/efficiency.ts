@@ -1,5 +1,5 @@
 /**
- * SPEC §8.5 / §7 "Report also" (the paper's Table 5): parameters, memory and inference time of the
+ * method.md §8.5 / §7 "Report also" (the paper's Table 5): parameters, memory and inference time of the
  * teacher and the student. Parameter counts, memory and speed do not depend on the weights' values,
  * so both models are built fresh with the grid's configuration (no training needed) and run on real
  * test outfits of the first set; the training step time comes from the main table's runs when they
@@ -109,7 +109,7 @@ export async function buildEfficiencySection(ctx: ExperimentContext): Promise<Re
     tables: [
       {
         id: 'efficiency',
-        title: 'Parameters, memory and inference time (SPEC §8.5)',
+        title: 'Parameters, memory and inference time (docs/method.md §8.5)',
         caption:
           `Encoder = item embedding + Set Transformer + projection. RSS growth = resident memory after the first scoring of ` +
           `one batch of ${measured[0].batch} outfits minus before it (inference sessions and activations; weights are counted apart). Inference: wall time per outfit scoring ${measured[0].outfits} test outfits in batches of ` +

@@ -1,7 +1,7 @@
 /**
  * Beyond the papers: does the teacher actually find false negatives? On the synthetic benchmark the
- * generator knows which sampled negatives are false negatives (oracle flags, SPEC §6.3), so the
- * rule FND trains with — "φ = r̂_u − d^T(u, o⁻) > 0 means false negative" (SPEC §4 Eq. S) — can be
+ * generator knows which sampled negatives are false negatives (oracle flags, method.md §6.3), so the
+ * rule FND trains with — "φ = r̂_u − d^T(u, o⁻) > 0 means false negative" (method.md §4 Eq. S) — can be
  * scored: precision and recall of φ > t over thresholds t, on the training split's fixed negatives
  * (random mix and hard), for the same teachers the FND students distil from. Then: how does that
  * relate to the student's gain (FND over the student alone), overall and user by user?
@@ -68,7 +68,7 @@ export async function computeTeacherFlags(teacherDir: string, root: string, trai
     for (const [k, { kind }] of FLAG_KINDS.entries()) {
       const negatives = negativeFiles[k];
       const scores = await cache.scoreTable(negatives);
-      // φ = r̂_u − d^T(u, o⁻) = r̂_u + s^T(u, o⁻) (SPEC §4)
+      // φ = r̂_u − d^T(u, o⁻) = r̂_u + s^T(u, o⁻) (method.md §4)
       const phi = scores.map((s, i) => radius[negatives.users[i]] + s);
       const flags = flagsByKind[k] as Uint8Array;
       if (flags.length !== phi.length) throw new Error(`${kind}: ${flags.length} oracle flags for ${phi.length} negatives`);

@@ -1,7 +1,7 @@
 /**
- * How well a teacher's false-negativeness φ (SPEC §4, Eq. S: φ_j = r̂_u − d^T(u, o⁻_j)) finds the
+ * How well a teacher's false-negativeness φ (method.md §4, Eq. S: φ_j = r̂_u − d^T(u, o⁻_j)) finds the
  * sampled negatives that truly are false negatives, judged against the synthetic benchmark's ground
- * truth flags (SPEC §6.3). Pure arithmetic on arrays; the experiment that feeds it lives in
+ * truth flags (method.md §6.3). Pure arithmetic on arrays; the experiment that feeds it lives in
  * fn-analysis.ts.
  */
 import { aucOfUser } from '../metrics.js';

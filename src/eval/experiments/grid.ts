@@ -1,5 +1,5 @@
 /**
- * The experiment grid (SPEC §8): which training runs ("cells") each paper table needs, how big they
+ * The experiment grid (method.md §8): which training runs ("cells") each paper table needs, how big they
  * are, and the run configuration of each. A cell is identified by a key derived from everything
  * that changes its training, so tables that need the same run share it (the main table's `fnd+cl`
  * is the augmentation ablation's `both` row and the batch ablation's default batch), and a teacher
@@ -27,7 +27,7 @@ export interface GridPlan {
   epochs: number;
   /**
    * Epochs of the wide softmax teacher cells (the FND teachers, which are also the main table's
-   * teacher row): a teacher is trained to convergence before it teaches (paper-notes §2.6).
+   * teacher row): a teacher is trained to convergence before it teaches.
    */
   teacherEpochs: number;
   /**
@@ -37,21 +37,21 @@ export interface GridPlan {
   trainFraction: number;
   /** Early-stopping patience in epochs. */
   patience: number;
-  /** Model fields shared by every cell (SPEC §2–§3); the backbone width is per cell. */
+  /** Model fields shared by every cell (method.md §2–§3); the backbone width is per cell. */
   model: { dim: number; heads: number; anchors: number; backboneOutDim: number };
-  /** Backbone width multipliers: the wide teacher (and LPAE) and the narrow student (SPEC §2.1). */
+  /** Backbone width multipliers: the wide teacher (and LPAE) and the narrow student (method.md §2.1). */
   teacherWidth: number;
   studentWidth: number;
   batchSize: number;
   /** α of Eq. S for the main-table FND cells, in score units. */
   alpha: number;
-  /** α sweep (SPEC §4: include 0 and negative values). */
+  /** α sweep (method.md §4: include 0 and negative values). */
   alphas: number[];
   /** Student widths of the size ablation. */
   widths: number[];
   /** Batch sizes of the batch ablation. */
   batchSizes: number[];
-  /** Cold start (SPEC §5). */
+  /** Cold start (method.md §5). */
   shots: number[];
   coldStartSteps: number;
   /** Sets of the main table; the ablations and the hard-negative table run on the first. */
@@ -100,7 +100,7 @@ export interface TrainCell {
   /** Backbone width multiplier. */
   width: number;
   seed: number;
-  /** 'mixed' = the hard-negative setting, 5 random + 5 hard (SPEC §6.2). */
+  /** 'mixed' = the hard-negative setting, 5 random + 5 hard (method.md §6.2). */
   negatives: 'random' | 'mixed';
   batchSize: number;
   epochs: number;
@@ -159,7 +159,7 @@ export function makeCell(plan: GridPlan, c: Partial<TrainCell> & Pick<TrainCell,
   return cell;
 }
 
-/** The rows of the main table (SPEC §8.1) for one set and seed, labelled as in the report. */
+/** The rows of the main table (method.md §8.1) for one set and seed, labelled as in the report. */
 export function mainRows(plan: GridPlan, set: TrainSet, seed: number, negatives: 'random' | 'mixed' = 'random'): Array<{ label: string; cell: TrainCell }> {
   const m = (method: Method, width?: number): TrainCell => makeCell(plan, { set, method, seed, width, negatives });
   return [
@@ -190,7 +190,7 @@ export function cellsOf(name: ExperimentName, plan: GridPlan): TrainCell[] {
         for (const set of plan.sets) cells.push(...mainRows(plan, set, seed).map((r) => r.cell));
         break;
       case 'coldstart':
-        // the base models: LPAE vs the full method, on both warm sets (SPEC §5, §8.2)
+        // the base models: LPAE vs the full method, on both warm sets (method.md §5, §8.2)
         for (const set of plan.sets) {
           cells.push(makeCell(plan, { set, method: 'lpae', seed }), makeCell(plan, { set, method: 'fnd+cl', seed }));
         }

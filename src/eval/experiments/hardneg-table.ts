@@ -1,5 +1,5 @@
 /**
- * SPEC §8.3 / §6.2: the hard-negative setting. Every method is trained with 5 random + 5 hard
+ * method.md §8.3 / §6.2: the hard-negative setting. Every method is trained with 5 random + 5 hard
  * negatives per positive and evaluated on the hard-negative file (other users' positives) and on the
  * random-mix file, next to the same method trained with 10 random negatives.
  */
@@ -34,7 +34,7 @@ export async function buildHardNegSection(ctx: ExperimentContext): Promise<Repor
     tables: [
       {
         id: 'hardneg',
-        title: `Hard negatives on ${set} (SPEC §8.3)`,
+        title: `Hard negatives on ${set} (docs/method.md §8.3)`,
         caption:
           'Each method trained with 10 random-mix negatives per positive, or with 5 random + 5 hard (another user\'s positive); ' +
           'tested on `tuples_test_nega_hard` (hard) and `tuples_test_nega` (random mix). ' +

@@ -1,5 +1,5 @@
 /**
- * SPEC §8.1: the main comparison on 630 and 519 — lpae, the softmax teacher, the student alone, fnd,
+ * method.md §8.1: the main comparison on 630 and 519 — lpae, the softmax teacher, the student alone, fnd,
  * softmax+cl, fnd+cl — with the synthetic oracle and a random scorer on the same candidates, and
  * the published LPAE numbers on real Polyvore-U as a clearly separated reference. Also the learning
  * curves (validation AUC per epoch, from each run's metrics.jsonl).
@@ -15,7 +15,8 @@ import { cached, overSeeds, resultOf, summaryOrNull, type ExperimentContext } fr
 import { mainRows, type TrainSet } from './grid.js';
 import type { ReportChart, ReportSection, ReportTable, TableColumn, TableValue } from './report.js';
 
-/** LPAE-u with frozen ResNet-34 features, test split, from the authors' released logs (paper-notes §9.1). */
+/** LPAE-u with frozen ResNet-34 features, test split, from the authors' released training logs
+ * (github.com/lzcn/LPAE-Net, summaries/polyvore_{630,519}_lpae_u_resnet34_nn/train.log). */
 export const PUBLISHED_LPAE: Record<TrainSet, { auc: number; ndcg: number }> = {
   '630': { auc: 0.8995, ndcg: 0.8145 },
   '519': { auc: 0.9188, ndcg: 0.8508 },
@@ -111,7 +112,7 @@ export async function buildMainSection(ctx: ExperimentContext): Promise<ReportSe
   }
   const table: ReportTable = {
     id: 'main',
-    title: 'Main comparison (SPEC §8.1)',
+    title: 'Main comparison (docs/method.md §8.1)',
     caption:
       `Test split of the synthetic ${plan.sets.join(' / ')} sets; AUC, NDCG and FITB with the fixed random-mix negatives ` +
       '(`tuples_test_nega`), and AUC/NDCG with the hard negatives (`tuples_test_nega_hard`). ' +

@@ -1,5 +1,5 @@
 /**
- * `outfitrec experiment …` (SPEC §8): makes sure the data exists, trains the grid cells the chosen
+ * `outfitrec experiment …` (method.md §8): makes sure the data exists, trains the grid cells the chosen
  * experiments need (resuming, sharing teachers), builds each experiment's section, and writes
  * `<out>/report.md` with a CSV per table and SVG charts. Sections are kept as JSON under
  * `<out>/sections/`, so experiments run at different times end up in one report.

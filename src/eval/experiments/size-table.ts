@@ -1,5 +1,5 @@
 /**
- * SPEC §8.4: backbone size. The student alone and the full method at several backbone widths; the
+ * method.md §8.4: backbone size. The student alone and the full method at several backbone widths; the
  * gap between them at each width is what distillation + CL buy at that size.
  */
 import { lineChartSvg, type ChartPoint } from './charts.js';
@@ -34,7 +34,7 @@ export async function buildSizeSection(ctx: ExperimentContext): Promise<ReportSe
     tables: [
       {
         id: 'ablation-size',
-        title: `Backbone width on ${set} (SPEC §8.4)`,
+        title: `Backbone width on ${set} (docs/method.md §8.4)`,
         caption:
           `Convnet backbone width multiplier (channels 32w/64w/128w); the teacher of every fnd+cl run has width ${plan.teacherWidth}. ` +
           `Seconds per step include validation, averaged over the run. Mean ± std over ${plan.seeds.length} seed(s).`,
