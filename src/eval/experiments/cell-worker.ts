@@ -4,7 +4,7 @@
  * `{ cell, plan, paths }`.
  */
 import { shutdownEngine } from '../../engine/backend.js';
-import { UserError } from '../../errors.js';
+import { userErrorOf } from '../../errors.js';
 import { runCell, type GridPaths } from './cells.js';
 import type { GridPlan, TrainCell } from './grid.js';
 
@@ -26,7 +26,8 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(err instanceof UserError ? `${err.message}\n` : `${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    const userError = userErrorOf(err);
+    process.stderr.write(userError ? `${userError.message}\n` : `${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   },
 );
