@@ -11,7 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { runExperiments } from '../../src/eval/experiments/runner.js';
+import { checkExperimentFolder, runExperiments } from '../../src/eval/experiments/runner.js';
 import { UserError } from '../../src/errors.js';
 import { LOCK_FILE, lockFolder, readLockOwner } from '../../src/util/lock.js';
 import { tinyRun, type TinyRun } from '../serve/tiny-run.js';
@@ -80,6 +80,27 @@ describe('reliability: run folder locks', () => {
     assert.deepEqual(readdirSync(out), [LOCK_FILE]);
   });
 
+  it('two train processes started together into one --out: one trains, the other is refused, no run is lost', async () => {
+    const out = join(scratchDir('two-trains'), 'run');
+    const bin = new URL('../../bin/outfitrec.js', import.meta.url).pathname;
+    const args = [bin, 'train', '--data', run.root, '--set', '630', '--epochs', '1', '--batch', '32', '--width', '0.25', '--dim', '32', '--anchors', '8', '--backend', 'wasm', '--out', out, '--quiet'];
+    const start = (): Promise<{ code: number | null; stderr: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+    const results = await Promise.all([start(), start()]);
+    const codes = results.map((r) => r.code).sort();
+    assert.deepEqual(codes, [0, 1], results.map((r) => r.stderr).join('\n'));
+    const refused = results.find((r) => r.code === 1)!;
+    assert.match(refused.stderr, /is in use by 'train' \(pid \d+|already holds a run/);
+    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(metrics.length, 1);
+    assert.equal(existsSync(join(out, LOCK_FILE)), false, 'the lock is released at the end');
+  });
+
   it('a failed start (teacher path that does not exist) leaves no folder behind, and an existing empty folder empty', async () => {
     const base = scratchDir('bad-teacher');
     const args = ['train', '--data', run.root, '--set', '630', '--method', 'fnd', '--teacher', join(base, 'nonexistent'), '--quiet'];
@@ -136,5 +157,10 @@ describe('reliability: run folder locks', () => {
       runExperiments(['main'], { data: run.root, out: other, quick: true, log: () => {} }),
       /--out .* is not empty and holds no experiment grid \(it has thesis.tex\)/,
     );
+    // a dataset kept inside the grid folder does not make it foreign
+    const withData = scratchDir('grid-data');
+    mkdirSync(join(withData, 'syn', 'tuples_630'), { recursive: true });
+    checkExperimentFolder(withData, join(withData, 'syn'));
+    assert.throws(() => checkExperimentFolder(withData, join(withData, 'elsewhere')), /holds no experiment grid \(it has syn\)/);
   });
 });

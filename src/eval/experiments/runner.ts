@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { generateSynthetic } from '../../data/synth/index.js';
 import { initEngine } from '../../engine/backend.js';
 import { UserError } from '../../errors.js';
@@ -113,7 +113,7 @@ export async function runExperiments(names: readonly ExperimentName[], opts: Exp
   if (opts.seeds !== undefined && !(Number.isInteger(opts.seeds) && opts.seeds >= 1)) throw new UserError(`--seeds must be a positive integer, got ${opts.seeds}`);
   const root = resolve(opts.data);
   const out = resolve(opts.out);
-  checkExperimentFolder(out);
+  checkExperimentFolder(out, root);
   mkdirSync(out, { recursive: true });
   // one process per grid folder: two would resume the same cells and clean up each other's files
   const lock = lockFolder(out, 'experiment', log);
@@ -127,10 +127,12 @@ export async function runExperiments(names: readonly ExperimentName[], opts: Exp
 /** Entries that make a folder an experiment folder (a non-empty folder without any is refused). */
 const EXPERIMENT_ENTRIES = ['runs', 'results', 'sections', 'data', 'report.md'];
 
-function checkExperimentFolder(out: string): void {
+export function checkExperimentFolder(out: string, dataRoot: string): void {
   if (!existsSync(out)) return;
   if (!statSync(out).isDirectory()) throw new UserError(`--out ${out} is a file, not a folder`);
-  const entries = readdirSync(out).filter((n) => !n.startsWith(LOCK_FILE));
+  // the dataset may live inside the grid folder (--data OUT/syn)
+  const holdsData = (name: string): boolean => dataRoot === join(out, name) || dataRoot.startsWith(join(out, name) + sep);
+  const entries = readdirSync(out).filter((n) => !n.startsWith(LOCK_FILE) && !holdsData(n));
   if (entries.length > 0 && !entries.some((n) => EXPERIMENT_ENTRIES.includes(n))) {
     const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? `, … (${entries.length} entries)` : '');
     throw new UserError(`--out ${out} is not empty and holds no experiment grid (it has ${shown}): give a new or empty folder`);
