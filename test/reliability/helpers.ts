@@ -2,15 +2,23 @@
  * Shared by the reliability tests (docs/reliability.md): the CLI run in this process with its
  * output captured, and private copies of the hand-made fixture.
  */
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 
 export const FIXTURE = new URL('../fixtures/fhn-mini', import.meta.url).pathname;
 
+const scratch: string[] = [];
+// scratch folders go when the test file's process ends (a test may still hold files open before)
+process.on('exit', () => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
 export function scratchDir(label: string): string {
-  return mkdtempSync(join(tmpdir(), `outfitrec-rel-${label}-`));
+  const dir = mkdtempSync(join(tmpdir(), `outfitrec-rel-${label}-`));
+  scratch.push(dir);
+  return dir;
 }
 
 /** A private copy of test/fixtures/fhn-mini (tests break its files). */
