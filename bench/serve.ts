@@ -65,7 +65,8 @@ const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'outfitre
 
 /** Starts `outfitrec serve` on a free port and resolves with its base URL once it listens. */
 function startServer(extra: string[], db: string): Promise<{ child: ChildProcess; base: string; banner: string }> {
-  const args = [CLI, 'serve', '--run', runDir!, '--port', '0', '--db', db, '--threads', threads, ...extra];
+  // the load generator is one client: the per-client rate limit would measure itself
+  const args = [CLI, 'serve', '--run', runDir!, '--port', '0', '--db', db, '--threads', threads, '--rate-limit', '0', ...extra];
   if (arg('data')) args.push('--data', arg('data')!);
   if (arg('set')) args.push('--set', arg('set')!);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

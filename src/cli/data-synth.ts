@@ -38,7 +38,7 @@ export function register(data: Command): void {
     .option('--preset <name>', `one of:\n${presets}`)
     .option('--out <dir>', 'dataset root to write (several presets may share one root when seed and knobs agree)')
     .option('--seed <n>', 'random seed: same seed and options give byte-identical files', '1')
-    .option('--users <n>', "users of the preset's first set (the others follow at the same factor)")
+    .option('--users <n>', "users of the preset's first set (the others follow at the same factor); at most 4 × the real set's users (2,520 for syn-630, syn-all, tiny)")
     .option('--scale <f>', `user-count factor against the real sets, 1 = real size (default ${DEFAULT_USER_SCALE.toFixed(4)} = 100/630)`)
     .option('--outfit-scale <f>', 'multiplies the per-user outfit counts (default 1 = the real per-user means)')
     .option('--images <source>', 'item pictures: auto (Fashion-MNIST when found, else drawn), fashion-mnist, procedural', 'auto')

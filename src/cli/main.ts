@@ -3,7 +3,7 @@
  * `register(program)`; this file only wires them and turns user errors into a message + exit 1.
  */
 import { Command, CommanderError } from 'commander';
-import { UserError } from '../errors.js';
+import { userErrorOf } from '../errors.js';
 
 // Command modules: each exports `register(program: Command): void`.
 const commandModules: Array<() => Promise<{ register: (p: Command) => void | Promise<void> }>> = [
@@ -39,8 +39,9 @@ export function reportError(err: unknown): number {
     // commander already printed its message (or help/version, which exit 0)
     return err.exitCode;
   }
-  if (err instanceof UserError) {
-    process.stderr.write(`outfitrec: ${err.message}\n`);
+  const userError = userErrorOf(err);
+  if (userError) {
+    process.stderr.write(`outfitrec: ${userError.message}\n`);
     return 1;
   }
   process.stderr.write(`outfitrec: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -5,6 +5,9 @@ import { UserError } from '../errors.js';
 import { Recommender } from '../serve/recommender.js';
 import { startServer } from '../serve/server.js';
 
+/** Default of --rate-limit: requests per minute per client address. */
+export const DEFAULT_RATE_LIMIT = 1200;
+
 interface ServeOptions {
   run: string;
   data?: string;
@@ -16,6 +19,8 @@ interface ServeOptions {
   composeCache: string;
   threads: string;
   log: boolean;
+  apiKey?: string;
+  rateLimit: string;
 }
 
 export function register(program: Command): void {
@@ -32,18 +37,23 @@ export function register(program: Command): void {
     .option('--compose-cache <n>', 'composed results remembered per (user, k, fixed, exclude); 0 = compose every request', '1024')
     .option('--threads <n>', 'ONNX Runtime intra-op threads per model session', '1')
     .option('--log', 'log every request (JSON lines on stdout)', false)
+    .option('--api-key <key>', 'require this key (header x-api-key or authorization: Bearer) on every route but /health and the page; default: env OUTFITREC_API_KEY, else none')
+    .option('--rate-limit <n>', 'requests per minute per client address (0 = no limit)', String(DEFAULT_RATE_LIMIT))
     .action(async (opts: ServeOptions) => {
       const port = parseInteger(opts.port, '--port', 0, 65535);
       const seed = parseInteger(opts.seed, '--seed', 0, 2 ** 31 - 1);
       const composeCacheSize = parseInteger(opts.composeCache, '--compose-cache', 0, 1_000_000);
       const threads = parseInteger(opts.threads, '--threads', 1, 64);
       setEngineThreads(threads);
+      const rateLimit = parseInteger(opts.rateLimit, '--rate-limit', 0, 1_000_000);
+      const apiKey = opts.apiKey ?? (process.env.OUTFITREC_API_KEY || undefined);
+      if (apiKey !== undefined && apiKey.length < 8) throw new UserError(`${opts.apiKey !== undefined ? '--api-key' : 'OUTFITREC_API_KEY'}: the key must have at least 8 characters`);
       const started = performance.now();
       const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize });
       const info = recommender.describe();
       let app;
       try {
-        app = await startServer(recommender, { port, host: opts.host }, { logger: opts.log });
+        app = await startServer(recommender, { port, host: opts.host }, { logger: opts.log, apiKey, rateLimit });
       } catch (err) {
         recommender.close();
         const code = (err as NodeJS.ErrnoException).code;
@@ -57,6 +67,8 @@ export function register(program: Command): void {
       process.stdout.write(
         `outfitrec serve: set ${info.set}, ${info.runUsers} run users + ${info.onboardedUsers} onboarded, ${info.items} items, ` +
           `ONNX Runtime (${threads} thread${threads > 1 ? 's' : ''}), ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
+          `access: ${apiKey !== undefined ? 'API key required (but /health and the page)' : 'no API key'}, ` +
+          `${rateLimit > 0 ? `at most ${rateLimit} requests per minute per client` : 'no rate limit'}\n` +
           `listening on ${url}\n`,
       );
       await new Promise<void>((resolve) => {

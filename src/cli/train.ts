@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { FND_DEFAULT_ALPHA, METHODS, mergeConfig, readConfigFile } from '../config.js';
 import { BACKBONE_KINDS } from '../model/config.js';
 import { UserError } from '../errors.js';
-import { trainRun } from '../train/trainer.js';
+import { trainRunExclusive } from '../train/exclusive.js';
 
 interface TrainCliOptions {
   data?: string;
@@ -69,12 +69,12 @@ export function register(program: Command): void {
         if (given.length > 0) {
           throw new UserError(`--resume continues the run as configured in ${opts.out}/config.json; only --epochs may change (got --${given.map(([k]) => k).join(', --')})`);
         }
-        const result = await trainRun({ out: opts.out, resume: true, epochs: int(opts.epochs, '--epochs'), handleSigint: true, progressStream });
+        const result = await trainRunExclusive({ out: opts.out, resume: true, epochs: int(opts.epochs, '--epochs'), handleSigint: true, progressStream });
         if (result.interrupted) process.exitCode = 130;
         return;
       }
       const fromFile = opts.config ? readConfigFile(opts.config) : {};
-      const result = await trainRun({ out: opts.out, config: mergeConfig(fromFile, cliOverrides(opts)), handleSigint: true, progressStream });
+      const result = await trainRunExclusive({ out: opts.out, config: mergeConfig(fromFile, cliOverrides(opts)), handleSigint: true, progressStream });
       if (result.interrupted) process.exitCode = 130;
     });
 }

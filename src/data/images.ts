@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
@@ -169,7 +170,30 @@ async function decodeAll(paths: string[], width: number, height: number, size: n
   return errors;
 }
 
+/**
+ * Decodes every image file (the whole pixel data, not only the header) and returns one DataError
+ * per file that cannot be used: undecodable, truncated, empty, a directory, or not the size its
+ * folder states. `data check` runs it, so a set it passes can be trained on.
+ */
+export async function verifyImages(
+  paths: readonly string[],
+  width: number,
+  height: number,
+  opts: { concurrency?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<DataError[]> {
+  const size = 4;
+  const scratch = new Uint8Array(paths.length * size * size * 3);
+  return decodeAll([...paths], width, height, size, scratch, opts);
+}
+
 async function decodeInto(path: string, width: number, height: number, size: number, out: Uint8Array): Promise<DataError | undefined> {
+  try {
+    const st = await stat(path);
+    if (st.isDirectory()) return new DataError(path, undefined, 'is a directory, not an image file');
+    if (st.size === 0) return new DataError(path, undefined, 'empty file (0 bytes), not an image');
+  } catch (err) {
+    return new DataError(path, undefined, `cannot read image: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   try {
     const image = sharp(path, { failOn: 'error' });
     const meta = await image.metadata();
@@ -188,6 +212,8 @@ async function decodeInto(path: string, width: number, height: number, size: num
     out.set(data);
     return undefined;
   } catch (err) {
-    return new DataError(path, undefined, `cannot decode image: ${err instanceof Error ? err.message : String(err)}`);
+    // libvips piles up one line per warning: the first says what is wrong
+    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    return new DataError(path, undefined, `cannot decode image: ${message}`);
   }
 }

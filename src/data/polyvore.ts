@@ -234,12 +234,19 @@ function readPolyvoreSet(root: string, set: string, opts: LoadOptions, sink: Pro
   // Positives of every split first: they fix numUsers, which the other files are checked against.
   const posi = {} as Record<SplitName, ParsedTable | undefined>;
   let maxUser = -1;
+  let maxUserAt: { file: string; line: number } | undefined;
+  let positiveRows = 0;
   for (const split of SPLITS) {
     const parsed = readTupleFile(join(dir, `tuples_${split}_posi`), layout, 1, true, sink);
     posi[split] = parsed;
-    if (parsed) maxUser = Math.max(maxUser, parsed.maxUser);
+    if (!parsed) continue;
+    positiveRows += parsed.table.users.length;
+    if (parsed.maxUser > maxUser) {
+      maxUser = parsed.maxUser;
+      maxUserAt = { file: parsed.file, line: parsed.maxUserLine };
+    }
   }
-  const numUsers = maxUser + 1;
+  const numUsers = checkUserIds(dir, posi, maxUser, maxUserAt, positiveRows, sink);
 
   const splits = {} as Record<SplitName, SplitTuples>;
   for (const split of SPLITS) {
@@ -282,6 +289,62 @@ function readPolyvoreSet(root: string, set: string, opts: LoadOptions, sink: Pro
   };
 }
 
+/**
+ * User ids follow from the data: they are dense (0..U-1, every user with at least one positive),
+ * so U is at most the number of positive rows. An id past that is reported where it occurs
+ * instead of sizing per-user arrays by it (one id of 2,000,000,000 would need gigabytes).
+ * Returns U for the checks that follow (capped when the ids were out of bounds).
+ */
+function checkUserIds(
+  dir: string,
+  posi: Record<SplitName, ParsedTable | undefined>,
+  maxUser: number,
+  maxUserAt: { file: string; line: number } | undefined,
+  positiveRows: number,
+  sink: ProblemSink,
+): number {
+  if (maxUser >= positiveRows && maxUserAt) {
+    sink.add(
+      maxUserAt.file,
+      maxUserAt.line,
+      `user ${maxUser} out of bounds: users are numbered 0..U-1 without gaps and each has a positive, so ${positiveRows} positive rows ` +
+        `(tuples_{train,val,test}_posi) allow ids up to ${positiveRows - 1}`,
+    );
+    return positiveRows;
+  }
+  const numUsers = maxUser + 1;
+  const seen = new Uint8Array(numUsers);
+  for (const split of SPLITS) {
+    const p = posi[split];
+    if (!p) continue;
+    const users = p.table.users;
+    for (let r = 0; r < users.length; r++) if (!p.badLines[r] && users[r] >= 0) seen[users[r]] = 1;
+  }
+  const missing: number[] = [];
+  for (let u = 0; u < numUsers; u++) if (!seen[u]) missing.push(u);
+  if (missing.length > 0 && SPLITS.every((split) => posi[split] && !posi[split].badLines.some((b) => b === 1))) {
+    const shown = missing.length <= 10 ? missing.join(', ') : `${missing.slice(0, 10).join(', ')}, … (${missing.length} in all)`;
+    sink.add(
+      join(dir, 'tuples_*_posi'),
+      undefined,
+      `user ids are not dense: user${missing.length === 1 ? '' : 's'} ${shown} of 0..${numUsers - 1} ha${missing.length === 1 ? 's' : 've'} no positive in any tuples_{train,val,test}_posi file`,
+    );
+  }
+  return numUsers;
+}
+
+/** Reads a file for the loader; a read error (a directory, unreadable, …) becomes a problem of that file. */
+function readDataFile(file: string, sink: ProblemSink): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'EISDIR' ? 'is a directory, expected a file' : e.code === 'EACCES' ? 'permission denied (EACCES)' : `cannot read: ${e.code ?? e.message}`;
+    sink.add(file, undefined, why);
+    return undefined;
+  }
+}
+
 /** Reads the three image lists into a Catalog (global id = offsets[category] + line index). */
 function readCatalog(dir: string, sink: ProblemSink): Catalog | undefined {
   const names: string[] = [];
@@ -298,7 +361,13 @@ function readCatalog(dir: string, sink: ProblemSink): Catalog | undefined {
       counts.push(0);
       continue;
     }
-    const lines = readFileSync(file, 'utf8').split('\n');
+    const bytes = readDataFile(file, sink);
+    if (!bytes) {
+      complete = false;
+      counts.push(0);
+      continue;
+    }
+    const lines = bytes.toString('utf8').split('\n');
     // A trailing newline (or trailing blank lines) is not an entry.
     while (lines.length > 0 && lines[lines.length - 1].trim() === '') lines.pop();
     for (let i = 0; i < lines.length; i++) {
@@ -374,6 +443,8 @@ interface ParsedTable {
   /** Per line: 1 when the line was malformed (its row holds no data and is not checked further). */
   readonly badLines: Uint8Array;
   readonly maxUser: number;
+  /** 1-based line of the (first) largest user. */
+  readonly maxUserLine: number;
 }
 
 /**
@@ -386,15 +457,18 @@ function readTupleFile(file: string, layout: RowLayout, perLine: number, require
     if (required) sink.add(file, undefined, 'missing (required)');
     return undefined;
   }
+  const bytes = readDataFile(file, sink);
+  if (!bytes) return undefined;
   const slots = layout.slotCategories.length;
   const cols = perLine * (slots + 1);
-  const csv = parseIntCsv(readFileSync(file), file, cols, perLine === 1 ? layout.columns : repeatColumns(layout.columns, perLine), sink);
+  const csv = parseIntCsv(bytes, file, cols, perLine === 1 ? layout.columns : repeatColumns(layout.columns, perLine), sink);
   const lines = csv.rows;
   const users = new Int32Array(lines * perLine);
   const items = new Int32Array(lines * perLine * slots);
   const { counts, offsets, slotCategories, variableLength } = layout;
   const v = csv.values;
   let maxUser = -1;
+  let maxUserLine = 0;
   for (let r = 0; r < lines; r++) {
     if (csv.badLines[r]) continue;
     for (let k = 0; k < perLine; k++) {
@@ -402,7 +476,10 @@ function readTupleFile(file: string, layout: RowLayout, perLine: number, require
       const o = r * perLine + k;
       const user = v[base];
       if (user < 0) sink.add(file, r + 2, `${describeColumn(layout, perLine, k, 0)}: user ${user} is negative (users are 0..U-1)`);
-      else if (user > maxUser) maxUser = user;
+      else if (user > maxUser) {
+        maxUser = user;
+        maxUserLine = r + 2;
+      }
       users[o] = user;
       for (let j = 0; j < slots; j++) {
         const idx = v[base + 1 + j];
@@ -424,7 +501,7 @@ function readTupleFile(file: string, layout: RowLayout, perLine: number, require
       }
     }
   }
-  return { file, table: { slots, users, items }, perLine, badLines: csv.badLines, maxUser };
+  return { file, table: { slots, users, items }, perLine, badLines: csv.badLines, maxUser, maxUserLine };
 }
 
 function repeatColumns(columns: string[], times: number): string[] {
@@ -509,6 +586,7 @@ export function parseIntCsv(buf: Buffer, file: string, cols: number, columnNames
   }
   let pos = buf.indexOf(NL);
   pos = pos < 0 || pos >= end ? end : pos + 1;
+  checkHeader(buf.toString('utf8', 0, Math.min(pos, end)), file, cols, columnNames, sink);
   let rows = 0;
   if (pos < end) {
     rows = 1;
@@ -566,6 +644,22 @@ export function parseIntCsv(buf: Buffer, file: string, cols: number, columnNames
     }
   }
   return { rows, values, badLines };
+}
+
+/**
+ * Line 1 must be the header naming the columns (case and spaces around names aside). A file
+ * whose first line is data has no header: an error, not a silently lost first row.
+ */
+function checkHeader(line: string, file: string, cols: number, columnNames: string[], sink: { add(file: string, line: number | undefined, detail: string): void }): void {
+  const text = line.replace(/^\uFEFF/, '').replace(/\r?\n?$/, '');
+  const fields = text.split(',').map((f) => f.trim().toLowerCase());
+  const expected = columnNames.join(',');
+  if (fields.length === cols && fields.every((f, k) => f === columnNames[k].toLowerCase())) return;
+  if (fields.every((f) => /^-?\d+$/.test(f))) {
+    sink.add(file, 1, `no header line: line 1 is data ("${clip(text)}"); the file must start with the header "${expected}"`);
+  } else {
+    sink.add(file, 1, `header "${clip(text)}" is not the expected "${expected}"`);
+  }
 }
 
 /** The slow path: says what is wrong with a line the fast parser rejected. */

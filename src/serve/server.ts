@@ -10,8 +10,10 @@
  *   GET  /items/:id/image             the item's image bytes (PNG/JPEG); :id is an id or image name
  *   GET  /  /app.js  /style.css       the web page (src/serve/web, no build step)
  *
- * Every request is validated by a JSON schema (fastify's own Ajv): a bad id, a k out of range,
- * an unknown key or an oversized body is a 4xx whose message names the field. Problems only the
+ * Every request is validated by a JSON schema (fastify's own Ajv) WITHOUT type coercion: a bad id,
+ * a k out of range, an unknown key, a boolean where an item id belongs or an oversized body is a
+ * 4xx whose message names the field. Integers in the path and query string must be plain decimals
+ * (no sign, spaces, hex, exponent or leading zeros) and are converted before validation. Problems only the
  * model can see (unknown user or item, a top in the shoe slot) are UserErrors: 404 for the
  * addressed resource, 400 for bad content. Model work is synchronous and bounded (LIMITS), so
  * requests are served one at a time by the event loop and none can hang the process; socket and
@@ -20,9 +22,11 @@
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { CATEGORY_NAMES } from '../data/types.js';
 import { UserError } from '../errors.js';
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
@@ -37,6 +41,13 @@ export interface ServerOptions {
   handlerTimeout?: number;
   /** fastify's logger: false (default) or true. */
   logger?: boolean;
+  /**
+   * When set, every route but /health and the page's static files needs this key, sent as
+   * `x-api-key: KEY` or `authorization: Bearer KEY` (401 otherwise).
+   */
+  apiKey?: string;
+  /** Requests per client (IP address) per minute, over all routes; 0 or undefined = no limit. */
+  rateLimit?: number;
 }
 
 const WEB_DIR = join(fileURLToPath(new URL('.', import.meta.url)), 'web');
@@ -86,7 +97,8 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
     },
     handlerTimeout: opts.handlerTimeout ?? 60_000,
     // unknown keys must be errors (not silently dropped), and JSON bodies keep their types
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false, allowUnionTypes: true } },
+    // no coercion: `true` is not item 1 and "0x10" is not user 16 (path/query integers: strictIntegers)
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, allowUnionTypes: true } },
     return503OnClosing: true,
   });
   const staticFiles = new Map(
@@ -109,162 +121,240 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
     return reply.status(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
   });
 
+  // the page and /health stay open; everything else needs the key when one is set
+  const openRoutes = new Set(['/health', ...Object.keys(STATIC_FILES)]);
+  if (opts.apiKey !== undefined) {
+    if (opts.apiKey.length < 8) throw new UserError('the API key must have at least 8 characters');
+    const expected = createHash('sha256').update(opts.apiKey).digest();
+    app.addHook('onRequest', async (request, reply) => {
+      if (openRoutes.has(request.routeOptions.url ?? '')) return;
+      const given = apiKeyOf(request.headers);
+      // compared as hashes in constant time: neither length nor prefix leaks
+      if (given === undefined || !timingSafeEqual(createHash('sha256').update(given).digest(), expected)) {
+        return reply
+          .status(401)
+          .header('www-authenticate', 'Bearer')
+          .send({ statusCode: 401, error: 'Unauthorized', message: given === undefined ? 'an API key is required (header x-api-key or authorization: Bearer)' : 'wrong API key' });
+      }
+    });
+  }
+  if (opts.rateLimit !== undefined && opts.rateLimit > 0) {
+    void app.register(rateLimit, {
+      max: opts.rateLimit,
+      timeWindow: 60_000,
+      // per client address; the page's static files are not counted
+      allowList: (request) => openRoutes.has(request.routeOptions.url ?? '') && request.routeOptions.url !== '/health',
+      errorResponseBuilder: (_request, context) => ({
+        statusCode: 429,
+        error: 'Too Many Requests',
+        message: `rate limit: at most ${context.max} requests per minute per client; retry in ${Math.ceil(context.ttl / 1000)} s`,
+      }),
+    });
+  }
+  app.addHook('preValidation', async (request) => strictIntegers(request));
+
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
 
-  for (const [route, file] of staticFiles) {
-    app.get(route, (_request, reply) => {
-      reply.header('content-type', file.type).header('cache-control', 'no-cache').send(file.body);
+  // the routes in a plugin registered after the rate limiter, so its per-route hook covers them
+  void app.register(async (scope) => {
+    for (const [route, file] of staticFiles) {
+      scope.get(route, (_request, reply) => {
+        reply.header('content-type', file.type).header('cache-control', 'no-cache').send(file.body);
+      });
+    }
+
+    scope.get('/health', () => {
+      // no paths: the run is named by its folder name only
+      const { runDir, ...info } = recommender.describe();
+      return {
+        status: 'ok',
+        ...info,
+        run: runDir === null ? null : basename(runDir),
+        // from the database: servers sharing one see each other's new users
+        onboardedUsers: recommender.store.count(),
+        categories: [...CATEGORY_NAMES],
+      };
     });
-  }
 
-  app.get('/health', () => ({
-    status: 'ok',
-    ...recommender.describe(),
-    categories: [...CATEGORY_NAMES],
-  }));
+    scope.get('/users', () => ({
+      runUsers: recommender.runUsers,
+      // from the database, not from this process's memory: another server may have added users
+      onboarded: recommender.store.all().map((u) => ({ id: u.id, label: u.label, strategy: u.strategy, outfits: u.outfits.length, createdAt: u.createdAt })),
+    }));
 
-  app.get('/users', () => ({
-    runUsers: recommender.runUsers,
-    onboarded: recommender.onboardedUsers().map((u) => ({ id: u.id, label: u.label, strategy: u.strategy, outfits: u.outfits.length, createdAt: u.createdAt })),
-  }));
-
-  app.get<{ Params: { id: number }; Querystring: { k: number; fixed?: string; exclude?: string } }>(
-    '/users/:id/outfits',
-    {
-      schema: {
-        params: userIdParams,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            k: { type: 'integer', minimum: 1, maximum: LIMITS.maxK, default: 10 },
-            fixed: itemListQuery,
-            exclude: itemListQuery,
+    scope.get<{ Params: { id: number }; Querystring: { k: number; fixed?: string; exclude?: string } }>(
+      '/users/:id/outfits',
+      {
+        schema: {
+          params: userIdParams,
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              k: { type: 'integer', minimum: 1, maximum: LIMITS.maxK, default: 10 },
+              fixed: itemListQuery,
+              exclude: itemListQuery,
+            },
           },
+          response: { 400: errorResponse, 404: errorResponse },
         },
-        response: { 400: errorResponse, 404: errorResponse },
       },
-    },
-    async (request) => {
-      const { id } = request.params;
-      const { k, fixed, exclude } = request.query;
-      const result = await recommender.compose(id, { k, fixed: splitList(fixed), exclude: splitList(exclude) });
-      return {
-        user: id,
-        k,
-        tookMs: result.ms,
-        outfits: result.outfits.map((o) => ({ score: o.score, items: o.items.filter((i) => i >= 0).map((i) => recommender.itemInfo(i)) })),
-      };
-    },
-  );
+      async (request) => {
+        const { id } = request.params;
+        const { k, fixed, exclude } = request.query;
+        const result = await recommender.compose(id, { k, fixed: splitList(fixed), exclude: splitList(exclude) });
+        return {
+          user: id,
+          k,
+          tookMs: result.ms,
+          outfits: result.outfits.map((o) => ({ score: o.score, items: o.items.filter((i) => i >= 0).map((i) => recommender.itemInfo(i)) })),
+        };
+      },
+    );
 
-  app.post<{ Params: { id: number }; Body: { outfits: OutfitRefs[]; k?: number } }>(
-    '/users/:id/rank',
-    {
-      schema: {
-        params: userIdParams,
-        body: {
-          type: 'object',
-          required: ['outfits'],
-          additionalProperties: false,
-          properties: {
-            outfits: { type: 'array', minItems: 1, maxItems: LIMITS.maxRankOutfits, items: outfitSchema },
-            k: { type: 'integer', minimum: 1, maximum: LIMITS.maxRankOutfits },
+    scope.post<{ Params: { id: number }; Body: { outfits: OutfitRefs[]; k?: number } }>(
+      '/users/:id/rank',
+      {
+        schema: {
+          params: userIdParams,
+          body: {
+            type: 'object',
+            required: ['outfits'],
+            additionalProperties: false,
+            properties: {
+              outfits: { type: 'array', minItems: 1, maxItems: LIMITS.maxRankOutfits, items: outfitSchema },
+              k: { type: 'integer', minimum: 1, maximum: LIMITS.maxRankOutfits },
+            },
           },
         },
       },
-    },
-    async (request) => {
-      const { id } = request.params;
-      const started = performance.now();
-      // the user first: an unknown user is a 404 even when the outfits are bad too
-      recommender.userVector(id);
-      const ranked = await recommender.rankCandidates(id, request.body.outfits, request.body.k);
-      return {
-        user: id,
-        tookMs: performance.now() - started,
-        ranked: ranked.map((r) => ({ index: r.index, score: r.score, items: r.items.filter((i) => i >= 0).map((i) => recommender.itemInfo(i)) })),
-      };
-    },
-  );
+      async (request) => {
+        const { id } = request.params;
+        const started = performance.now();
+        // the user first: an unknown user is a 404 even when the outfits are bad too
+        recommender.userVector(id);
+        const ranked = await recommender.rankCandidates(id, request.body.outfits, request.body.k);
+        return {
+          user: id,
+          tookMs: performance.now() - started,
+          ranked: ranked.map((r) => ({ index: r.index, score: r.score, items: r.items.filter((i) => i >= 0).map((i) => recommender.itemInfo(i)) })),
+        };
+      },
+    );
 
-  app.post<{ Body: { outfits: OutfitRefs[]; strategy?: ColdStartStrategy; label?: string } }>(
-    '/users',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['outfits'],
-          additionalProperties: false,
-          properties: {
-            outfits: { type: 'array', minItems: 1, maxItems: LIMITS.maxOnboardOutfits, items: outfitSchema },
-            strategy: { type: 'string', enum: [...COLD_START_STRATEGIES] },
-            label: { type: 'string', maxLength: 100 },
+    scope.post<{ Body: { outfits: OutfitRefs[]; strategy?: ColdStartStrategy; label?: string } }>(
+      '/users',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['outfits'],
+            additionalProperties: false,
+            properties: {
+              outfits: { type: 'array', minItems: 1, maxItems: LIMITS.maxOnboardOutfits, items: outfitSchema },
+              strategy: { type: 'string', enum: [...COLD_START_STRATEGIES] },
+              label: { type: 'string', maxLength: 100 },
+            },
           },
         },
       },
-    },
-    async (request, reply) => {
-      const { outfits, strategy, label } = request.body;
-      const user = await recommender.onboard(outfits, { strategy, label });
-      reply.status(201).header('location', `/users/${user.id}/outfits`);
-      return { id: user.id, strategy: user.strategy, outfits: user.outfits.length, createdAt: user.createdAt, tookMs: user.ms };
-    },
-  );
+      async (request, reply) => {
+        const { outfits, strategy, label } = request.body;
+        const user = await recommender.onboard(outfits, { strategy, label });
+        reply.status(201).header('location', `/users/${user.id}/outfits`);
+        return { id: user.id, strategy: user.strategy, outfits: user.outfits.length, createdAt: user.createdAt, tookMs: user.ms };
+      },
+    );
 
-  app.get<{ Querystring: { category: string; limit: number; offset: number } }>(
-    '/items',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          required: ['category'],
-          additionalProperties: false,
-          properties: {
-            category: { type: 'string', enum: CATEGORY_NAMES.filter((_, c) => recommender.slotCategories.includes(c)) },
-            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
+    scope.get<{ Querystring: { category: string; limit: number; offset: number } }>(
+      '/items',
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            required: ['category'],
+            additionalProperties: false,
+            properties: {
+              category: { type: 'string', enum: CATEGORY_NAMES.filter((_, c) => recommender.slotCategories.includes(c)) },
+              limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+              offset: { type: 'integer', minimum: 0, default: 0 },
+            },
           },
         },
       },
-    },
-    (request) => {
-      const { category, limit, offset } = request.query;
-      const c = (CATEGORY_NAMES as readonly string[]).indexOf(category);
-      return { category, offset, limit, ...recommender.listItems(c, offset, limit) };
-    },
-  );
-
-  app.get<{ Params: { id: string } }>(
-    '/items/:id/image',
-    {
-      schema: {
-        params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } },
+      (request) => {
+        const { category, limit, offset } = request.query;
+        const c = (CATEGORY_NAMES as readonly string[]).indexOf(category);
+        return { category, offset, limit, ...recommender.listItems(c, offset, limit) };
       },
-    },
-    async (request, reply) => {
-      const id = recommender.requireItem(itemRefOf(request.params.id));
-      const path = recommender.imagePath(id);
-      if (!path) throw new UnknownItemError(`item ${id} has no image in ${recommender.set.root}/images`);
-      const type = IMAGE_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
-      const bytes = await readFile(path);
-      // an item's picture never changes while the dataset folder stays the same
-      return reply.header('content-type', type).header('cache-control', 'public, max-age=86400').send(bytes);
-    },
-  );
+    );
+
+    scope.get<{ Params: { id: string } }>(
+      '/items/:id/image',
+      {
+        schema: {
+          params: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } },
+        },
+      },
+      async (request, reply) => {
+        const id = recommender.requireItem(itemRefOf(request.params.id));
+        const path = recommender.imagePath(id);
+        if (!path) throw new UnknownItemError(`item ${id} has no image in ${recommender.set.root}/images`);
+        const type = IMAGE_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
+        const bytes = await readFile(path);
+        // an item's picture never changes while the dataset folder stays the same
+        return reply.header('content-type', type).header('cache-control', 'public, max-age=86400').send(bytes);
+      },
+    );
+
+  });
 
   return app;
 }
 
-/** Item ids are decimal; anything else is an image name. */
+/** A plain decimal integer as typed: no sign, spaces, hex, exponent or leading zeros. */
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+
+/** Item ids are plain decimals; anything else is an image name (looked up as it is, untrimmed). */
 function itemRefOf(value: string): ItemRef {
-  return /^\d+$/.test(value) ? Number(value) : value;
+  return DECIMAL.test(value) ? Number(value) : value;
 }
 
 function splitList(value: string | undefined): ItemRef[] {
-  return value === undefined ? [] : value.split(',').map((v) => itemRefOf(v.trim()));
+  return value === undefined ? [] : value.split(',').map((v) => itemRefOf(v));
+}
+
+/**
+ * Path and query values arrive as strings; Ajv runs without coercion, so the fields its schema
+ * types as integers are converted here, and only when they are plain decimals: " 1", "0x10",
+ * "1e1", "+1" and "01" stay strings and fail validation with a message naming the field.
+ */
+function strictIntegers(request: FastifyRequest): void {
+  const schema = request.routeOptions.schema as { params?: ObjectSchema; querystring?: ObjectSchema } | undefined;
+  convertIntegers(request.params as Record<string, unknown> | undefined, schema?.params);
+  convertIntegers(request.query as Record<string, unknown> | undefined, schema?.querystring);
+}
+
+interface ObjectSchema {
+  properties?: Record<string, { type?: unknown }>;
+}
+
+function convertIntegers(values: Record<string, unknown> | undefined, schema: ObjectSchema | undefined): void {
+  if (!values || !schema?.properties) return;
+  for (const [key, prop] of Object.entries(schema.properties)) {
+    const v = values[key];
+    if (prop.type === 'integer' && typeof v === 'string' && DECIMAL.test(v)) values[key] = Number(v);
+  }
+}
+
+function apiKeyOf(headers: FastifyRequest['headers']): string | undefined {
+  const key = headers['x-api-key'];
+  if (typeof key === 'string' && key !== '') return key;
+  const auth = headers.authorization;
+  const m = typeof auth === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+  return m ? m[1] : undefined;
 }
 
 /**

@@ -10,7 +10,7 @@
  * while a writer commits.
  */
 import Database from 'better-sqlite3';
-import { UserError } from '../errors.js';
+import { UserError, userErrorOf } from '../errors.js';
 
 /** What the database must agree with: a file made for one model is refused by another. */
 export interface StoreShape {
@@ -68,24 +68,30 @@ export class UserStore {
       // busy timeout: another process holding the write lock makes us wait, not fail
       this.db = new Database(path, { timeout: 5000 });
     } catch (err) {
-      throw new UserError(`cannot open user database ${path}: ${(err as Error).message}`);
+      throw userErrorOf(err, path) ?? new UserError(`cannot open user database ${path}: ${(err as Error).message}`);
     }
-    this.db.pragma('journal_mode = WAL');
-    // NORMAL is durable across application crashes in WAL mode; only an OS crash may lose the last commit
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-      CREATE TABLE IF NOT EXISTS users (
-        id INTEGER PRIMARY KEY,
-        anchors BLOB NOT NULL,
-        outfits TEXT NOT NULL,
-        strategy TEXT NOT NULL,
-        label TEXT,
-        created_at TEXT NOT NULL
-      ) STRICT;
-    `);
-    this.checkShape();
+    try {
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL is durable across application crashes in WAL mode; only an OS crash may lose the last commit
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+        CREATE TABLE IF NOT EXISTS users (
+          id INTEGER PRIMARY KEY,
+          anchors BLOB NOT NULL,
+          outfits TEXT NOT NULL,
+          strategy TEXT NOT NULL,
+          label TEXT,
+          created_at TEXT NOT NULL
+        ) STRICT;
+      `);
+      this.checkShape();
+    } catch (err) {
+      this.db.close();
+      // a file that is not SQLite (or is corrupt, read-only, on a full disk): one line naming it
+      throw userErrorOf(err, path) ?? err;
+    }
 
     const maxId = this.db.prepare<[], { m: number | null }>('SELECT MAX(id) AS m FROM users');
     const insert = this.db.prepare(

@@ -17,7 +17,8 @@ import { buildCandidates, evaluateCandidates, formatReports, randomScorer, type 
 import { Rng } from '../rng.js';
 import { readState, RUN_FILES } from './run-folder.js';
 import { loadRun } from './run.js';
-import { trainRun, type TrainResult } from './trainer.js';
+import { trainRunExclusive } from './exclusive.js';
+import type { TrainResult } from './trainer.js';
 
 export interface DemoOptions {
   /** Folder for the data and the three runs. */
@@ -93,7 +94,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const dir = join(out, name);
     const resume = existsSync(join(dir, RUN_FILES.config));
     log(`demo: ${resume ? 'continuing' : 'training'} ${name}`);
-    return trainRun({ out: dir, resume, config: resume ? undefined : config, log, progressStream: opts.progressStream, handleSigint: opts.handleSigint });
+    return trainRunExclusive({ out: dir, resume, config: resume ? undefined : config, log, progressStream: opts.progressStream, handleSigint: opts.handleSigint });
   };
 
   const runs: Array<{ name: string; result: TrainResult }> = [];

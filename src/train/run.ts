@@ -70,18 +70,28 @@ export function readRunConfig(dir: string): RunConfig {
   return parseResolvedRunConfig(readJson(path), path);
 }
 
+/**
+ * A run's user rows belong to the users of the set it was trained on: scoring another set (same
+ * user count or not) would score other people. The set name must match, and its users (ids
+ * 0..U-1, dense: the loader checks) must be as many as the model's.
+ */
+export function requireTrainingSet(dir: string, config: RunConfig, set: PolyvoreSet): void {
+  const trained = `set ${config.data.set} (${config.model.numUsers} users)`;
+  if (set.set !== config.data.set || set.numUsers !== config.model.numUsers) {
+    throw new UserError(
+      `${dir}: trained on ${trained}, but ${set.dir} is set ${set.set} with ${set.numUsers} users; ` +
+        `a run scores only the users of the set it was trained on (new users: see SPEC §5 / coldstart)`,
+    );
+  }
+}
+
 /** Rebuilds the model of a run folder with its best (or latest) weights, plus the data it reads. */
 export async function loadRun(dir: string, opts: LoadRunOptions = {}): Promise<LoadedRun> {
   const config = readRunConfig(dir);
   const root = opts.root ?? config.data.root;
   const setName = opts.set ?? config.data.set;
   const set = opts.loadedSet ?? loadPolyvoreSet(root, setName, opts.splits ? { splits: opts.splits } : {});
-  if (set.numUsers !== config.model.numUsers) {
-    throw new UserError(
-      `${dir}: the model has ${config.model.numUsers} users but ${set.dir} has ${set.numUsers}; ` +
-        `a run scores the users of the set it was trained on (cold users: see docs/method.md §5)`,
-    );
-  }
+  requireTrainingSet(dir, config, set);
   const { path, epoch } = resolveWeightsFile(dir, opts.weights ?? 'best');
   const model = OutfitModel.create(config.model, new Rng(config.seed).fork('model'));
   try {

@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { withPath } from '../errors.js';
 
 /**
  * Writes a file atomically: a temp file in the same folder, fsync, then rename over the target.
@@ -20,7 +21,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
   } catch (err) {
     closeSync(fd);
     rmSync(tmp, { force: true });
-    throw err;
+    // writes on a descriptor (ENOSPC, EIO) carry no path: name the file the user would look for
+    throw withPath(err, path);
   }
   closeSync(fd);
   renameSync(tmp, path);

@@ -104,7 +104,8 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
   test('compose: unknown user, k out of range, bad ids and unknown parameters are 4xx naming the problem', async () => {
     assertRejected(await get('/users/999/outfits'), 404, /unknown user 999/);
     assertRejected(await get('/users/abc/outfits'), 400, /params\/id must be integer/);
-    assertRejected(await get('/users/-1/outfits'), 400, /params\/id must be >= 0/);
+    // no coercion: a signed id is not a plain decimal, so it stays a string (test/reliability/server.test.ts)
+    assertRejected(await get('/users/-1/outfits'), 400, /params\/id must be integer/);
     assertRejected(await get('/users/0/outfits?k=0'), 400, /querystring\/k must be >= 1/);
     assertRejected(await get('/users/0/outfits?k=51'), 400, /querystring\/k must be <= 50/);
     assertRejected(await get('/users/0/outfits?k=ten'), 400, /querystring\/k must be integer/);
@@ -142,7 +143,8 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
     assertRejected(await post('/users/0/rank', { outfits: [] }), 400, /body\/outfits must NOT have fewer than 1 items/);
     assertRejected(await post('/users/0/rank', {}), 400, /body must have required property 'outfits'/);
     assertRejected(await post('/users/0/rank', { outfits: [good], extra: 1 }), 400, /body must NOT have additional properties/);
-    assertRejected(await post('/users/0/rank', { outfits: [[1.5, bottom(0), shoe(0)]] }), 400, /unknown item/);
+    // 1.5 is neither an item id nor an image name: refused by the schema, not coerced to "1.5"
+    assertRejected(await post('/users/0/rank', { outfits: [[1.5, bottom(0), shoe(0)]] }), 400, /body\/outfits\/0\/0 must be integer,string,null/);
     assertRejected(await post('/users/0/rank', { outfits: [good], k: 0 }), 400, /body\/k must be >= 1/);
     assertRejected(await post('/users/0/rank', null, '{"outfits": [[1, 2'), 400, /JSON/);
     assertRejected(await post('/users/77/rank', { outfits: [good] }), 404, /unknown user 77/);

@@ -101,6 +101,18 @@ export function findPreset(name: string): Preset {
   return preset;
 }
 
+/** Largest user-count factor against the real sets (`--scale`), and so the bound of `--users`. */
+export const MAX_SYNTH_SCALE = 4;
+
+/**
+ * Most users `--users` may give a preset's first set: MAX_SYNTH_SCALE × its real user count
+ * (syn-630 and tiny: 2,520; syn-519: 2,076; syn-53: 212; syn-32: 128), which the generator
+ * writes in minutes within a few hundred MB; far larger counts would exhaust the heap.
+ */
+export function maxSynthUsers(preset: Preset): number {
+  return MAX_SYNTH_SCALE * preset.sets[0].shape.realUsers;
+}
+
 /** A set to generate, with its final user count and per-user outfit means. */
 export interface SetPlan {
   readonly shape: SetShape;
@@ -119,6 +131,12 @@ export function planPreset(preset: Preset, opts: { users?: number; scale?: numbe
   if (opts.scale !== undefined && !preset.scalable) throw new UserError(`--scale does not apply to preset '${preset.name}' (its user counts are fixed; use --users)`);
   const outfitScale = opts.outfitScale ?? 1;
   const first = preset.sets[0];
+  const maxUsers = maxSynthUsers(preset);
+  if (opts.users !== undefined && opts.users > maxUsers) {
+    throw new UserError(
+      `--users ${opts.users} is more than preset '${preset.name}' allows: at most ${maxUsers} (${MAX_SYNTH_SCALE} × the ${first.shape.realUsers} users of the real ${first.shape.set}, as --scale ${MAX_SYNTH_SCALE})`,
+    );
+  }
   return preset.sets.map((s) => {
     let users = s.defaultUsers;
     if (opts.users !== undefined) {

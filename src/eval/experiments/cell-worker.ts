@@ -3,7 +3,7 @@
  * stderr, and prints a one-line JSON report as its last stdout line. Argument: JSON of
  * `{ cell, plan, paths }`.
  */
-import { UserError } from '../../errors.js';
+import { userErrorOf } from '../../errors.js';
 import { runCell, type GridPaths } from './cells.js';
 import type { GridPlan, TrainCell } from './grid.js';
 
@@ -21,7 +21,8 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(err instanceof UserError ? `${err.message}\n` : `${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    const userError = userErrorOf(err);
+    process.stderr.write(userError ? `${userError.message}\n` : `${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   },
 );

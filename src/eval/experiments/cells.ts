@@ -13,7 +13,7 @@ import { Rng } from '../../rng.js';
 import { readMetrics, readState, RUN_FILES, type EpochRecord } from '../../train/run-folder.js';
 import { ItemEmbeddingCache } from '../../train/item-cache.js';
 import { loadRun } from '../../train/run.js';
-import { trainRun } from '../../train/trainer.js';
+import { trainRunExclusive } from '../../train/exclusive.js';
 import { writeJsonAtomic } from '../../util/fs.js';
 import { buildCandidates, evaluateCandidates, type NegativeSource, type OutfitScorer } from '../evaluate.js';
 import { evaluateRanking } from '../metrics.js';
@@ -101,7 +101,7 @@ export async function runCell(c: TrainCell, plan: GridPlan, paths: GridPaths, op
   const state = readState(dir);
   if (!state?.finished) {
     const resume = existsSync(join(dir, RUN_FILES.config));
-    const result = await trainRun({
+    const result = await trainRunExclusive({
       out: dir,
       resume,
       config: resume ? undefined : cellRunConfig(c, plan, { root: paths.trainRoot, runDirOf: (t) => runDirOf(paths, t) }),

@@ -52,6 +52,10 @@ export async function openColdStart(runDir: string, opts: OpenColdStartOptions =
       throw new UserError(`${runDir}: trained on set ${run.config.data.set}, which has no cold-user set; give --set 53 or 32`);
     }
     if (coldName === run.config.data.set) throw new UserError(`--set ${coldName} is the set the run was trained on; cold users come from another set`);
+    const pairedWarm = Object.entries(COLD_SET_OF).find(([, cold]) => cold === coldName)?.[0];
+    if (pairedWarm !== undefined && pairedWarm !== run.config.data.set) {
+      throw new UserError(`--set ${coldName}: its new users go with a model trained on ${pairedWarm}, but ${runDir} was trained on ${run.config.data.set} (use --set ${COLD_SET_OF[run.config.data.set] ?? '53 or 32'})`);
+    }
     const coldSet = loadPolyvoreSet(run.config.data.root, coldName);
     const inputs = await buildItemInputs(run.config, coldSet);
     const warmUsers = Int32Array.from({ length: run.model.config.numUsers }, (_, i) => i);

@@ -4,13 +4,14 @@
  * `<out>/report.md` with a CSV per table and SVG charts. Sections are kept as JSON under
  * `<out>/sections/`, so experiments run at different times end up in one report.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { generateSynthetic } from '../../data/synth/index.js';
 import { UserError } from '../../errors.js';
 import { ortVersion } from '../../engine/runtime.js';
 import { writeJsonAtomic } from '../../util/fs.js';
+import { LOCK_FILE, lockFolder } from '../../util/lock.js';
 import { buildAlphaSection } from './alpha-table.js';
 import { buildAugmentSection } from './augment-table.js';
 import { buildBatchSection } from './batch-table.js';
@@ -112,8 +113,39 @@ export async function runExperiments(names: readonly ExperimentName[], opts: Exp
   if (opts.seeds !== undefined && !(Number.isInteger(opts.seeds) && opts.seeds >= 1)) throw new UserError(`--seeds must be a positive integer, got ${opts.seeds}`);
   const root = resolve(opts.data);
   const out = resolve(opts.out);
-  await ensureExperimentData(root, opts.presetScale, log);
+  checkExperimentFolder(out, root);
   mkdirSync(out, { recursive: true });
+  // one process per grid folder: two would resume the same cells and clean up each other's files
+  const lock = lockFolder(out, 'experiment', log);
+  try {
+    return await runLocked(names, opts, { root, out, log, started, jobs });
+  } finally {
+    lock.release();
+  }
+}
+
+/** Entries that make a folder an experiment folder (a non-empty folder without any is refused). */
+const EXPERIMENT_ENTRIES = ['runs', 'results', 'sections', 'data', 'report.md'];
+
+export function checkExperimentFolder(out: string, dataRoot: string): void {
+  if (!existsSync(out)) return;
+  if (!statSync(out).isDirectory()) throw new UserError(`--out ${out} is a file, not a folder`);
+  // the dataset may live inside the grid folder (--data OUT/syn)
+  const holdsData = (name: string): boolean => dataRoot === join(out, name) || dataRoot.startsWith(join(out, name) + sep);
+  const entries = readdirSync(out).filter((n) => !n.startsWith(LOCK_FILE) && !holdsData(n));
+  if (entries.length > 0 && !entries.some((n) => EXPERIMENT_ENTRIES.includes(n))) {
+    const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? `, … (${entries.length} entries)` : '');
+    throw new UserError(`--out ${out} is not empty and holds no experiment grid (it has ${shown}): give a new or empty folder`);
+  }
+}
+
+async function runLocked(
+  names: readonly ExperimentName[],
+  opts: ExperimentOptions,
+  ctxIn: { root: string; out: string; log: (line: string) => void; started: number; jobs: number },
+): Promise<ExperimentSummary> {
+  const { root, out, log, started, jobs } = ctxIn;
+  await ensureExperimentData(root, opts.presetScale, log);
   const plan = planGrid({ quick: opts.quick ?? false, seeds: opts.seeds });
   const paths: GridPaths = { root, out, trainRoot: trainingRoot(root, join(out, 'data'), plan.trainFraction, 0) };
   const cells = withTeachers(names.flatMap((n) => cellsOf(n, plan)), plan);

@@ -11,14 +11,31 @@ const state = {
   chosen: [], // outfits of the new user: arrays of item objects (or null) per slot
 };
 
+// A server started with --api-key: the key is given once as #key=… in the page's address (or
+// asked for on the first 401) and kept for this tab only.
+const keyInHash = new URLSearchParams(location.hash.slice(1)).get('key');
+if (keyInHash) {
+  sessionStorage.setItem('outfitrec-api-key', keyInHash);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+const apiKey = () => sessionStorage.getItem('outfitrec-api-key');
+const keyHeaders = () => (apiKey() ? { 'x-api-key': apiKey() } : {});
+
 async function api(path, options = {}) {
-  const init = { ...options };
+  const init = { ...options, headers: keyHeaders() };
   if (init.body !== undefined) {
     init.method = init.method ?? 'POST';
-    init.headers = { 'content-type': 'application/json' };
+    init.headers = { ...init.headers, 'content-type': 'application/json' };
     init.body = JSON.stringify(init.body);
   }
-  const res = await fetch(path, init);
+  let res = await fetch(path, init);
+  if (res.status === 401) {
+    const key = prompt('This server needs an API key:');
+    if (key) {
+      sessionStorage.setItem('outfitrec-api-key', key);
+      res = await fetch(path, { ...init, headers: { ...init.headers, ...keyHeaders() } });
+    }
+  }
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(body.message ?? `${res.status} ${res.statusText}`);
   return body;
@@ -35,7 +52,16 @@ function showError(err) {
 function itemImage(item, size) {
   const img = document.createElement('img');
   img.className = 'item';
-  img.src = `/items/${item.id}/image`;
+  const url = `/items/${item.id}/image`;
+  // <img> cannot send the key header: with a key the picture is fetched and shown as a blob
+  if (apiKey()) {
+    fetch(url, { headers: keyHeaders() })
+      .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(`${r.status}`))))
+      .then((b) => { img.src = URL.createObjectURL(b); })
+      .catch(() => { img.alt = `${img.alt} (no picture)`; });
+  } else {
+    img.src = url;
+  }
   img.alt = `${item.category} ${item.id}`;
   img.title = `${item.category} #${item.id} ${item.name}`;
   img.loading = 'lazy';
