@@ -80,7 +80,7 @@ export function requireTrainingSet(dir: string, config: RunConfig, set: Polyvore
   if (set.set !== config.data.set || set.numUsers !== config.model.numUsers) {
     throw new UserError(
       `${dir}: trained on ${trained}, but ${set.dir} is set ${set.set} with ${set.numUsers} users; ` +
-        `a run scores only the users of the set it was trained on (new users: see SPEC §5 / coldstart)`,
+        `a run scores only the users of the set it was trained on (new users: see docs/method.md §5 / coldstart)`,
     );
   }
 }
