@@ -164,6 +164,13 @@ export class AnchorTable {
   }
 }
 
+/** A user's vector from its own anchors [Ku·d] plus the shared-anchor sum (method.md §3): Σ_k â_k + shared. */
+export function userVectorFromAnchors(anchors: Float32Array, d: number, sharedSum: Float32Array): Float32Array {
+  const v = sharedSum.slice();
+  addNormalizedRows(anchors, 0, anchors.length / d, d, v);
+  return v;
+}
+
 /** out += Σ_r rows[r] / ||rows[r]|| over `count` rows of `d` from `offset` (eps as in l2Normalize). */
 function addNormalizedRows(values: Float32Array, offset: number, count: number, d: number, out: Float32Array): void {
   for (let r = 0; r < count; r++) {

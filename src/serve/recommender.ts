@@ -22,6 +22,7 @@ import { findImageDir, resolveImagePaths } from '../data/polyvore.js';
 import { CATEGORY_NAMES, type Catalog, type OutfitTable, type PolyvoreSet } from '../data/types.js';
 import { UserError } from '../errors.js';
 import type { ItemInputSource } from '../model/inputs.js';
+import { userVectorFromAnchors } from '../model/anchors.js';
 import type { OutfitModel } from '../model/outfit-model.js';
 import { Rng } from '../rng.js';
 import {
@@ -433,22 +434,4 @@ function catalogByCategory(set: PolyvoreSet): Int32Array[] {
 
 function isTable(o: ReadonlyArray<OutfitRefs> | OutfitTable): o is OutfitTable {
   return (o as OutfitTable).items instanceof Int32Array;
-}
-
-function sumOfUnitRows(values: Float32Array, d: number): Float32Array {
-  const out = new Float32Array(d);
-  for (let k = 0; k < values.length / d; k++) {
-    let norm = 0;
-    for (let t = 0; t < d; t++) norm += values[k * d + t] ** 2;
-    const inv = 1 / Math.sqrt(norm + 1e-12); // the same eps as normalizeLastAxis
-    for (let t = 0; t < d; t++) out[t] += values[k * d + t] * inv;
-  }
-  return out;
-}
-
-/** A user's vector from their own anchors [Ku, d] plus the shared-anchor sum (method.md §3). */
-export function userVectorFromAnchors(anchors: Float32Array, d: number, sharedSum: Float32Array): Float32Array {
-  const v = sumOfUnitRows(anchors, d);
-  for (let t = 0; t < d; t++) v[t] += sharedSum[t];
-  return v;
 }
