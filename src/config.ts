@@ -123,6 +123,12 @@ const OptimConfigSchema = z.strictObject({
   weightDecay: z.number().min(0).default(0),
   clip: ClipConfigSchema.prefault({}),
   schedule: ScheduleConfigSchema.prefault({}),
+  /**
+   * How the per-user anchor table is updated: 'lazy' = only the rows of the step's users, their
+   * moments included (PyTorch's SparseAdam); 'dense' = every row at every step, absent users with
+   * a zero gradient (their moments keep moving them), as a dense optimizer over the whole table.
+   */
+  anchorUpdate: z.enum(['lazy', 'dense']).default('lazy'),
 });
 
 const EarlyStoppingSchema = z.strictObject({

@@ -1,8 +1,9 @@
 /**
- * Adam and momentum SGD over typed arrays, with the anchor table updated lazily: a step changes
- * only the rows of the batch's users (their moments included), like PyTorch's SparseAdam. Dense
- * Adam would decay every user's moments and move every user's anchors at every step although a
- * batch holds 64 of 630 users; lazy rows cost a step O(batch) instead of O(users).
+ * Adam and momentum SGD over typed arrays, with the anchor table updated lazily by default: a step
+ * changes only the rows of the batch's users (their moments included), like PyTorch's SparseAdam.
+ * Dense Adam (`anchorUpdate: 'dense'`) decays every user's moments and moves every user's anchors
+ * at every step although a batch holds 64 of 630 users; lazy rows cost a step O(batch) instead of
+ * O(users). docs/results.md §2 compares the two.
  *
  * Gradient processing before the update, as configured (method.md §4 "Training loop"): coupled
  * weight decay (g += wd·θ), then clipping by value or by the global L2 norm of every gradient of
@@ -16,6 +17,8 @@ export interface OptimizerConfig {
   momentum: number;
   weightDecay: number;
   clip: { mode: 'value' | 'norm' | 'none'; max: number };
+  /** 'lazy' (default): table rows are updated only where a step has them; 'dense': every row, every step. */
+  anchorUpdate?: 'lazy' | 'dense';
 }
 
 export interface DenseGradient {
@@ -84,6 +87,16 @@ export class Optimizer {
     }
     this.steps += 1;
     for (const { param, grad } of dense) this.update(param, grad, 0, 0, grad.length);
+    if (this.cfg.anchorUpdate === 'dense') {
+      // the whole table, absent rows with a zero gradient
+      for (const r of rows) {
+        const size = rowSize(r);
+        const full = new Float32Array(r.param.data.length);
+        r.rows.forEach((row, k) => full.set(r.grad.subarray(k * size, (k + 1) * size), row * size));
+        this.update(r.param, full, 0, 0, full.length);
+      }
+      return;
+    }
     for (const r of rows) {
       const size = rowSize(r);
       r.rows.forEach((row, k) => this.update(r.param, r.grad, k * size, row * size, size));
