@@ -8,7 +8,7 @@
  */
 import ort from 'onnxruntime-node';
 import { toOnnx } from './onnx.js';
-import type { DType, Graph, Value } from './graph.js';
+import { isStatic, sizeOf, type DType, type Graph, type Value } from './graph.js';
 
 export type TypedArray = Float32Array | Float64Array | BigInt64Array | Uint8Array;
 
@@ -38,9 +38,17 @@ export class CompiledGraph {
     readonly outputNames: readonly string[],
     /** The serialised model (for export and debugging). */
     readonly bytes: Uint8Array,
+    /** Pre-allocated tensors for the outputs of static shape (`reuseOutputs`), filled by every run. */
+    private readonly fetches: Record<string, ort.Tensor> | null,
   ) {}
 
-  static async create(g: Graph, opts: { name?: string } = {}): Promise<CompiledGraph> {
+  /**
+   * Compiles `g`. With `reuseOutputs`, every output of static shape is written into one buffer
+   * allocated here and reused by every run (a training step's weight gradients: tens of MB per
+   * step otherwise); the arrays `run` returns for those outputs are then overwritten by the next
+   * run, so a caller must be done with them (or copy them) before running again.
+   */
+  static async create(g: Graph, opts: { name?: string; reuseOutputs?: boolean } = {}): Promise<CompiledGraph> {
     const bytes = toOnnx(g, { name: opts.name });
     const session = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: intraOpThreads,
@@ -51,7 +59,16 @@ export class CompiledGraph {
       ...(process.env.OUTFITREC_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.OUTFITREC_ORT_PROFILE } : {}),
     });
     const inputs = g.inputs.map((i) => ({ name: i.value.name, dtype: i.value.dtype }));
-    return new CompiledGraph(session, inputs, g.outputs.map((o) => o.name), bytes);
+    let fetches: Record<string, ort.Tensor> | null = null;
+    if (opts.reuseOutputs) {
+      fetches = {};
+      for (const o of g.outputs) {
+        if (!isStatic(o.shape) || (o.dtype !== 'float32' && o.dtype !== 'float64')) continue;
+        const size = sizeOf(o.shape);
+        fetches[o.name] = new ort.Tensor(o.dtype, o.dtype === 'float32' ? new Float32Array(size) : new Float64Array(size), [...o.shape]);
+      }
+    }
+    return new CompiledGraph(session, inputs, g.outputs.map((o) => o.name), bytes, fetches);
   }
 
   /** Runs the graph; `feeds` must name every input. Outputs in the graph's output order. */
@@ -63,7 +80,9 @@ export class CompiledGraph {
       const data = dtype === 'bool' ? new Uint8Array(f.data as Uint8Array) : f.data;
       ortFeeds[name] = new ort.Tensor(ORT_TYPE[dtype], data as never, f.dims as number[]);
     }
-    const result = await this.session.run(ortFeeds);
+    const result = this.fetches
+      ? await this.session.run(ortFeeds, Object.fromEntries(this.outputNames.map((n) => [n, this.fetches?.[n] ?? null])))
+      : await this.session.run(ortFeeds);
     return this.outputNames.map((n) => result[n].data as TypedArray);
   }
 

@@ -129,7 +129,8 @@ export class TrainingStep {
     g.output(main);
     if (cl) g.output(cl);
     for (const v of grads) g.output(v);
-    const compiled = await CompiledGraph.create(g, { name: 'outfitrec-train-step' });
+    // the weight gradients are consumed by the optimizer before the next step: reuse their buffers
+    const compiled = await CompiledGraph.create(g, { name: 'outfitrec-train-step', reuseOutputs: true });
     return new TrainingStep(compiled, shape, model, head, weights.map((v) => v.name));
   }
 
