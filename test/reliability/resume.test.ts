@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { UserError } from '../../src/errors.js';
+import { saveNamedTensors } from '../../src/model/checkpoint.js';
 import { trainRun } from '../../src/train/trainer.js';
 import { tinyRun, type TinyRun } from '../serve/tiny-run.js';
 import { scratchDir } from './helpers.js';
@@ -49,5 +51,14 @@ describe('reliability: exact resume', () => {
     for (const file of ['weights.safetensors', 'optimizer.safetensors']) {
       assert.ok(readFileSync(join(split, file)).equals(readFileSync(join(whole, file))), `${file} differs between the resumed and the uninterrupted run`);
     }
+  });
+
+  it("a run folder of the first engine (tfjs optimizer state) is refused by --resume with a clear message", async () => {
+    const quiet = { log: () => {}, progressStream: null };
+    const dir = join(scratchDir('resume-tfjs'), 'run');
+    await trainRun({ config: { ...CONFIG, method: 'softmax', data: { root: run.root, set: '630' }, epochs: 1 }, out: dir, ...quiet });
+    // what 0.1 wrote: tfjs slot tensors named by position, no engine format
+    saveNamedTensors(join(dir, 'optimizer.safetensors'), [{ name: 'optimizer.000000', shape: [1], data: Float32Array.of(1) }], { epoch: '1', optimizer: 'adam', slotNames: '["iter"]' });
+    await assert.rejects(trainRun({ out: dir, resume: true, epochs: 2, ...quiet }), (e: unknown) => e instanceof UserError && /tfjs engine of outfitrec 0\.1/.test(e.message));
   });
 });
