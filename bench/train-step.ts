@@ -14,6 +14,7 @@
  *   node --import tsx bench/train-step.ts --mode features --cl 1 [--steps 20] [--warmup 3] [--threads 1|2]
  * Prints one JSON line.
  */
+import { ANCHOR_UPDATE_DEFAULT } from '../src/config.js';
 import { dedupe, USER_ANCHORS } from '../src/model/anchors.js';
 import { setEngineThreads, ortVersion } from '../src/engine/runtime.js';
 import { featureInputSource, imageInputSource, type ItemInputSource } from '../src/model/inputs.js';
@@ -146,7 +147,8 @@ export async function runTrainStepBench(
     rng.fork('model'),
   );
   const head = shape.cl ? new ProjectionHead(shape.d, rng.fork('clHead')) : null;
-  const optimizer = new Optimizer({ kind: 'adam', lr: 1e-3, momentum: 0, weightDecay: 0, clip: { mode: 'none', max: 1 } });
+  // the trainer's default anchor update (dense, like torch_ref.py's Adam over the whole table)
+  const optimizer = new Optimizer({ kind: 'adam', lr: 1e-3, momentum: 0, weightDecay: 0, clip: { mode: 'none', max: 1 }, anchorUpdate: ANCHOR_UPDATE_DEFAULT });
   // the trainer's own step: one ONNX Runtime call for forward, loss and gradients (src/train/step-graph.ts)
   const step = await TrainingStep.build(model, head, inputs.itemShape, {
     method: shape.cl ? 'softmax+cl' : 'softmax',

@@ -1,9 +1,9 @@
 /**
- * Adam and momentum SGD over typed arrays, with the anchor table updated lazily by default: a step
- * changes only the rows of the batch's users (their moments included), like PyTorch's SparseAdam.
- * Dense Adam (`anchorUpdate: 'dense'`) decays every user's moments and moves every user's anchors
- * at every step although a batch holds 64 of 630 users; lazy rows cost a step O(batch) instead of
- * O(users). docs/results.md §2 compares the two.
+ * Adam and momentum SGD over typed arrays. The anchor table is a table parameter: with
+ * `anchorUpdate: 'lazy'` a step changes only the rows of the batch's users (their moments
+ * included), like PyTorch's SparseAdam, O(batch) instead of O(users); with 'dense' (the run
+ * config's default, chosen by measurement: docs/results.md §2) every row moves at every step,
+ * absent users by their moments, as a dense Adam over the whole table.
  *
  * Gradient processing before the update, as configured (method.md §4 "Training loop"): coupled
  * weight decay (g += wd·θ), then clipping by value or by the global L2 norm of every gradient of
@@ -17,7 +17,7 @@ export interface OptimizerConfig {
   momentum: number;
   weightDecay: number;
   clip: { mode: 'value' | 'norm' | 'none'; max: number };
-  /** 'lazy' (default): table rows are updated only where a step has them; 'dense': every row, every step. */
+  /** 'lazy': table rows are updated only where a step has them; 'dense' (when absent too): every row, every step. */
   anchorUpdate?: 'lazy' | 'dense';
 }
 
@@ -87,13 +87,18 @@ export class Optimizer {
     }
     this.steps += 1;
     for (const { param, grad } of dense) this.update(param, grad, 0, 0, grad.length);
-    if (this.cfg.anchorUpdate === 'dense') {
+    if (this.cfg.anchorUpdate !== 'lazy') {
       // the whole table, absent rows with a zero gradient
       for (const r of rows) {
         const size = rowSize(r);
-        const full = new Float32Array(r.param.data.length);
-        r.rows.forEach((row, k) => full.set(r.grad.subarray(k * size, (k + 1) * size), row * size));
-        this.update(r.param, full, 0, 0, full.length);
+        const zero = new Float32Array(size);
+        const gradRow = new Int32Array(r.param.shape[0]).fill(-1);
+        r.rows.forEach((row, k) => (gradRow[row] = k));
+        for (let row = 0; row < gradRow.length; row++) {
+          const k = gradRow[row];
+          if (k >= 0) this.update(r.param, r.grad, k * size, row * size, size);
+          else this.update(r.param, zero, 0, row * size, size);
+        }
       }
       return;
     }
