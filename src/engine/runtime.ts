@@ -8,7 +8,7 @@
  */
 import ort from 'onnxruntime-node';
 import { toOnnx } from './onnx.js';
-import { isStatic, sizeOf, type DType, type Graph, type Value } from './graph.js';
+import { isStatic, sizeOf, type DType, type Graph } from './graph.js';
 
 export type TypedArray = Float32Array | Float64Array | BigInt64Array | Uint8Array;
 
@@ -23,10 +23,6 @@ let intraOpThreads = 1;
 export function setEngineThreads(threads: number): void {
   if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`threads must be a positive integer, got ${threads}`);
   intraOpThreads = threads;
-}
-
-export function engineThreads(): number {
-  return intraOpThreads;
 }
 
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', bool: 'bool' };
@@ -90,16 +86,6 @@ export class CompiledGraph {
     if (process.env.OUTFITREC_ORT_PROFILE) this.session.endProfiling();
     await this.session.release();
   }
-}
-
-/** A feed for value `v` from `data` with dims (symbols resolved by the caller). */
-export function feed(data: TypedArray, dims: readonly number[]): Feed {
-  return { data, dims };
-}
-
-/** Output names as a map, for callers that prefer names to positions. */
-export function outputsByName(values: readonly Value[], arrays: readonly TypedArray[]): Map<string, TypedArray> {
-  return new Map(values.map((v, i) => [v.name, arrays[i]]));
 }
 
 /** The onnxruntime-node version in use (reports name it next to their timings). */
