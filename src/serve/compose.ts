@@ -66,7 +66,7 @@ export class OutfitComposer {
   readonly optionalSlots: boolean[];
 
   private constructor(
-    private readonly model: OutfitModel,
+    model: OutfitModel,
     private readonly cache: ItemEmbeddingCache,
     /** Category of each slot (`slotCategoriesFor(set)`). */
     readonly slotCategories: readonly number[],

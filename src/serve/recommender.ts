@@ -150,7 +150,7 @@ export class Recommender {
       this.sharedSum = model.anchors.sharedSum();
       this.cache = cache;
       this.composer = composer;
-      const byCategory = catalogByCategory(set);
+      const byCategory = composer.catalog;
       // SO negatives: random mixes from the training pool (method.md §6.2), or the whole catalog when no training split was read
       const train = set.splits.train.posi;
       this.pools = train.users.length > 0 ? itemPoolsFromTable(set, train) : { byCategory, categoryOf: set.catalog.category };
