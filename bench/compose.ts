@@ -23,7 +23,7 @@ import { setEngineThreads } from '../src/engine/runtime.js';
 import { COMPOSE_DEFAULTS, OutfitComposer, measureComposeRecall, type ComposeRecall } from '../src/serve/compose.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { ItemEmbeddingCache } from '../src/train/item-cache.js';
-import { buildItemInputs } from '../src/train/run.js';
+import { buildItemInputs } from '../src/runs/load.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

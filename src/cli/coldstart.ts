@@ -1,11 +1,11 @@
 /**
  * `outfitrec coldstart`: a run trained on 630 (or 519) profiles the new users of 53 (or 32) from N of
  * their training outfits and is evaluated on their full test split (method.md §5). The logic lives in
- * src/eval/experiments/cold-users.ts; this file parses options and prints.
+ * src/lab/experiments/cold-users.ts; this file parses options and prints.
  */
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
-import { closeColdStart, openColdStart, runColdStart } from '../eval/experiments/cold-users.js';
+import { closeColdStart, openColdStart, runColdStart } from '../lab/experiments/cold-users.js';
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
 import { parsePositiveInt, parseSeed } from './parse.js';
 

@@ -1,10 +1,10 @@
 /**
  * `outfitrec compare`: labelled groups of finished run folders (one per seed) evaluated on the test
  * split of their set, written as a report folder with mean ± std per row, optional oracle/random
- * rows, a baseline difference and cold users. Logic: src/eval/compare.ts.
+ * rows, a baseline difference and cold users. Logic: src/lab/compare.ts.
  */
 import type { Command } from 'commander';
-import { parseCompareRow, parseCompareSweep, runCompare, validateCompare, type CompareColdStart } from '../eval/compare.js';
+import { parseCompareRow, parseCompareSweep, runCompare, validateCompare, type CompareColdStart } from '../lab/compare.js';
 import { COLD_START_STRATEGIES } from '../train/cold-start.js';
 import { commandLineOf, parseChoiceList, parsePositiveInt, parseSeed } from './parse.js';
 

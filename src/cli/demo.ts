@@ -1,12 +1,12 @@
 /**
- * `outfitrec demo`: the README's main job end to end on built-in defaults (src/train/demo.ts):
+ * `outfitrec demo`: the README's main job end to end on built-in defaults (src/lab/demo.ts):
  * synthetic data → wide softmax teacher → narrow fnd+cl student (+ the student alone) → one table
  * next to the oracle and a random scorer.
  */
 import type { Command } from 'commander';
 import { FND_DEFAULT_ALPHA } from '../config.js';
 import { UserError } from '../errors.js';
-import { runDemo } from '../train/demo.js';
+import { runDemo } from '../lab/demo.js';
 
 interface DemoCliOptions {
   out: string;

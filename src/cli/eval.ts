@@ -118,7 +118,7 @@ async function oracleScorer(set: PolyvoreSet): Promise<OutfitScorer> {
 /** A trained model's scores. */
 async function runScorer(set: PolyvoreSet, run: string): Promise<OutfitScorer> {
   // the run folder alone rebuilds the model (config.json + best.safetensors); the items are read from --data
-  const { loadRun } = await import('../train/run.js');
+  const { loadRun } = await import('../runs/load.js');
   const loaded = await loadRun(run, { weights: 'best', root: set.root, set: set.set, loadedSet: set });
   const inputs = loaded.inputs;
   if (!inputs) throw new Error('loadRun returned no item inputs');

@@ -1,12 +1,12 @@
 /**
  * `outfitrec experiment main|coldstart|hardneg|fn-analysis|alpha|augment|size|batch|efficiency|all`:
  * the paper's experiments (method.md §8) on a dataset root, as a resumable grid of training runs plus a
- * report (`<out>/report.md`, CSVs, SVG charts). Logic: src/eval/experiments/runner.ts.
+ * report (`<out>/report.md`, CSVs, SVG charts). Logic: src/lab/experiments/runner.ts.
  */
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
-import { EXPERIMENT_NAMES } from '../eval/experiments/grid.js';
-import { parseExperimentNames, runExperiments } from '../eval/experiments/runner.js';
+import { EXPERIMENT_NAMES } from '../lab/experiments/grid.js';
+import { parseExperimentNames, runExperiments } from '../lab/experiments/runner.js';
 import { commandLineOf, parsePositiveInt } from './parse.js';
 
 interface ExperimentCliOptions {

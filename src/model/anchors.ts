@@ -9,6 +9,9 @@ import { UserError } from '../errors.js';
 import type { Graph, Value } from '../engine/graph.js';
 import type { Rng } from '../rng.js';
 import { uniformInit, type ParamTable } from './params.js';
+import { addNormalizedRows, userVectorFromAnchors } from './scoring.js';
+
+export { userVectorFromAnchors };
 
 /** Distinct values in first-seen order and, per input position, the index of its value among them. */
 export function dedupe(values: Int32Array): { unique: Int32Array; inverse: Int32Array } {
@@ -161,24 +164,6 @@ export class AnchorTable {
   /** The shared (LPAE-g) anchors, [Ks, d] row-major, or null for LPAE-u. */
   getSharedAnchors(): Float32Array | null {
     return this.sharedK > 0 ? this.params.get(SHARED_ANCHORS).data.slice() : null;
-  }
-}
-
-/** A user's vector from its own anchors [Ku·d] plus the shared-anchor sum (method.md §3): Σ_k â_k + shared. */
-export function userVectorFromAnchors(anchors: Float32Array, d: number, sharedSum: Float32Array): Float32Array {
-  const v = sharedSum.slice();
-  addNormalizedRows(anchors, 0, anchors.length / d, d, v);
-  return v;
-}
-
-/** out += Σ_r rows[r] / ||rows[r]|| over `count` rows of `d` from `offset` (eps as in l2Normalize). */
-function addNormalizedRows(values: Float32Array, offset: number, count: number, d: number, out: Float32Array): void {
-  for (let r = 0; r < count; r++) {
-    const o = offset + r * d;
-    let ss = 0;
-    for (let j = 0; j < d; j++) ss += values[o + j] * values[o + j];
-    const inv = 1 / Math.sqrt(ss + 1e-12);
-    for (let j = 0; j < d; j++) out[j] += values[o + j] * inv;
   }
 }
 

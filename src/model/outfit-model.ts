@@ -22,6 +22,7 @@ import { parseModelConfig, sharedAnchorCount, userAnchorCount, type ModelConfig,
 import type { ItemInputSource } from './inputs.js';
 import { heUniform, normalInit, onesInit, ParamTable, zerosInit, type Param, type ParamGroup } from './params.js';
 import { createSetTransformerParams, keyBiasFromSlots, setTransformer } from './set-transformer.js';
+import { scoreDivisorOf, scoreRowAligned } from './scoring.js';
 
 export type ParamCounts = Record<ParamGroup | 'total', number>;
 
@@ -152,8 +153,7 @@ export class OutfitModel {
 
   /** s = reduce_k cos / τ: sum → divide by τ; mean → divide by K·τ (method.md §3). */
   get scoreDivisor(): number {
-    const k = this.baseConfig.scoreReduction === 'mean' ? this.anchors.totalK : 1;
-    return k * this.baseConfig.scoreTemperature;
+    return scoreDivisorOf(this.baseConfig.scoreReduction, this.baseConfig.scoreTemperature, this.anchors.totalK);
   }
 
   // ---- inference ------------------------------------------------------------------------------
@@ -225,16 +225,7 @@ export class OutfitModel {
 
   /** s(users[r], o_r) = ĥ_r · v_{users[r]} / divisor for row-aligned ĥ [n·d]. */
   scoreProjected(hats: Float32Array, users: Int32Array): Float32Array {
-    const d = this.baseConfig.dim;
-    const vectors = this.userVectors(users);
-    const out = new Float32Array(users.length);
-    const div = this.scoreDivisor;
-    for (let r = 0; r < users.length; r++) {
-      let s = 0;
-      for (let j = 0; j < d; j++) s += hats[r * d + j] * vectors[r * d + j];
-      out[r] = s / div;
-    }
-    return out;
+    return scoreRowAligned(hats, this.userVectors(users), this.baseConfig.dim, this.scoreDivisor);
   }
 
   /**

@@ -17,6 +17,7 @@
 import { CATEGORY_NAMES } from '../data/types.js';
 import { UserError } from '../errors.js';
 import type { OutfitModel } from '../model/outfit-model.js';
+import { scoreAgainstVector } from '../model/scoring.js';
 import type { ItemEmbeddingCache } from '../train/item-cache.js';
 
 export interface ComposeOptions {
@@ -123,15 +124,13 @@ export class OutfitComposer {
   /** First-order scores (single-item outfits) of `items` for a user vector. */
   firstOrderScores(userVector: Float32Array, items: Int32Array): Float32Array {
     const d = this.dim;
-    const out = new Float32Array(items.length);
+    const hats = new Float32Array(items.length * d);
     for (let i = 0; i < items.length; i++) {
       const row = this.rowOf[items[i]];
       if (row < 0) throw new UserError(`item ${items[i]} is not in the catalog`);
-      let s = 0;
-      for (let t = 0; t < d; t++) s += this.singleHats[row * d + t] * userVector[t];
-      out[i] = s / this.divisor;
+      hats.set(this.singleHats.subarray(row * d, (row + 1) * d), i * d);
     }
-    return out;
+    return scoreAgainstVector(hats, userVector, d, this.divisor);
   }
 
   /**
@@ -139,15 +138,7 @@ export class OutfitComposer {
    * s = ĥ_o·v / divisor (method.md §3), the same value OutfitModel.scoreProjected gives.
    */
   async scoreItems(userVector: Float32Array, items: Int32Array, slots: number): Promise<Float32Array> {
-    const d = this.dim;
-    const hats = await this.projectOutfits(items, slots);
-    const out = new Float32Array(items.length / slots);
-    for (let r = 0; r < out.length; r++) {
-      let s = 0;
-      for (let t = 0; t < d; t++) s += hats[r * d + t] * userVector[t];
-      out[r] = s / this.divisor;
-    }
-    return out;
+    return scoreAgainstVector(await this.projectOutfits(items, slots), userVector, this.dim, this.divisor);
   }
 
   /** The user's top-k outfits by beam search (see the file comment). */

@@ -22,7 +22,7 @@ import { UserError } from '../errors.js';
 import { SHARED_ANCHORS, USER_ANCHORS, userVectorsInGraph } from '../model/anchors.js';
 import { MASKED_LOGIT } from '../model/set-transformer.js';
 import { weightInputs, type OutfitModel } from '../model/outfit-model.js';
-import { loadRun } from '../train/run.js';
+import { loadRun } from '../runs/load.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
 
 export const EXPORT_FILES = {

@@ -32,8 +32,8 @@ import {
   type ColdStartStrategy,
 } from '../train/cold-start.js';
 import { ItemEmbeddingCache } from '../train/item-cache.js';
-import { loadRun } from '../train/run.js';
-import { RUN_FILES } from '../train/run-folder.js';
+import { loadRun } from '../runs/load.js';
+import { RUN_FILES } from '../runs/folder.js';
 import { OutfitComposer, type ComposeOptions, type ComposeResult } from './compose.js';
 import { UserStore, type StoredUser } from './store.js';
 

@@ -21,6 +21,7 @@ import { UserError } from '../errors.js';
 import { logDetDivergenceWithGradient } from '../model/anchors.js';
 import type { ItemInputSource } from '../model/inputs.js';
 import { packOutfitItems, type OutfitModel } from '../model/outfit-model.js';
+import { addNormalizedRows, l2NormalizeRows, rowNorms } from '../model/scoring.js';
 import type { Rng } from '../rng.js';
 
 export { logDetDivergenceWithGradient };
@@ -275,18 +276,12 @@ export interface AnchorProblem {
 export function anchorLossAndGradient(problem: AnchorProblem, anchors: Float64Array, negRows: Int32Array, m: number): { loss: number; grad: Float64Array } {
   const { dim: d, anchorsPerUser: ku, users, hats, posRows, posUsers, shared, divisor, regWeight } = problem;
   const nPos = posRows.length;
-  const norms = new Float64Array(users * ku);
+  // ‖a_uk‖ for the gradient of a/‖a‖ below
+  const norms = rowNorms(anchors, d, users * ku);
   const vectors = new Float64Array(users * d);
   for (let u = 0; u < users; u++) {
     for (let t = 0; t < d; t++) vectors[u * d + t] = shared[t];
-    for (let k = 0; k < ku; k++) {
-      const base = (u * ku + k) * d;
-      let sq = 0;
-      for (let t = 0; t < d; t++) sq += anchors[base + t] * anchors[base + t];
-      const norm = Math.sqrt(sq + 1e-12);
-      norms[u * ku + k] = norm;
-      for (let t = 0; t < d; t++) vectors[u * d + t] += anchors[base + t] / norm;
-    }
+    addNormalizedRows(anchors, u * ku * d, ku, d, vectors.subarray(u * d, (u + 1) * d));
   }
   const positivesOf = new Float64Array(users);
   for (let p = 0; p < nPos; p++) positivesOf[posUsers[p]]++;
@@ -461,13 +456,7 @@ async function fitByAnchorSearch(model: OutfitModel, inputs: ItemInputSource, ta
   const raw = new Float32Array(candidates.length * ku * d);
   candidates.forEach((u, i) => raw.set(model.getUserAnchors(u), i * ku * d));
   const total = candidates.length * ku;
-  const unit = new Float32Array(raw.length);
-  for (let a = 0; a < total; a++) {
-    let norm = 0;
-    for (let t = 0; t < d; t++) norm += raw[a * d + t] ** 2;
-    const inv = 1 / Math.sqrt(norm + 1e-12);
-    for (let t = 0; t < d; t++) unit[a * d + t] = raw[a * d + t] * inv;
-  }
+  const unit = l2NormalizeRows(raw, d);
   return hats.map((h) => {
     const n = h.length / d;
     // per outfit, all anchors by decreasing cos(ĥ_o, â) (ĥ is already unit length)

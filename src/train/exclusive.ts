@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from 
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { LOCK_FILE, lockFolder } from '../util/lock.js';
-import { RUN_FILES } from './run-folder.js';
+import { RUN_FILES } from '../runs/folder.js';
 import { trainRun, type TrainResult, type TrainRunOptions } from './trainer.js';
 
 /** Entries of a folder besides its lock file. */

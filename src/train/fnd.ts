@@ -15,7 +15,7 @@ import type { PolyvoreSet } from '../data/types.js';
 import { UserError } from '../errors.js';
 import type { ItemInputSource } from '../model/inputs.js';
 import { ItemEmbeddingCache } from './item-cache.js';
-import { loadRun, buildItemInputs, type LoadedRun } from './run.js';
+import { loadRun, buildItemInputs, type LoadedRun } from '../runs/load.js';
 
 export type RadiusMode = 'mean' | 'max' | 'sample';
 

@@ -5,6 +5,9 @@
  * without one the rate is multiplied by `factor` (floored at `minLr`) and `cooldown` epochs follow
  * during which bad epochs are not counted. Its whole state is plain JSON so `--resume` restores it.
  */
+import type { PlateauState } from '../runs/folder.js';
+
+export type { PlateauState };
 
 export interface PlateauOptions {
   /** Multiplier applied on a plateau (0 < factor < 1). */
@@ -19,13 +22,6 @@ export interface PlateauOptions {
   minLr: number;
 }
 
-export interface PlateauState {
-  lr: number;
-  best: number | null;
-  badEpochs: number;
-  cooldownLeft: number;
-  reductions: number;
-}
 
 export class ReduceOnPlateau {
   private state: PlateauState;

@@ -9,7 +9,7 @@
  * step's randomness (batches, views, dropout masks) derives from (seed, epoch, step), so a resumed
  * run draws exactly what the uninterrupted run would have. Every epoch ends with
  * validation (method.md §7 metrics on the val split), the plateau schedule, the best checkpoint, early
- * stopping, one metrics.jsonl line and an atomic checkpoint (src/train/run-folder.ts).
+ * stopping, one metrics.jsonl line and an atomic checkpoint (src/runs/folder.ts).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -51,8 +51,8 @@ import {
   type EpochRecord,
   type TrainState,
   type ValMetrics,
-} from './run-folder.js';
-import { buildItemInputs, readRunConfig } from './run.js';
+} from '../runs/folder.js';
+import { buildItemInputs, readRunConfig } from '../runs/load.js';
 import { ReduceOnPlateau } from './schedule.js';
 import { stepKey, TrainingStep, type StepShape } from './step-graph.js';
 

@@ -20,7 +20,7 @@ import { loadImageCache } from '../../src/data/images.js';
 import { loadPolyvoreSet } from '../../src/data/polyvore.js';
 import { generateSynthetic } from '../../src/data/synth/index.js';
 import { UserError } from '../../src/errors.js';
-import { readMetrics, readState, RUN_FILES } from '../../src/train/run-folder.js';
+import { readMetrics, readState, RUN_FILES } from '../../src/runs/folder.js';
 import { trainRun, type TrainResult } from '../../src/train/trainer.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -11,7 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { checkExperimentFolder, runExperiments } from '../../src/eval/experiments/runner.js';
+import { checkExperimentFolder, runExperiments } from '../../src/lab/experiments/runner.js';
 import { UserError } from '../../src/errors.js';
 import { LOCK_FILE, lockFolder, readLockOwner } from '../../src/util/lock.js';
 import { tinyRun, type TinyRun } from '../serve/tiny-run.js';

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { UserError } from '../../src/errors.js';
 import { EXPORT_FILES, exportRun } from '../../src/serve/export.js';
-import { loadRun, type LoadedRun } from '../../src/train/run.js';
+import { loadRun, type LoadedRun } from '../../src/runs/load.js';
 import { tinyRun, type TinyRun } from './tiny-run.js';
 
 describe('outfitrec export (ONNX models of a run)', () => {

@@ -14,7 +14,7 @@ import { generateSynthetic } from '../../src/data/synth/index.js';
 import { trainRun } from '../../src/train/trainer.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SOURCES = ['src/data', 'src/model', 'src/train', 'src/engine', 'src/config.ts', 'src/rng.ts'];
+const SOURCES = ['src/data', 'src/model', 'src/runs', 'src/train', 'src/engine', 'src/config.ts', 'src/rng.ts'];
 
 /** Small enough to train in seconds; big enough to have learned something (2 epochs). */
 export const TINY_RUN_CONFIG = {

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRunConfig } from '../../src/config.js';
-import { EXPERIMENT_NAMES, cellKey, cellRunConfig, cellsOf, makeCell, planGrid, teacherOf, withTeachers } from '../../src/eval/experiments/grid.js';
-import { parseExperimentNames } from '../../src/eval/experiments/runner.js';
+import { EXPERIMENT_NAMES, cellKey, cellRunConfig, cellsOf, makeCell, planGrid, teacherOf, withTeachers } from '../../src/lab/experiments/grid.js';
+import { parseExperimentNames } from '../../src/lab/experiments/runner.js';
 
 const plan = planGrid({ quick: false, seeds: 2 });
 const e = plan.epochs;

@@ -15,8 +15,8 @@ import { UserError } from '../../errors.js';
 import type { ItemInputSource } from '../../model/inputs.js';
 import { Rng } from '../../rng.js';
 import { COLD_START_STRATEGIES, fitAnchorsForNewUser, type ColdStartStrategy } from '../../train/cold-start.js';
-import { buildItemInputs, loadRun, type LoadedRun } from '../../train/run.js';
-import { evaluateScorer, type EvalReport, type NegativeSource, type OutfitScorer } from '../evaluate.js';
+import { buildItemInputs, loadRun, type LoadedRun } from '../../runs/load.js';
+import { evaluateScorer, type EvalReport, type NegativeSource, type OutfitScorer } from '../../eval/evaluate.js';
 
 /** Which new-user set goes with which training set (method.md §5: 630 → 53, 519 → 32). */
 export const COLD_SET_OF: Record<string, string> = { '630': '53', '519': '32' };

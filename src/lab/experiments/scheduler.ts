@@ -141,13 +141,15 @@ export async function runCells(cells: readonly TrainCell[], plan: GridPlan, path
 /** Trains and evaluates one cell in a child process; resolves with the worker's report. */
 function runCellInChild(c: TrainCell, plan: GridPlan, paths: GridPaths, log: (line: string) => void, signal: AbortSignal): Promise<WorkerReport> {
   const key = cellKey(c);
-  const worker = fileURLToPath(new URL('./cell-worker.ts', import.meta.url));
-  // the child runs the TypeScript sources through tsx, resolved from here so any cwd works
-  const tsx = import.meta.resolve('tsx');
+  // from the sources (tsx) the worker is cell-worker.ts, run through tsx resolved from here so any
+  // cwd works; from the built package (dist/) it is the compiled cell-worker.js, run by plain node
+  const fromSource = import.meta.url.endsWith('.ts');
+  const worker = fileURLToPath(new URL(fromSource ? './cell-worker.ts' : './cell-worker.js', import.meta.url));
+  const loader = fromSource ? ['--import', import.meta.resolve('tsx')] : [];
   log(`cell ${key}: training in a child process`);
   return new Promise((resolvePromise, reject) => {
     // own process group: the terminal's Ctrl-C reaches the child once, forwarded from here
-    const child = spawn(process.execPath, ['--import', tsx, worker, JSON.stringify({ cell: c, plan, paths })], {
+    const child = spawn(process.execPath, [...loader, worker, JSON.stringify({ cell: c, plan, paths })], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import type { PolyvoreSet } from '../../data/types.js';
 import { UserError } from '../../errors.js';
 import { Rng } from '../../rng.js';
-import { readMetrics, readState, RUN_FILES, type EpochRecord } from '../../train/run-folder.js';
+import { readMetrics, readState, RUN_FILES, type EpochRecord } from '../../runs/folder.js';
 import { ItemEmbeddingCache } from '../../train/item-cache.js';
-import { loadRun } from '../../train/run.js';
+import { loadRun } from '../../runs/load.js';
 import { trainRunExclusive } from '../../train/exclusive.js';
 import { writeJsonAtomic } from '../../util/fs.js';
-import { buildCandidates, evaluateCandidates, type NegativeSource, type OutfitScorer } from '../evaluate.js';
-import { evaluateRanking } from '../metrics.js';
+import { buildCandidates, evaluateCandidates, type NegativeSource, type OutfitScorer } from '../../eval/evaluate.js';
+import { evaluateRanking } from '../../eval/metrics.js';
 import { cellKey, cellRunConfig, type GridPlan, type TrainCell } from './grid.js';
 
 /** Where a grid keeps its runs and cached evaluations. */

@@ -10,8 +10,8 @@ import {
   tableToMarkdown,
   writeReport,
   type ReportTable,
-} from '../../src/eval/experiments/report.js';
-import { lineChartSvg } from '../../src/eval/experiments/charts.js';
+} from '../../src/lab/experiments/report.js';
+import { lineChartSvg } from '../../src/lab/experiments/charts.js';
 
 test('summarise: mean and sample std (n-1), ignoring non-finite values', () => {
   const s = summarise([0.7, 0.8, 0.9, Number.NaN]);

@@ -15,10 +15,10 @@ import { loadPolyvoreSet } from '../data/polyvore.js';
 import { generateSynthetic, loadOracle } from '../data/synth/index.js';
 import { buildCandidates, evaluateCandidates, formatReports, randomScorer, type EvalReport } from '../eval/evaluate.js';
 import { Rng } from '../rng.js';
-import { readState, RUN_FILES } from './run-folder.js';
-import { loadRun } from './run.js';
-import { trainRunExclusive } from './exclusive.js';
-import type { TrainResult } from './trainer.js';
+import { readState, RUN_FILES } from '../runs/folder.js';
+import { loadRun } from '../runs/load.js';
+import { trainRunExclusive } from '../train/exclusive.js';
+import type { TrainResult } from '../train/trainer.js';
 
 export interface DemoOptions {
   /** Folder for the data and the three runs. */

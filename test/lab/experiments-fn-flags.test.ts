@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { flagQuality, pearson } from '../../src/eval/experiments/fn-flags.js';
+import { flagQuality, pearson } from '../../src/lab/experiments/fn-flags.js';
 
 test('flagQuality: precision/recall of φ > k·std against hand-counted truth', () => {
   const phi = [-2, -2, 2, 2];

@@ -7,8 +7,8 @@
 import { loadPolyvoreSet } from '../../data/polyvore.js';
 import { loadOracle } from '../../data/synth/oracle.js';
 import { Rng } from '../../rng.js';
-import { readMetrics } from '../../train/run-folder.js';
-import { randomScorer } from '../evaluate.js';
+import { readMetrics } from '../../runs/folder.js';
+import { randomScorer } from '../../eval/evaluate.js';
 import { testMetrics, type CellResult, type TestMetrics } from './cells.js';
 import { lineChartSvg, type ChartPoint } from './charts.js';
 import { cached, overSeeds, resultOf, summaryOrNull, type ExperimentContext } from './context.js';

@@ -11,7 +11,7 @@ import { concatTables, selectRows } from '../../data/batches.js';
 import { loadPolyvoreSet } from '../../data/polyvore.js';
 import { OutfitModel } from '../../model/outfit-model.js';
 import { Rng } from '../../rng.js';
-import { buildItemInputs } from '../../train/run.js';
+import { buildItemInputs } from '../../runs/load.js';
 import { readCellResult } from './cells.js';
 import { cached, type ExperimentContext } from './context.js';
 import { cellRunConfig, makeCell, type TrainCell } from './grid.js';

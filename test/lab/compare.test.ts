@@ -11,7 +11,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCompareRow } from '../../src/eval/compare.js';
+import { parseCompareRow } from '../../src/lab/compare.js';
 import { UserError } from '../../src/errors.js';
 import { tinyRun, type TinyRun } from '../serve/tiny-run.js';
 

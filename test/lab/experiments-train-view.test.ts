@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPolyvoreSet } from '../../src/data/polyvore.js';
 import { generateSynthetic } from '../../src/data/synth/index.js';
-import { MIN_POSITIVES_PER_USER, trainingRoot } from '../../src/eval/experiments/train-view.js';
+import { MIN_POSITIVES_PER_USER, trainingRoot } from '../../src/lab/experiments/train-view.js';
 
 test('training view: a seeded share of each user\'s training positives with their negatives, the rest linked', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'outfitrec-train-view-'));

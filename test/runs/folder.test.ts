@@ -16,7 +16,7 @@ import {
   type EpochRecord,
   type TrainState,
   writeMetrics,
-} from '../../src/train/run-folder.js';
+} from '../../src/runs/folder.js';
 import { writeJsonAtomic } from '../../src/util/fs.js';
 
 function record(epoch: number, auc: number): EpochRecord {

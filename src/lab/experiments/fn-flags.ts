@@ -4,7 +4,7 @@
  * truth flags (method.md §6.3). Pure arithmetic on arrays; the experiment that feeds it lives in
  * fn-analysis.ts.
  */
-import { aucOfUser } from '../metrics.js';
+import { aucOfUser } from '../../eval/metrics.js';
 
 export interface FlagThresholdRow {
   /** The rule is "flag when φ > threshold". */

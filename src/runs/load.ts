@@ -15,7 +15,7 @@ import { loadWeights } from '../model/checkpoint.js';
 import { featureInputSource, imageInputSource, type ItemInputSource } from '../model/inputs.js';
 import { OutfitModel } from '../model/outfit-model.js';
 import { Rng } from '../rng.js';
-import { readJson, readState, resolveWeightsFile, RUN_FILES, type BestPointer, type TrainState } from './run-folder.js';
+import { readJson, readState, resolveWeightsFile, RUN_FILES, type BestPointer, type TrainState } from './folder.js';
 
 /** What the backbone reads for every item of `set` (method.md §2.1): images from the cache, or precomputed features. */
 export async function buildItemInputs(

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseRunConfig, resolveModelConfig } from '../../src/config.js';
 import { generateSynthetic } from '../../src/data/synth/index.js';
 import { loadPolyvoreSet } from '../../src/data/polyvore.js';
-import { closeColdStart, openColdStart, runColdStart } from '../../src/eval/experiments/cold-users.js';
+import { closeColdStart, openColdStart, runColdStart } from '../../src/lab/experiments/cold-users.js';
 import { saveWeights } from '../../src/model/checkpoint.js';
 import { OutfitModel } from '../../src/model/outfit-model.js';
 import { Rng } from '../../src/rng.js';

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXPERIMENT_NAMES, cellKey, makeCell, planGrid } from '../../src/eval/experiments/grid.js';
-import { runExperiments } from '../../src/eval/experiments/runner.js';
-import { readMetrics, readState } from '../../src/train/run-folder.js';
+import { EXPERIMENT_NAMES, cellKey, makeCell, planGrid } from '../../src/lab/experiments/grid.js';
+import { runExperiments } from '../../src/lab/experiments/runner.js';
+import { readMetrics, readState } from '../../src/runs/folder.js';
 
 /** Data rows of a CSV written by tableToCsv (quoted fields may hold commas and doubled quotes). */
 function csvRows(path: string): string[][] {

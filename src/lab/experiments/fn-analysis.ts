@@ -11,7 +11,7 @@ import { loadFalseNegativeFlags } from '../../data/synth/oracle.js';
 import type { ItemInputSource } from '../../model/inputs.js';
 import { userRadius } from '../../train/fnd.js';
 import { ItemEmbeddingCache } from '../../train/item-cache.js';
-import { loadRun } from '../../train/run.js';
+import { loadRun } from '../../runs/load.js';
 import { runDirOf } from './cells.js';
 import { lineChartSvg, type ChartPoint } from './charts.js';
 import { cached, overSeeds, perUserDifference, resultOf, summaryOrNull, type ExperimentContext } from './context.js';

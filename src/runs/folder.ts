@@ -21,7 +21,6 @@ import { join } from 'node:path';
 import { DataError, UserError } from '../errors.js';
 import { readSafetensors } from '../model/checkpoint.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
-import type { PlateauState } from './schedule.js';
 
 export const RUN_FILES = {
   config: 'config.json',
@@ -43,6 +42,15 @@ export function stagedPath(dir: string, file: string): string {
 export interface ValMetrics {
   auc: number;
   ndcg: number;
+}
+
+/** The learning-rate schedule's whole state (train/schedule.ts `ReduceOnPlateau`), kept in state.json so --resume restores it. */
+export interface PlateauState {
+  lr: number;
+  best: number | null;
+  badEpochs: number;
+  cooldownLeft: number;
+  reductions: number;
 }
 
 export interface BestPointer {
