@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SET_NAMES } from './data/types.js';
 import { ConfigError, UserError } from './errors.js';
-import { parseModelConfig, type BackboneKind, type ModelConfig } from './model/config.js';
+import { ModelConfigSchema, parseModelConfig, type BackboneKind, type ModelConfig } from './model/config.js';
 
 export const METHODS = ['lpae', 'softmax', 'softmax+cl', 'fnd', 'fnd+cl'] as const;
 export type Method = (typeof METHODS)[number];
@@ -311,4 +311,28 @@ export function mergeConfig(base: Record<string, unknown>, override: Record<stri
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * JSON Schema (draft 2020-12) of a run config file as a user writes it (`outfitrec config schema`),
+ * generated from the zod schemas above in input mode, so fields with defaults are optional. The
+ * `model` part is src/model/config.ts's schema without `numUsers`, which training takes from the data.
+ */
+export function runConfigJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(RunConfigSchema, { io: 'input' }) as { properties: Record<string, unknown> } & Record<string, unknown>;
+  const model = z.toJSONSchema(ModelConfigSchema, { io: 'input' }) as { properties: Record<string, unknown>; required?: string[] } & Record<string, unknown>;
+  delete model.$schema;
+  delete model.properties.numUsers;
+  model.required = (model.required ?? []).filter((k) => k !== 'numUsers');
+  model.description = "the model (src/model/config.ts); numUsers and the backbone's input sizes come from the data";
+  // the defaults a run applies where they differ from the bare model schema's (resolveModelConfig)
+  const props = model.properties as Record<string, Record<string, unknown>>;
+  for (const [key, value] of Object.entries(RUN_MODEL_DEFAULTS)) props[key] = { ...props[key], default: value };
+  const backbone = props.backbone as { properties?: Record<string, Record<string, unknown>> };
+  if (backbone.properties?.kind) {
+    delete backbone.properties.kind.default;
+    backbone.properties.kind.description = 'default: convnet, or features when data.features is given';
+  }
+  schema.properties.model = model;
+  return { title: 'outfitrec run config', ...schema };
 }

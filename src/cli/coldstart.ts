@@ -20,10 +20,8 @@ interface ColdStartCliOptions {
   json?: boolean;
 }
 
-export function register(program: Command): void {
-  program
-    .command('coldstart')
-    .description('profile the new users of 53/32 with a model trained on 630/519 from N outfits each, then evaluate on their full test split (docs/method.md §5)')
+export function register(command: Command): void {
+  command
     .requiredOption('--run <dir>', 'run folder of a model trained on 630 or 519')
     .option('--data <dir>', "dataset root holding both sets (default: the run's)")
     .option('--set <name>', 'new-user set: 53 (for 630) or 32 (for 519); default follows the run')

@@ -26,10 +26,8 @@ interface CompareCliOptions {
   sweep: string[];
 }
 
-export function register(program: Command): void {
-  program
-    .command('compare')
-    .description('evaluate labelled groups of finished runs (one per seed) on the test split and write <out>/report.md with mean ± std, CSVs and SVG charts')
+export function register(command: Command): void {
+  command
     .requiredOption('--data <dir>', 'dataset root the runs are evaluated on')
     .requiredOption('--set <name>', 'set the runs were trained on: 630, 519, ...')
     .requiredOption('--out <dir>', 'report folder (report.md, CSVs, SVGs; cached evaluations in results/)')

@@ -22,10 +22,8 @@ interface DemoCliOptions {
   quiet?: boolean;
 }
 
-export function register(program: Command): void {
-  program
-    .command('demo')
-    .description('end to end on a small synthetic set: teacher, distilled fnd+cl student, student alone, evaluated beside the oracle')
+export function register(command: Command): void {
+  command
     .option('--out <dir>', 'folder for the data and the runs (reused when run again)', 'demo-out')
     .option('--preset <name>', 'synthetic preset (its first set is used)', 'tiny')
     .option('--users <n>', 'users of the set (default 16)')

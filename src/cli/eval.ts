@@ -39,10 +39,8 @@ interface NamedScorer {
   scorer: OutfitScorer;
 }
 
-export function register(program: Command): void {
-  program
-    .command('eval')
-    .description('evaluate scorers (AUC, NDCG, FITB) on one split of a Polyvore-U set; several scorers share the same candidates')
+export function register(command: Command): void {
+  command
     .requiredOption('--data <dir>', 'dataset root holding tuples_<set>/')
     .requiredOption('--set <name>', 'set folder: 630, 53, 519 or 32')
     .option('--split <name>', `split to evaluate: ${SPLITS.join(', ')}`, 'test')
@@ -118,11 +116,8 @@ async function oracleScorer(set: PolyvoreSet): Promise<OutfitScorer> {
 /** A trained model's scores. */
 async function runScorer(set: PolyvoreSet, run: string): Promise<OutfitScorer> {
   // the run folder alone rebuilds the model (config.json + best.safetensors); the items are read from --data
-  const { loadRun } = await import('../runs/load.js');
-  const loaded = await loadRun(run, { weights: 'best', root: set.root, set: set.set, loadedSet: set });
-  const inputs = loaded.inputs;
-  if (!inputs) throw new Error('loadRun returned no item inputs');
-  return (table) => loaded.model.scoreTable(inputs, table);
+  const { loadRun, runScorer } = await import('../runs/load.js');
+  return runScorer(await loadRun(run, { weights: 'best', root: set.root, set: set.set, loadedSet: set }));
 }
 
 /** The oracle when the dataset has one, else null. */

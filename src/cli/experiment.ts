@@ -18,10 +18,8 @@ interface ExperimentCliOptions {
   jobs: string;
 }
 
-export function register(program: Command): void {
-  program
-    .command('experiment')
-    .description('run the paper experiments (docs/method.md §8) as a resumable grid of runs and write <out>/report.md with CSV tables and SVG charts')
+export function register(command: Command): void {
+  command
     .argument('<names...>', `experiments: ${EXPERIMENT_NAMES.join(', ')} or all`)
     .requiredOption('--data <dir>', 'dataset root holding tuples_630/53/519/32 (synthesised there when the folder does not exist)')
     .requiredOption('--out <dir>', 'grid folder: runs/, results/, sections/ and the report')

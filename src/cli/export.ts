@@ -2,10 +2,8 @@
 import type { Command } from 'commander';
 import { exportRun } from '../serve/export.js';
 
-export function register(program: Command): void {
-  program
-    .command('export')
-    .description('write a trained run as ONNX models (item encoder, outfit scorers) with a JSON sidecar, for any ONNX runtime')
+export function register(command: Command): void {
+  command
     .requiredOption('--run <dir>', 'trained run folder (config.json + best.safetensors)')
     .requiredOption('--out <dir>', 'folder to write (created; must be empty)')
     .option('--data <dir>', "dataset root (default: the run's); only the set's layout is read")

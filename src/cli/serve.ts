@@ -23,10 +23,8 @@ interface ServeOptions {
   rateLimit: string;
 }
 
-export function register(program: Command): void {
-  program
-    .command('serve')
-    .description('serve recommendations over HTTP with a web page: composed outfits, ranking, new users from a few outfits')
+export function register(command: Command): void {
+  command
     .requiredOption('--run <dir>', 'trained run folder (config.json + best.safetensors)')
     .option('--data <dir>', "dataset root (default: the run's)")
     .option('--set <name>', "set folder whose catalog and users are served (default: the run's; its users must be the run's)")

@@ -35,10 +35,8 @@ interface TrainCliOptions {
   quiet?: boolean;
 }
 
-export function register(program: Command): void {
-  program
-    .command('train')
-    .description('train a model (lpae, softmax, softmax+cl, fnd, fnd+cl) into a run folder')
+export function register(command: Command): void {
+  command
     .option('--data <dir>', 'dataset root holding tuples_<set>/')
     .option('--set <name>', 'set folder: 630, 53, 519 or 32')
     .option('--method <name>', `objective: ${METHODS.join(' | ')} (default softmax)`)

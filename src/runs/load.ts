@@ -9,7 +9,7 @@ import { backboneKindOf, parseResolvedRunConfig, type RunConfig, type Unresolved
 import { featuresForCatalog, loadFeatureMatrix } from '../data/features.js';
 import { loadImageCache } from '../data/images.js';
 import { loadPolyvoreSet } from '../data/polyvore.js';
-import type { PolyvoreSet, SplitName } from '../data/types.js';
+import type { OutfitTable, PolyvoreSet, SplitName } from '../data/types.js';
 import { UserError } from '../errors.js';
 import { loadWeights } from '../model/checkpoint.js';
 import { featureInputSource, imageInputSource, type ItemInputSource } from '../model/inputs.js';
@@ -107,4 +107,14 @@ export async function loadRun(dir: string, opts: LoadRunOptions = {}): Promise<L
     throw new Error(`loadRun: ${inputs.count} item inputs for ${set.catalog.names.length} catalog items`);
   }
   return { dir: resolve(dir), config: runCfg, model, set, inputs, state, best: state?.best ?? null, weightsFile: path, weightsEpoch: epoch };
+}
+
+/**
+ * A loaded run as an `OutfitScorer` (eval/evaluate.ts): s(user, outfit) for every row of a table
+ * of `run.set`'s items and users (method.md §3). The run must have been loaded with its inputs.
+ */
+export function runScorer(run: LoadedRun): (table: OutfitTable) => Promise<Float32Array> {
+  const inputs = run.inputs;
+  if (!inputs) throw new Error('runScorer: the run was loaded without its item inputs (inputs: false)');
+  return (table) => run.model.scoreTable(inputs, table);
 }
