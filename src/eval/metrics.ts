@@ -178,3 +178,31 @@ function sortedOrder(values: Float64Array): Uint32Array {
   for (let i = 0; i < order.length; i++) order[i] = i;
   return order.sort((a, b) => values[a] - values[b]);
 }
+
+/** A bootstrap interval of a mean: `level` coverage, from `resamples` draws. */
+export interface BootstrapInterval {
+  low: number;
+  high: number;
+  level: number;
+  resamples: number;
+}
+
+/**
+ * Percentile bootstrap interval of the mean of `values` (e.g. the per-user AUCs of one scorer):
+ * `resamples` means of `values.length` draws with replacement, cut at (1 − level)/2 and
+ * (1 + level)/2. Seeded: the same rng state gives the same resampled users, so rows evaluated on
+ * the same users are resampled alike. NaN bounds for no values.
+ */
+export function bootstrapMeanInterval(values: ArrayLike<number>, rng: { int(n: number): number }, resamples = 1000, level = 0.95): BootstrapInterval {
+  const n = values.length;
+  if (n === 0) return { low: NaN, high: NaN, level, resamples };
+  const means = new Float64Array(resamples);
+  for (let b = 0; b < resamples; b++) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += values[rng.int(n)];
+    means[b] = sum / n;
+  }
+  means.sort();
+  const at = (q: number): number => means[Math.min(resamples - 1, Math.max(0, Math.round(q * (resamples - 1))))];
+  return { low: at((1 - level) / 2), high: at((1 + level) / 2), level, resamples };
+}

@@ -9,14 +9,16 @@
  * the figures show the pipeline working, not the method's ceiling (docs/results.md has those).
  * Re-running with the same --out reuses the data and any finished run.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadPolyvoreSet } from '../data/polyvore.js';
 import { generateSynthetic, loadOracle } from '../data/synth/index.js';
-import { buildCandidates, evaluateCandidates, formatReports, randomScorer, type EvalReport } from '../eval/evaluate.js';
+import { buildCandidates, evaluateCandidates, randomScorer, type EvalReport, type OutfitScorer } from '../eval/evaluate.js';
+import { bootstrapMeanInterval, evaluateRanking, type BootstrapInterval } from '../eval/metrics.js';
+import { UserError } from '../errors.js';
 import { Rng } from '../rng.js';
 import { readState, RUN_FILES } from '../runs/folder.js';
-import { loadRun } from '../runs/load.js';
+import { loadRun, runScorer } from '../runs/load.js';
 import { trainRunExclusive } from '../train/exclusive.js';
 import type { TrainResult } from '../train/trainer.js';
 
@@ -51,6 +53,8 @@ export interface DemoRow {
   params?: Record<string, number>;
   /** Training seconds summed over epochs (trained rows). */
   trainSeconds?: number;
+  /** Bootstrap 95 % interval of the AUC over the test users. */
+  aucInterval?: BootstrapInterval;
 }
 
 export interface DemoResult {
@@ -71,6 +75,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const epochs = opts.epochs ?? 6;
   const teacherWidth = opts.teacherWidth ?? 0.5;
   const studentWidth = opts.studentWidth ?? 0.125;
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new UserError(`--out ${opts.out}: is a file, not a folder`);
 
   let setName: string;
   if (existsSync(join(root, 'oracle'))) {
@@ -123,32 +128,77 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const set = loadPolyvoreSet(root, setName);
   const candidates = buildCandidates(set, 'test', 'file');
   const rows: DemoRow[] = [];
+  // every row's per-user AUCs resampled over the same users (one seed): the noise of this test set
+  const evaluate = async (name: string, scorer: OutfitScorer, extra: Partial<DemoRow> = {}): Promise<void> => {
+    let candidateScores: Float32Array | undefined;
+    const report = await evaluateCandidates(set, 'test', candidates, async (t) => {
+      const scores = await scorer(t);
+      if (t === candidates.table) candidateScores = scores;
+      return scores;
+    });
+    if (!candidateScores) throw new Error('demo: the candidates were not scored');
+    const perUser = evaluateRanking(candidates.table.users, candidateScores, candidates.labels).perUser.map((u) => u.auc);
+    rows.push({ name, report, aucInterval: bootstrapMeanInterval(perUser, new Rng(seed).fork('demo-bootstrap'), BOOTSTRAP_RESAMPLES), ...extra });
+  };
   const oracle = loadOracle(root);
-  if (oracle) rows.push({ name: 'oracle', report: await evaluateCandidates(set, 'test', candidates, (t) => oracle.utility(set, t)) });
+  if (oracle) await evaluate('oracle', (t) => oracle.utility(set, t));
   for (const { name, result } of runs) {
     const run = await loadRun(result.dir, { loadedSet: set });
     try {
-      const inputs = run.inputs;
-      if (!inputs) throw new Error('loadRun returned no inputs');
-      const report = await evaluateCandidates(set, 'test', candidates, (t) => run.model.scoreTable(inputs, t));
       const state = readState(result.dir);
       const trainSeconds = result.metrics.reduce((a, m) => a + m.seconds, 0);
-      rows.push({ name: `${name} (best epoch ${state?.best?.epoch ?? '?'})`, report, params: result.params, trainSeconds });
+      await evaluate(`${name} (best epoch ${state?.best?.epoch ?? '?'})`, runScorer(run), { params: result.params, trainSeconds });
     } finally {
       await run.model.dispose();
     }
   }
-  rows.push({ name: 'random', report: await evaluateCandidates(set, 'test', candidates, randomScorer(new Rng(seed).fork('demo-random'))) });
+  await evaluate('random', randomScorer(new Rng(seed).fork('demo-random')));
 
-  const paramLines = rows
-    .filter((r) => r.params)
-    .map((r) => `  ${r.name}: backbone ${r.params?.backbone} params, total ${r.params?.total}, trained in ${r.trainSeconds?.toFixed(0)} s`);
-  const table =
-    `set ${setName} of ${root}, test split, negatives tuples_test_nega (${candidates.table.users.length} candidates)\n` +
-    formatReports(rows.map((r) => ({ name: r.name, report: r.report }))) +
-    paramLines.join('\n') +
-    '\n';
+  const table = formatDemo({ out: opts.out, root, setName, seed, candidates: candidates.table.users.length, rows, studentAlone: runs.length === 3 });
   return { root, set: setName, rows, table, interrupted: false };
+}
+
+/** Resamples of the bootstrap interval of each row's AUC. */
+const BOOTSTRAP_RESAMPLES = 1000;
+
+/** The demo's report: the table, one line per column, and the commands to try next. */
+function formatDemo(d: { out: string; root: string; setName: string; seed: number; candidates: number; rows: DemoRow[]; studentAlone: boolean }): string {
+  const f4 = (v: number | undefined): string => (v === undefined ? '-' : Number.isNaN(v) ? 'NaN' : v.toFixed(4));
+  const header = ['scorer', 'AUC', 'AUC 95% CI', 'NDCG', 'FITB', 'params', 'train s'];
+  const body = d.rows.map((r) => [
+    r.name,
+    f4(r.report.auc),
+    r.aucInterval ? `${f4(r.aucInterval.low)}–${f4(r.aucInterval.high)}` : '-',
+    f4(r.report.ndcg),
+    f4(r.report.fitb),
+    r.params ? String(r.params.total) : '-',
+    r.trainSeconds !== undefined ? r.trainSeconds.toFixed(0) : '-',
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...body.map((row) => row[c].length)));
+  const line = (cells: string[]): string => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd();
+  const first = d.rows[0]?.report;
+  const out = d.out;
+  const rowsOf = ['teacher=' + `${out}/teacher`, 'student=' + `${out}/student-fnd-cl`, ...(d.studentAlone ? [`alone=${out}/student-alone`] : [])];
+  return [
+    `set ${d.setName} of ${d.root}, test split: ${first?.users ?? 0} users, ${d.candidates} candidates (each positive with its 10 negatives of tuples_test_nega)` +
+      (first?.fitbQuestions !== undefined ? `, ${first.fitbQuestions} FITB questions` : ''),
+    '',
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...body.map(line),
+    '',
+    '  AUC         per user, the chance that a positive outfit scores above one of its negatives, averaged over users (0.5 = chance, 1 = perfect)',
+    `  AUC 95% CI  bootstrap interval of that mean over the test users (${BOOTSTRAP_RESAMPLES} resamples, seed ${d.seed}): rows whose intervals overlap are not told apart by this test set`,
+    "  NDCG        how near the top of each user's candidate list the positives sit (1 = every positive first), averaged over users",
+    '  FITB        fill in the blank: the right item picked among 4 candidates for an outfit with one item hidden (0.25 = chance)',
+    '  params      trained weights of the model; train s = seconds spent training it',
+    '  oracle      the synthetic ground truth scoring the same candidates: the most this data allows; random = seeded coin flips, the floor',
+    '',
+    'next:',
+    `  outfitrec serve --run ${out}/student-fnd-cl      # the distilled student behind an HTTP API and a web page`,
+    `  outfitrec compare --data ${d.root} --set ${d.setName} --out ${out}/compare ${rowsOf.map((r) => `--row ${r}`).join(' ')} --oracle --random${d.studentAlone ? ' --baseline alone' : ''}`,
+    `  outfitrec experiment main --data ${out}/experiment-data --out ${out}/experiment --quick      # the paper's main table as a resumable grid of runs`,
+  ].join('\n') + '\n';
 }
 
 /** The first tuples_<set> folder of a synthetic root, in method.md §6.1 order. */

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { aucOfUser, evaluateRanking, fitbAccuracy, ndcgOfUser } from '../../src/eval/metrics.js';
+import { aucOfUser, bootstrapMeanInterval, evaluateRanking, fitbAccuracy, ndcgOfUser } from '../../src/eval/metrics.js';
 import { Rng } from '../../src/rng.js';
 
 const close = (actual: number, expected: number, eps = 1e-12): void =>
@@ -191,5 +191,27 @@ describe('fitbAccuracy', () => {
   it('supports other candidate counts and checks the length', () => {
     close(fitbAccuracy([2, 1, 0, 5], 2), 0.5);
     assert.throws(() => fitbAccuracy([1, 2, 3]), /multiple of 4/);
+  });
+});
+
+describe('bootstrapMeanInterval', () => {
+  const values = Array.from({ length: 40 }, (_, i) => 0.5 + 0.4 * Math.sin(i * 1.7));
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  it('brackets the mean, is seeded, and is empty for equal values', () => {
+    const a = bootstrapMeanInterval(values, new Rng(3), 500);
+    assert.deepEqual(a, bootstrapMeanInterval(values, new Rng(3), 500));
+    assert.ok(a.low < mean && mean < a.high, `${a.low} < ${mean} < ${a.high}`);
+    const same = bootstrapMeanInterval([0.7, 0.7, 0.7], new Rng(1), 100);
+    close(same.low, 0.7, 1e-15);
+    close(same.high, 0.7, 1e-15);
+    assert.ok(Number.isNaN(bootstrapMeanInterval([], new Rng(1)).low));
+  });
+  it('has about the normal-theory width and narrows with more users', () => {
+    const sd = Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length);
+    const a = bootstrapMeanInterval(values, new Rng(5), 4000);
+    const expected = 2 * 1.96 * (sd / Math.sqrt(values.length));
+    assert.ok(Math.abs(a.high - a.low - expected) < 0.2 * expected, `width ${a.high - a.low} vs ${expected}`);
+    const four = bootstrapMeanInterval([...values, ...values, ...values, ...values], new Rng(5), 4000);
+    assert.ok(four.high - four.low < 0.6 * (a.high - a.low));
   });
 });
