@@ -5,7 +5,7 @@
  * everything (as in test/reliability/errors.test.ts). A case a command cannot meet says why.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { assertOneLineError, fixtureCopy, runCli, scratchDir } from '../reliability/helpers.js';
@@ -21,6 +21,8 @@ interface Paths {
   file: string;
   /** A dataset root (copy of test/fixtures/fhn-mini) with one unreadable tuple file. */
   unreadableRoot: string;
+  /** The tiny synthetic root's four sets (no images) with one unreadable tuple file. */
+  unreadableSets: string;
   /** A run folder whose config.json cannot be read. */
   unreadableRun: string;
   /** A config file that cannot be read. */
@@ -81,7 +83,7 @@ const COMMANDS: CommandCases[] = [
     name: 'experiment',
     missing: { na: 'a missing --data folder is synthesised (experiment --help)' },
     fileForFolder: (p) => ['experiment', 'main', '--data', p.file, '--out', join(p.out, 'grid-file'), '--quick'],
-    unreadable: (p) => ['experiment', 'main', '--data', p.unreadableRoot, '--out', join(p.out, 'grid-unreadable'), '--quick'],
+    unreadable: (p) => ['experiment', 'main', '--data', p.unreadableSets, '--out', join(p.out, 'grid-unreadable'), '--quick'],
   },
   {
     name: 'compare',
@@ -118,6 +120,9 @@ describe('every command: one line and exit 1 on a bad path', () => {
     const unreadableRoot = fixtureCopy('matrix-unreadable');
     chmodSync(join(unreadableRoot, 'tuples_630', 'tuples_train_posi'), 0o000);
     const run = await tinyRun();
+    const unreadableSets = join(dir, 'sets-unreadable');
+    cpSync(run.root, unreadableSets, { recursive: true, filter: (src) => !src.includes('/images') });
+    chmodSync(join(unreadableSets, 'tuples_630', 'tuples_train_posi'), 0o000);
     const unreadableRun = join(dir, 'run-unreadable');
     mkdirSync(unreadableRun);
     copyFileSync(join(run.runDir, 'config.json'), join(unreadableRun, 'config.json'));
@@ -127,7 +132,7 @@ describe('every command: one line and exit 1 on a bad path', () => {
     chmodSync(unreadableConfig, 0o000);
     const out = join(dir, 'out');
     mkdirSync(out);
-    paths = { missing: join(dir, 'no-such-path'), file, unreadableRoot, unreadableRun, unreadableConfig, run, out };
+    paths = { missing: join(dir, 'no-such-path'), file, unreadableRoot, unreadableSets, unreadableRun, unreadableConfig, run, out };
   });
 
   for (const c of COMMANDS) {
