@@ -28,7 +28,7 @@ export function register(command: Command): void {
     .option('--shots <n>', 'training outfits per new user (docs/method.md §5: 1 or 5)', '5')
     .option('--strategy <name>', `profiling: ${COLD_START_STRATEGIES.join(' | ')} (SO optimisation, SU user search, SA anchor search)`, 'so')
     .option('--seed <n>', 'seed of the outfit choice and of the SO fit', '0')
-    .option('--steps <n>', 'SO optimisation steps (default 150)')
+    .option('--steps <n>', 'SO optimisation steps (default: 150)')
     .option('--json', 'print JSON instead of text')
     .action(async (opts: ColdStartCliOptions) => {
       const shots = parsePositiveInt(opts.shots, '--shots');

@@ -39,7 +39,7 @@ export function register(command: Command): void {
     .option('--cold-set <name>', 'new-user set (default: 53 for 630, 32 for 519)')
     .option('--shots <list>', 'outfits per new user, comma-separated', '1,5')
     .option('--strategies <list>', `cold-start strategies, comma-separated: ${COLD_START_STRATEGIES.join(', ')}`, COLD_START_STRATEGIES.join(','))
-    .option('--cold-steps <n>', 'SO optimisation steps (default 150)')
+    .option('--cold-steps <n>', 'SO optimisation steps (default: 150)')
     .option('--cold-seed <n>', 'seed of the new users\' outfit choice and SO fit', '0')
     .option('--teacher <run>', "the FND students' teacher: adds how well its φ > t flags find the true false negatives (synthetic data), and per-user gains against them")
     .option(

@@ -6,7 +6,7 @@ import { verifyImages } from '../data/images.js';
 import { FITB_CANDIDATES, checkPolyvoreRoot, findImageDir, findSetNames, loadPolyvoreSet, locateImages, throwIfProblems, type CheckedSet, type ImageDir } from '../data/polyvore.js';
 import { Progress } from '../util/progress.js';
 import type { DataError } from '../errors.js';
-import { computeStats, formatStats, type SetStats } from '../data/stats.js';
+import { computeStats, formatStats, formatStatsSummary, type SetStats } from '../data/stats.js';
 import { SPLITS, type PolyvoreSet, type SplitName } from '../data/types.js';
 
 export function register(data: Command): void {
@@ -14,9 +14,10 @@ export function register(data: Command): void {
     .command('stats')
     .description('print dataset statistics (users, outfits, items per split and category, outfits per user, negatives per positive, outfit sizes)')
     .argument('<dir>', 'dataset root holding tuples_<set>/ folders')
-    .option('--set <name>', 'one set folder (630, 53, 519, 32); default: every tuples_* folder in DIR')
-    .option('--json', 'print JSON instead of a table')
-    .action((dir: string, opts: { set?: string; json?: boolean }) => {
+    .option('--set <name>', 'one set folder (630, 53, 519, 32) (default: every tuples_* folder in DIR)')
+    .option('--detail', 'one wide row per split: negatives, hard negatives, distinct items per category, outfits per user, outfit sizes')
+    .option('--json', 'print every statistic as JSON')
+    .action((dir: string, opts: { set?: string; json?: boolean; detail?: boolean }) => {
       requireRoot(dir);
       const sets = opts.set !== undefined ? [opts.set] : findSetNames(dir);
       if (sets.length === 0) throw new UserError(`${dir}: no tuples_<set>/ folder found`);
@@ -25,7 +26,7 @@ export function register(data: Command): void {
         const value = opts.set !== undefined ? stats[0] : Object.fromEntries(stats.map((s) => [s.set, s]));
         process.stdout.write(JSON.stringify(value, null, 2) + '\n');
       } else {
-        process.stdout.write(stats.map(formatStats).join('\n\n') + '\n');
+        process.stdout.write(stats.map(opts.detail ? formatStats : formatStatsSummary).join('\n\n') + '\n');
       }
     });
 
@@ -35,7 +36,7 @@ export function register(data: Command): void {
     .argument('<dir>', 'dataset root holding tuples_<set>/ folders (and images/<W>x<H>/)')
     .option('--images', 'require image files even when DIR has no images/ folder')
     .option('--no-images', 'do not check image files')
-    .option('--jobs <n>', 'images decoded at once (default 2 × cores)')
+    .option('--jobs <n>', 'images decoded at once (default: 2 × cores)')
     .option('--quiet', 'no progress display')
     .action(async (dir: string, opts: { images?: boolean; jobs?: string; quiet?: boolean }) => {
       const concurrency = opts.jobs === undefined ? undefined : Number(opts.jobs);

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { FND_DEFAULT_ALPHA } from '../config.js';
 import { UserError } from '../errors.js';
-import { runDemo } from '../lab/demo.js';
+import { DEMO_DEFAULTS, runDemo } from '../lab/demo.js';
 
 interface DemoCliOptions {
   out: string;
@@ -25,15 +25,15 @@ interface DemoCliOptions {
 export function register(command: Command): void {
   command
     .option('--out <dir>', 'folder for the data and the runs (reused when run again)', 'demo-out')
-    .option('--preset <name>', 'synthetic preset (its first set is used)', 'tiny')
-    .option('--users <n>', 'users of the set (default 16)')
-    .option('--outfit-scale <f>', 'per-user outfit multiplier (default 2)')
-    .option('--epochs <n>', 'epochs of each run (default 6)')
-    .option('--teacher-width <w>', 'teacher convnet width (default 0.5)')
-    .option('--student-width <w>', 'student convnet width (default 0.125)')
-    .option('--alpha <a>', `FND α (default ${FND_DEFAULT_ALPHA}, see src/config.ts)`)
+    .option('--preset <name>', 'synthetic preset (its first set is used)', DEMO_DEFAULTS.preset)
+    .option('--users <n>', 'users of the set', String(DEMO_DEFAULTS.users))
+    .option('--outfit-scale <f>', 'per-user outfit multiplier', String(DEMO_DEFAULTS.outfitScale))
+    .option('--epochs <n>', 'epochs of each run', String(DEMO_DEFAULTS.epochs))
+    .option('--teacher-width <w>', 'teacher convnet width', String(DEMO_DEFAULTS.teacherWidth))
+    .option('--student-width <w>', 'student convnet width', String(DEMO_DEFAULTS.studentWidth))
+    .option('--alpha <a>', 'FND α (docs/method.md §4)', String(FND_DEFAULT_ALPHA))
     .option('--no-student-alone', 'skip the student-alone control run')
-    .option('--seed <n>', 'seed of the data and the runs (default 1)')
+    .option('--seed <n>', 'seed of the data and the runs', String(DEMO_DEFAULTS.seed))
     .option('--quiet', 'no progress bars')
     .action(async (opts: DemoCliOptions) => {
       const result = await runDemo({

@@ -30,7 +30,7 @@ export function register(command: Command): void {
     .option('--set <name>', "set folder whose catalog and users are served (default: the run's; its users must be the run's)")
     .option('--port <n>', 'TCP port (0 = any free port)', '8080')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .option('--db <file>', 'SQLite file of onboarded users (default <run>/users.sqlite)')
+    .option('--db <file>', 'SQLite file of onboarded users (default: <run>/users.sqlite)')
     .option('--seed <n>', 'seed of the new-user fitting', '0')
     .option('--compose-cache <n>', 'composed results remembered per (user, k, fixed, exclude); 0 = compose every request', '1024')
     .option('--threads <n>', 'ONNX Runtime intra-op threads per model session', '1')

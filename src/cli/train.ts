@@ -3,8 +3,9 @@
  * map onto the typed run config (src/config.ts); `--config FILE` supplies any field, and every
  * option given on the command line overrides the file.
  */
-import type { Command } from 'commander';
-import { FND_DEFAULT_ALPHA, METHODS, mergeConfig, readConfigFile } from '../config.js';
+import { Option, type Command } from 'commander';
+import { METHODS, mergeConfig, parseRunConfig, readConfigFile, resolveModelConfig } from '../config.js';
+import { SET_NAMES } from '../data/types.js';
 import { BACKBONE_KINDS } from '../model/config.js';
 import { UserError } from '../errors.js';
 import { trainRunExclusive } from '../train/exclusive.js';
@@ -30,37 +31,51 @@ interface TrainCliOptions {
   features?: string;
   featureNames?: string;
   imageSize?: string;
+  trainNegatives?: string;
+  /** Deprecated spelling of trainNegatives. */
   negatives?: string;
   threads?: string;
   quiet?: boolean;
 }
 
 export function register(command: Command): void {
+  // the defaults a run gets for what neither the command line nor --config sets (src/config.ts)
+  const d = parseRunConfig({ data: { root: '.', set: '630' } });
+  const m = resolveModelConfig(d, { numUsers: 1 });
+  const dflt = (v: unknown): string => ` (default: ${String(v)})`;
   command
-    .option('--data <dir>', 'dataset root holding tuples_<set>/')
-    .option('--set <name>', 'set folder: 630, 53, 519 or 32')
-    .option('--method <name>', `objective: ${METHODS.join(' | ')} (default softmax)`)
-    .option('--backbone <kind>', `item backbone: ${BACKBONE_KINDS.join(' | ')} (default convnet, or features with --features)`)
-    .option('--width <w>', 'backbone width multiplier (teacher wide, e.g. 1; student narrow, e.g. 0.25)')
-    .option('--dim <d>', 'embedding size d (docs/method.md §2.2)')
-    .option('--anchors <k>', 'anchors per user K (docs/method.md §3)')
-    .option('--teacher <run>', 'teacher run folder (fnd, fnd+cl)')
-    .option('--alpha <a>', `FND α of docs/method.md §4 Eq. S (default ${FND_DEFAULT_ALPHA}: negative favours the teacher-judged plain negatives, an inversion of the paper's α > 0)`)
-    .option('--fnd-phi <source>', "FND φ per negative: teacher (default) | row-mean (control: each positive's negatives share their mean φ)")
+    .option('--data <dir>', 'dataset root holding tuples_<set>/ (required, here or in --config)')
+    .option('--set <name>', `set folder: ${SET_NAMES.join(' | ')} (required, here or in --config)`)
+    .option('--method <name>', `objective: ${METHODS.join(' | ')}${dflt(d.method)}`)
+    .option('--backbone <kind>', `item backbone: ${BACKBONE_KINDS.join(' | ')} (default: convnet, or features with --features)`)
+    .option('--width <w>', `backbone width multiplier (teacher wide, e.g. 1; student narrow, e.g. 0.25)${dflt(m.backbone.width)}`)
+    .option('--dim <d>', `embedding size d (docs/method.md §2.2)${dflt(m.dim)}`)
+    .option('--anchors <k>', `anchors per user K (docs/method.md §3)${dflt(m.anchors)}`)
+    .option('--teacher <run>', 'teacher run folder (required by fnd, fnd+cl)')
+    .option('--alpha <a>', `FND α of docs/method.md §4 Eq. S; negative favours the teacher-judged plain negatives, an inversion of the paper's α > 0${dflt(d.fnd.alpha)}`)
+    .option('--fnd-phi <source>', `FND φ per negative: teacher | row-mean (control: each positive's negatives share their mean φ)${dflt(d.fnd.phi)}`)
     .requiredOption('--out <run>', 'run folder to write (or to continue with --resume)')
-    .option('--epochs <n>', 'epochs (with --resume: the new total)')
-    .option('--batch <n>', 'positives per step')
-    .option('--lr <rate>', 'initial learning rate')
-    .option('--negatives <kind>', "training negatives: random | mixed (5 random + 5 hard)")
-    .option('--image-size <px>', 'side of the square item images (image backbones)')
+    .option('--epochs <n>', `epochs (with --resume: the new total)${dflt(d.epochs)}`)
+    .option('--batch <n>', `positives per step${dflt(d.batchSize)}`)
+    .option('--lr <rate>', `initial learning rate${dflt(d.optim.lr)}`)
+    .option('--train-negatives <kind>', `training negatives: random | mixed (5 random + 5 hard)${dflt(d.negatives.kind)}`)
+    .addOption(new Option('--negatives <kind>', 'deprecated spelling of --train-negatives').hideHelp())
+    .option('--image-size <px>', 'side of the square item images (image backbones) (default: 14 for convnet, 291 for alexnet)')
     .option('--features <npy>', 'precomputed item features (.npy float32 matrix) for the features backbone')
     .option('--feature-names <file>', 'image name per row of --features')
     .option('--config <file>', 'JSON run config; command-line options override it')
-    .option('--seed <n>', 'random seed')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default 1)')
+    .option('--seed <n>', `random seed${dflt(d.seed)}`)
+    .option('--threads <n>', `ONNX Runtime intra-op threads${dflt(d.threads)}`)
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--quiet', 'no progress display')
     .action(async (opts: TrainCliOptions) => {
+      if (opts.negatives !== undefined) {
+        // eval's --negatives picks evaluation candidates (file | hard | random): the two meant different things
+        process.stderr.write("outfitrec: train --negatives is deprecated: use --train-negatives (eval's --negatives picks the evaluation candidates)\n");
+        if (opts.trainNegatives !== undefined && opts.trainNegatives !== opts.negatives) throw new UserError('--negatives and --train-negatives disagree: give only --train-negatives');
+        opts.trainNegatives = opts.negatives;
+        delete opts.negatives;
+      }
       const progressStream = opts.quiet ? null : process.stderr;
       if (opts.resume) {
         const given = Object.entries(opts).filter(([k, v]) => v !== undefined && !['out', 'resume', 'epochs', 'quiet'].includes(k));
@@ -96,7 +111,7 @@ export function cliOverrides(opts: TrainCliOptions): Record<string, unknown> {
     },
     method: opts.method,
     fnd: { teacher: opts.teacher, alpha: num(opts.alpha, '--alpha'), phi: opts.fndPhi },
-    negatives: { kind: opts.negatives },
+    negatives: { kind: opts.trainNegatives },
     optim: { lr: num(opts.lr, '--lr') },
     epochs: int(opts.epochs, '--epochs'),
     batchSize: int(opts.batch, '--batch'),

@@ -216,7 +216,9 @@ function emptyTable(slots: number): OutfitTable {
 function readPolyvoreSet(root: string, set: string, opts: LoadOptions, sink: ProblemSink): PolyvoreSet | undefined {
   const dir = join(root, `tuples_${set}`);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    sink.add(dir, undefined, `set folder not found (expected ${dir} holding image_list_* and tuples_* files)`);
+    const here = existsSync(root) && statSync(root).isDirectory() ? findSetNames(root) : [];
+    const sets = here.length > 0 ? `; sets in ${root}: ${here.join(', ')}` : '';
+    sink.add(dir, undefined, `set folder not found (expected ${dir} holding image_list_* and tuples_* files${sets})`);
     return undefined;
   }
   const variableLength = isVariableLength(set);

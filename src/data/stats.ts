@@ -111,12 +111,29 @@ function outfitSizeHistogram(table: OutfitTable): Record<number, number> {
   return hist;
 }
 
-/** A plain-text table of the statistics, for `outfitrec data stats`. */
+/** The first line of both formats: users, items per category, outfit shape. */
+function headline(stats: SetStats): string {
+  const cats = stats.catalogItemsPerCategory.map((n, c) => `${CATEGORY_NAMES[c]} ${fmt(n)}`).join(', ');
+  return `Polyvore-${stats.set}: ${fmt(stats.users)} users, ${fmt(stats.catalogItems)} items in the image lists (${cats}), ${stats.variableLength ? 'variable-length outfits (1-2 tops)' : 'fixed-length outfits'}`;
+}
+
+/** A few lines per set, for `outfitrec data stats` (the full table: `formatStats`, `--detail`). */
+export function formatStatsSummary(stats: SetStats): string {
+  const sp = stats.splits;
+  const perUser = sp.train.outfitsPerUser;
+  const negatives = [...new Set(SPLITS.map((s) => perPositive(sp[s].negativesPerPositive)))].join(' / ');
+  const hard = SPLITS.filter((s) => sp[s].hardNegatives !== undefined);
+  return [
+    headline(stats),
+    `  positives  ${SPLITS.map((s) => `${s} ${fmt(sp[s].positives)}`).join(', ')}; per user in train: mean ${perUser.mean.toFixed(1)}, ${perUser.min}..${perUser.max}`,
+    `  negatives  ${negatives}; hard negatives: ${hard.length > 0 ? hard.join(', ') : 'none'}`,
+    `  FITB       ${stats.fitbQuestions > 0 ? `${fmt(stats.fitbQuestions)} questions` : 'no fill_in_blank_test file'}`,
+  ].join('\n');
+}
+
+/** The full table of the statistics (one row per split), for `outfitrec data stats --detail`. */
 export function formatStats(stats: SetStats): string {
-  const cats = (xs: number[]): string => xs.map((n, c) => `${CATEGORY_NAMES[c]} ${fmt(n)}`).join(', ');
-  const lines = [
-    `Polyvore-${stats.set}: ${fmt(stats.users)} users, ${fmt(stats.catalogItems)} items in the image lists (${cats(stats.catalogItemsPerCategory)}), ${stats.variableLength ? 'variable-length outfits (1-2 tops)' : 'fixed-length outfits'}`,
-  ];
+  const lines = [headline(stats)];
   const header = ['split', 'outfits', 'negatives', 'hard negatives', 'items', ...CATEGORY_NAMES, 'users', 'outfits/user mean [min, max]', 'outfit sizes'];
   const rows = SPLITS.map((split) => {
     const s = stats.splits[split];

@@ -22,6 +22,9 @@ import { loadRun, runScorer } from '../runs/load.js';
 import { trainRunExclusive } from '../train/exclusive.js';
 import type { TrainResult } from '../train/trainer.js';
 
+/** What the demo uses for every option not given (`outfitrec demo --help` shows them). */
+export const DEMO_DEFAULTS = { preset: 'tiny', users: 16, outfitScale: 2, epochs: 6, teacherWidth: 0.5, studentWidth: 0.125, seed: 1 } as const;
+
 export interface DemoOptions {
   /** Folder for the data and the three runs. */
   out: string;
@@ -70,11 +73,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const out = resolve(opts.out);
   const root = join(out, 'data');
-  const preset = opts.preset ?? 'tiny';
-  const seed = opts.seed ?? 1;
-  const epochs = opts.epochs ?? 6;
-  const teacherWidth = opts.teacherWidth ?? 0.5;
-  const studentWidth = opts.studentWidth ?? 0.125;
+  const preset = opts.preset ?? DEMO_DEFAULTS.preset;
+  const seed = opts.seed ?? DEMO_DEFAULTS.seed;
+  const epochs = opts.epochs ?? DEMO_DEFAULTS.epochs;
+  const teacherWidth = opts.teacherWidth ?? DEMO_DEFAULTS.teacherWidth;
+  const studentWidth = opts.studentWidth ?? DEMO_DEFAULTS.studentWidth;
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UserError(`--out ${opts.out}: is a file, not a folder`);
 
   let setName: string;
@@ -83,7 +86,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     log(`demo: reusing the data in ${root}`);
   } else {
     log(`demo: writing the '${preset}' synthetic set to ${root}`);
-    const report = await generateSynthetic({ preset, out: root, seed, users: opts.users ?? 16, outfitScale: opts.outfitScale ?? 2, log: () => {} });
+    const report = await generateSynthetic({ preset, out: root, seed, users: opts.users ?? DEMO_DEFAULTS.users, outfitScale: opts.outfitScale ?? DEMO_DEFAULTS.outfitScale, log: () => {} });
     setName = report.sets[0].set;
   }
 
