@@ -5,6 +5,7 @@ import { DEFAULT_FASHION_MNIST_DIR } from '../data/synth/fashion-mnist.js';
 import { generateSynthetic, type ImageChoice, type SynthReport } from '../data/synth/generate.js';
 import { DEFAULT_KNOBS, type SynthKnobs } from '../data/synth/model.js';
 import { DEFAULT_USER_SCALE, PRESETS } from '../data/synth/presets.js';
+import { parseNumber } from './parse.js';
 
 interface SynthCliOptions {
   preset?: string;
@@ -19,15 +20,6 @@ interface SynthCliOptions {
   harmony?: string;
   itemNoise?: string;
   json?: boolean;
-}
-
-function parseNumber(flag: string, value: string | undefined, integer: boolean): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new UserError(`${flag} must be ${integer ? 'an integer' : 'a number'}, got '${value}'`);
-  }
-  return n;
 }
 
 export function register(data: Command): void {
@@ -51,9 +43,9 @@ export function register(data: Command): void {
       if (!opts.preset) throw new UserError(`data synth: --preset NAME is required (${PRESETS.map((p) => p.name).join(', ')})`);
       if (!opts.out) throw new UserError('data synth: --out DIR is required');
       const knobs: Partial<SynthKnobs> = {};
-      const temperature = parseNumber('--temperature', opts.temperature, false);
-      const harmony = parseNumber('--harmony', opts.harmony, false);
-      const itemNoise = parseNumber('--item-noise', opts.itemNoise, false);
+      const temperature = parseNumber(opts.temperature, '--temperature');
+      const harmony = parseNumber(opts.harmony, '--harmony');
+      const itemNoise = parseNumber(opts.itemNoise, '--item-noise');
       if (temperature !== undefined) knobs.temperature = temperature;
       if (harmony !== undefined) knobs.harmonyWeight = harmony;
       if (itemNoise !== undefined) knobs.itemNoise = itemNoise;
@@ -61,10 +53,10 @@ export function register(data: Command): void {
       const report = await generateSynthetic({
         preset: opts.preset,
         out: opts.out,
-        seed: parseNumber('--seed', opts.seed, true),
-        users: parseNumber('--users', opts.users, true),
-        scale: parseNumber('--scale', opts.scale, false),
-        outfitScale: parseNumber('--outfit-scale', opts.outfitScale, false),
+        seed: parseNumber(opts.seed, '--seed', true),
+        users: parseNumber(opts.users, '--users', true),
+        scale: parseNumber(opts.scale, '--scale'),
+        outfitScale: parseNumber(opts.outfitScale, '--outfit-scale'),
         images: opts.images as ImageChoice,
         fashionMnistDir: opts.fashionMnist,
         knobs,

@@ -5,8 +5,8 @@
  */
 import type { Command } from 'commander';
 import { FND_DEFAULT_ALPHA } from '../config.js';
-import { UserError } from '../errors.js';
 import { DEMO_DEFAULTS, runDemo } from '../lab/demo.js';
+import { parseNumber } from './parse.js';
 
 interface DemoCliOptions {
   out: string;
@@ -39,14 +39,14 @@ export function register(command: Command): void {
       const result = await runDemo({
         out: opts.out,
         preset: opts.preset,
-        users: num(opts.users, '--users', true),
-        outfitScale: num(opts.outfitScale, '--outfit-scale'),
-        epochs: num(opts.epochs, '--epochs', true),
-        teacherWidth: num(opts.teacherWidth, '--teacher-width'),
-        studentWidth: num(opts.studentWidth, '--student-width'),
-        alpha: num(opts.alpha, '--alpha'),
+        users: parseNumber(opts.users, '--users', true),
+        outfitScale: parseNumber(opts.outfitScale, '--outfit-scale'),
+        epochs: parseNumber(opts.epochs, '--epochs', true),
+        teacherWidth: parseNumber(opts.teacherWidth, '--teacher-width'),
+        studentWidth: parseNumber(opts.studentWidth, '--student-width'),
+        alpha: parseNumber(opts.alpha, '--alpha'),
         studentAlone: opts.studentAlone,
-        seed: num(opts.seed, '--seed', true),
+        seed: parseNumber(opts.seed, '--seed', true),
         progressStream: opts.quiet ? null : process.stderr,
         handleSigint: true,
       });
@@ -56,13 +56,4 @@ export function register(command: Command): void {
       }
       process.stdout.write(result.table);
     });
-}
-
-function num(value: string | undefined, flag: string, integer = false): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new UserError(`${flag}: '${value}' is not ${integer ? 'an integer' : 'a number'}`);
-  }
-  return n;
 }

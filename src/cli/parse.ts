@@ -7,6 +7,16 @@ export function parsePositiveInt(value: string, flag: string): number {
   return n;
 }
 
+/** An optional number option (undefined stays undefined); `integer` also refuses fractions. */
+export function parseNumber(value: string | undefined, flag: string, integer = false): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new UserError(`${flag}: '${value}' is not ${integer ? 'an integer' : 'a number'}`);
+  }
+  return n;
+}
+
 export function parseSeed(value: string, flag = '--seed'): number {
   const seed = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(seed) || seed > 0xffffffff) {

@@ -9,6 +9,7 @@ import { SET_NAMES } from '../data/types.js';
 import { BACKBONE_KINDS } from '../model/config.js';
 import { UserError } from '../errors.js';
 import { trainRunExclusive } from '../train/exclusive.js';
+import { parseNumber } from './parse.js';
 
 interface TrainCliOptions {
   data?: string;
@@ -82,7 +83,7 @@ export function register(command: Command): void {
         if (given.length > 0) {
           throw new UserError(`--resume continues the run as configured in ${opts.out}/config.json; only --epochs may change (got --${given.map(([k]) => k).join(', --')})`);
         }
-        const result = await trainRunExclusive({ out: opts.out, resume: true, epochs: int(opts.epochs, '--epochs'), handleSigint: true, progressStream });
+        const result = await trainRunExclusive({ out: opts.out, resume: true, epochs: parseNumber(opts.epochs, '--epochs', true), handleSigint: true, progressStream });
         if (result.interrupted) process.exitCode = 130;
         return;
       }
@@ -101,34 +102,21 @@ export function cliOverrides(opts: TrainCliOptions): Record<string, unknown> {
     data: {
       root: opts.data,
       set: opts.set,
-      imageSize: int(opts.imageSize, '--image-size'),
+      imageSize: parseNumber(opts.imageSize, '--image-size', true),
       features: opts.features ? { npy: opts.features, names: opts.featureNames } : undefined,
     },
     model: {
-      dim: int(opts.dim, '--dim'),
-      anchors: int(opts.anchors, '--anchors'),
-      backbone: { kind: opts.backbone, width: num(opts.width, '--width') },
+      dim: parseNumber(opts.dim, '--dim', true),
+      anchors: parseNumber(opts.anchors, '--anchors', true),
+      backbone: { kind: opts.backbone, width: parseNumber(opts.width, '--width') },
     },
     method: opts.method,
-    fnd: { teacher: opts.teacher, alpha: num(opts.alpha, '--alpha'), phi: opts.fndPhi },
+    fnd: { teacher: opts.teacher, alpha: parseNumber(opts.alpha, '--alpha'), phi: opts.fndPhi },
     negatives: { kind: opts.trainNegatives },
-    optim: { lr: num(opts.lr, '--lr') },
-    epochs: int(opts.epochs, '--epochs'),
-    batchSize: int(opts.batch, '--batch'),
-    seed: int(opts.seed, '--seed'),
-    threads: int(opts.threads, '--threads'),
+    optim: { lr: parseNumber(opts.lr, '--lr') },
+    epochs: parseNumber(opts.epochs, '--epochs', true),
+    batchSize: parseNumber(opts.batch, '--batch', true),
+    seed: parseNumber(opts.seed, '--seed', true),
+    threads: parseNumber(opts.threads, '--threads', true),
   };
-}
-
-function num(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new UserError(`${flag}: '${value}' is not a number`);
-  return n;
-}
-
-function int(value: string | undefined, flag: string): number | undefined {
-  const n = num(value, flag);
-  if (n !== undefined && !Number.isInteger(n)) throw new UserError(`${flag}: '${value}' is not an integer`);
-  return n;
 }

@@ -199,7 +199,7 @@ function formatDemo(d: { out: string; root: string; setName: string; seed: numbe
     '',
     'next:',
     `  outfitrec serve --run ${out}/student-fnd-cl      # the distilled student behind an HTTP API and a web page`,
-    `  outfitrec compare --data ${d.root} --set ${d.setName} --out ${out}/compare ${rowsOf.map((r) => `--row ${r}`).join(' ')} --oracle --random${d.studentAlone ? ' --baseline alone' : ''}`,
+    `  outfitrec compare --data ${out}/data --set ${d.setName} --out ${out}/compare ${rowsOf.map((r) => `--row ${r}`).join(' ')} --oracle --random${d.studentAlone ? ' --baseline alone' : ''}`,
     `  outfitrec experiment main --data ${out}/experiment-data --out ${out}/experiment --quick      # the paper's main table as a resumable grid of runs`,
   ].join('\n') + '\n';
 }
