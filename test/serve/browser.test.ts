@@ -76,9 +76,9 @@ test(
       assert.match((await page.locator('#new-user-note').textContent()) ?? '', new RegExp(`Created user #${newId} from 2 outfits`));
       assert.equal(await page.locator('#outfits .outfit').count(), 8);
       assert.equal(await page.inputValue('#user-select'), String(newId));
-      assert.equal(rec.onboardedUsers().length, 1);
+      assert.equal((await rec.onboardedUsers()).length, 1);
       await page.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('+ 1 new'));
-      assert.equal(rec.onboardedUsers()[0].outfits.length, 2);
+      assert.equal((await rec.onboardedUsers())[0].outfits.length, 2);
 
       // every picture on the page loaded
       await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth > 0), undefined, { timeout: 15_000 });
