@@ -86,7 +86,6 @@ export class OnboardPool {
 
   private spawn(index: number): Slot {
     const worker = new Worker(workerUrl(), { workerData: this.init });
-    worker.unref(); // an idle pool does not keep the process alive; a busy worker is ref'd
     let readyResolve!: () => void;
     let readyReject!: (e: Error) => void;
     const slot: Slot = { worker, busy: null, loaded: false, ready: new Promise((res, rej) => ((readyResolve = res), (readyReject = rej))) };
@@ -94,6 +93,9 @@ export class OnboardPool {
     worker.on('message', (msg: OnboardReply | { ready: true } | { failed: string }) => {
       if ('ready' in msg) {
         slot.loaded = true;
+        // a loading or busy worker keeps the process alive; an idle one does not (a library user
+        // who never closes the recommender still sees the process end)
+        worker.unref();
         readyResolve();
         this.dispatch();
         return;
