@@ -33,6 +33,7 @@ import { CATEGORY_NAMES } from '../data/types.js';
 import { UserError } from '../errors.js';
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
 import { LIMITS, UnknownItemError, UnknownUserError, type ItemRef, type OutfitRefs, type Recommender } from './recommender.js';
+import { DatabaseUnavailableError } from './store.js';
 import { registerUserRoutes, userIdParams } from './user-routes.js';
 
 export interface ServerOptions {
@@ -108,6 +109,10 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
     }
     if (err instanceof UnknownUserError || err instanceof UnknownItemError) {
       return reply.status(404).send({ statusCode: 404, error: 'Not Found', message: err.message });
+    }
+    if (err instanceof DatabaseUnavailableError) {
+      request.log.error(err);
+      return reply.status(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'the users database cannot be reached; retry later' });
     }
     if (err instanceof UserError) {
       return reply.status(400).send({ statusCode: 400, error: 'Bad Request', message: err.message });

@@ -57,6 +57,14 @@ export interface NewUserRecord {
   readonly label?: string | null;
 }
 
+/**
+ * The database cannot be reached (server down, refused, timed out, authentication failed): at
+ * start-up one line and exit 1 like any UserError; for a request, the server answers 503.
+ */
+export class DatabaseUnavailableError extends UserError {
+  override name = 'DatabaseUnavailableError';
+}
+
 /** A change made by another connection: one user added or deleted, or 'reset' = anything may have changed. */
 export type UserChange = { kind: 'added' | 'deleted'; id: number } | { kind: 'reset' };
 
@@ -439,7 +447,7 @@ function postgresError(err: unknown, location: string): Error {
   const known = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'ENOENT', 'EACCES'];
   // SQLSTATE classes 08 (connection), 28 (authorisation), 3D (no such database), 42501 (no privilege), 53 (resources)
   if ((e.code && (known.includes(e.code) || /^(08|28|3D|53)/.test(e.code) || e.code === '42501')) || /timeout|terminat/i.test(e.message ?? '')) {
-    return new UserError(`PostgreSQL at ${location}: ${e.message ?? e.code}`);
+    return new DatabaseUnavailableError(`PostgreSQL at ${location}: ${e.message ?? e.code}`);
   }
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -5,6 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { UserError } from '../../src/errors.js';
 import { Recommender } from '../../src/serve/recommender.js';
 import { startServer } from '../../src/serve/server.js';
 import { PostgresUserStore, openUserStore, type StoreShape, type UserChange } from '../../src/serve/store.js';
@@ -65,7 +67,7 @@ describe('PostgreSQL users store', { skip }, () => {
   test('an unreachable server is one line naming the address, without its password', async () => {
     await assert.rejects(
       () => openUserStore(pgc.url('store_basics').replace('postgres@', 'postgres:secret@').replace(/host=[^&]+/, 'host=%2Fnonexistent'), shape),
-      (err: Error) => err.name === 'UserError' && /^PostgreSQL at postgres:\/\/postgres@localhost\/store_basics/.test(err.message) && !err.message.includes('secret'),
+      (err: Error) => err instanceof UserError && /^PostgreSQL at postgres:\/\/postgres@localhost\/store_basics/.test(err.message) && !err.message.includes('secret'),
     );
   });
 });
@@ -75,9 +77,9 @@ describe('two replicas of serve on one PostgreSQL database', { skip, timeout: 12
   const replicas: Array<{ rec: Recommender; app: FastifyInstance; base: string }> = [];
   let url: string;
 
-  async function replica(): Promise<{ rec: Recommender; app: FastifyInstance; base: string }> {
+  async function replica(db = url): Promise<{ rec: Recommender; app: FastifyInstance; base: string }> {
     const run = await tinyRun();
-    const rec = await Recommender.open(run.runDir, { data: run.root, db: url, onboardWorkers: 0 });
+    const rec = await Recommender.open(run.runDir, { data: run.root, db, onboardWorkers: 0 });
     const app = await startServer(rec, { port: 0, host: '127.0.0.1' });
     const address = app.server.address();
     assert.ok(address && typeof address === 'object');
@@ -146,5 +148,23 @@ describe('two replicas of serve on one PostgreSQL database', { skip, timeout: 12
     const c = await replica();
     assert.equal((await fetch(`${c.base}/users/${id}/outfits`)).status, 404);
     assert.equal((await fetch(`${c.base}/users/${secondId}/outfits?k=2`)).status, 200);
+  });
+
+  test('a replica whose database goes away answers 503 for users, and keeps serving the run users', async () => {
+    const doomed = await pgc.createDatabase('doomed');
+    const r = await replica(doomed);
+    assert.equal((await fetch(`${r.base}/users`)).status, 200);
+    const admin = new pg.Client({ connectionString: pgc.url('postgres') });
+    await admin.connect();
+    try {
+      await admin.query('DROP DATABASE doomed WITH (FORCE)');
+    } finally {
+      await admin.end();
+    }
+    const res = await fetch(`${r.base}/users`);
+    assert.equal(res.status, 503);
+    assert.match(((await res.json()) as { message: string }).message, /users database cannot be reached/);
+    assert.equal((await fetch(`${r.base}/users/0/outfits?k=2`)).status, 200, 'run users need no database');
+    await stop(r);
   });
 });
