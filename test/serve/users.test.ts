@@ -175,4 +175,25 @@ describe('onboarding runs in worker threads', () => {
       await inline.model.dispose();
     }
   });
+
+  test('a worker that dies during a fit fails that onboarding with a clear error and is replaced', async () => {
+    const run = await tinyRun();
+    const rec = await Recommender.open(run.runDir, { data: run.root, db: ':memory:', onboardWorkers: 1, coldStart: { steps: 2000 } });
+    try {
+      const o = rec.catalog.offsets;
+      const outfits = Array.from({ length: 5 }, (_, i) => [o[0] + i, o[1] + i, o[2] + i]);
+      const pool = (rec as unknown as { onboardPool: { slots: Array<{ worker: { terminate(): Promise<number> }; busy: unknown }> } }).onboardPool;
+      const pending = rec.onboard(outfits);
+      pending.catch(() => {});
+      while (pool.slots[0].busy === null) await new Promise((resolve) => setTimeout(resolve, 5));
+      await pool.slots[0].worker.terminate();
+      await assert.rejects(pending, /onboarding worker stopped \(exit code \d+\) while fitting a user/);
+      const next = await rec.onboard(outfits);
+      assert.equal(next.id, rec.runUsers, 'nothing was stored for the failed onboarding');
+      assert.equal((await rec.onboardedUsers()).length, 1);
+    } finally {
+      await rec.close();
+      await rec.model.dispose();
+    }
+  });
 });
