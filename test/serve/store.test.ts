@@ -125,3 +125,26 @@ test(
     await store.close();
   }),
 );
+
+test(
+  "another connection's commits to the file are noticed (data_version polling); this connection's own are not",
+  withDir(async (dir) => {
+    const path = join(dir, 'users.sqlite');
+    const a = SqliteUserStore.open(path, shape);
+    const b = SqliteUserStore.open(path, shape, { pollMs: 20 });
+    const seen: string[] = [];
+    b.watch((change) => seen.push(change.kind));
+    try {
+      const user = await b.add({ anchors: anchors(1), outfits: [[1, 2, 3]], strategy: 'so' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(seen, [], 'its own insert is no news');
+      assert.equal(await a.delete(user.id), true);
+      const t0 = Date.now();
+      while (seen.length === 0 && Date.now() - t0 < 5000) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(seen, ['reset']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }),
+);
