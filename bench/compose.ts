@@ -147,5 +147,5 @@ for (const r of sizeRows) {
   const estText = est < 120 ? `${est.toFixed(1)} s` : days < 2 ? `${(est / 3600).toFixed(1)} h` : days < 730 ? `${days.toFixed(0)} days` : `${(days / 365).toFixed(0)} years`;
   process.stdout.write(`${pad(r.perCategory.join(' / '), 20)} ${pad(r.combinations.toExponential(2), 14)} ${pad(r.searchMs.toFixed(1), 10)} ${pad(Math.round(r.searchScored), 7)} ${pad(estText, 18)}\n`);
 }
-rec.close();
+await rec.close();
 await rec.model.dispose();

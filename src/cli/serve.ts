@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { setEngineThreads } from '../engine/runtime.js';
 import { UserError } from '../errors.js';
+import { defaultOnboardWorkers } from '../serve/onboard-pool.js';
 import { Recommender } from '../serve/recommender.js';
 import { startServer } from '../serve/server.js';
 
@@ -21,6 +22,7 @@ interface ServeOptions {
   log: boolean;
   apiKey?: string;
   rateLimit: string;
+  onboardWorkers: string;
 }
 
 export function register(command: Command): void {
@@ -30,13 +32,14 @@ export function register(command: Command): void {
     .option('--set <name>', "set folder whose catalog and users are served (default: the run's; its users must be the run's)")
     .option('--port <n>', 'TCP port (0 = any free port)', '8080')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .option('--db <file>', 'SQLite file of onboarded users (default: <run>/users.sqlite)')
+    .option('--db <file|url>', 'onboarded users: a SQLite file, or postgres://user@host:port/db shared by replicas (default <run>/users.sqlite)')
     .option('--seed <n>', 'seed of the new-user fitting', '0')
     .option('--compose-cache <n>', 'composed results remembered per (user, k, fixed, exclude); 0 = compose every request', '1024')
     .option('--threads <n>', 'ONNX Runtime intra-op threads per model session', '1')
     .option('--log', 'log every request (JSON lines on stdout)', false)
     .option('--api-key <key>', 'require this key (header x-api-key or authorization: Bearer) on every route but /health and the page; default: env OUTFITREC_API_KEY, else none')
     .option('--rate-limit <n>', 'requests per minute per client address (0 = no limit)', String(DEFAULT_RATE_LIMIT))
+    .option('--onboard-workers <n>', 'worker threads fitting new users off the event loop (0 = on it)', String(defaultOnboardWorkers()))
     .action(async (opts: ServeOptions) => {
       const port = parseInteger(opts.port, '--port', 0, 65535);
       const seed = parseInteger(opts.seed, '--seed', 0, 2 ** 31 - 1);
@@ -44,16 +47,17 @@ export function register(command: Command): void {
       const threads = parseInteger(opts.threads, '--threads', 1, 64);
       setEngineThreads(threads);
       const rateLimit = parseInteger(opts.rateLimit, '--rate-limit', 0, 1_000_000);
+      const onboardWorkers = parseInteger(opts.onboardWorkers, '--onboard-workers', 0, 64);
       const apiKey = opts.apiKey ?? (process.env.OUTFITREC_API_KEY || undefined);
       if (apiKey !== undefined && apiKey.length < 8) throw new UserError(`${opts.apiKey !== undefined ? '--api-key' : 'OUTFITREC_API_KEY'}: the key must have at least 8 characters`);
       const started = performance.now();
-      const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize });
+      const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize, onboardWorkers });
       const info = recommender.describe();
       let app;
       try {
         app = await startServer(recommender, { port, host: opts.host }, { logger: opts.log, apiKey, rateLimit });
       } catch (err) {
-        recommender.close();
+        await recommender.close();
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
           throw new UserError(`cannot listen on ${opts.host}:${port}: ${code}`);
@@ -64,7 +68,7 @@ export function register(command: Command): void {
       const url = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/` : String(address);
       process.stdout.write(
         `outfitrec serve: set ${info.set}, ${info.runUsers} run users + ${info.onboardedUsers} onboarded, ${info.items} items, ` +
-          `ONNX Runtime (${threads} thread${threads > 1 ? 's' : ''}), ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
+          `ONNX Runtime (${threads} thread${threads > 1 ? 's' : ''}), ${recommender.onboardWorkers} onboarding worker(s), users in ${recommender.store.kind === 'postgres' ? recommender.store.location : 'SQLite'}, ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
           `access: ${apiKey !== undefined ? 'API key required (but /health and the page)' : 'no API key'}, ` +
           `${rateLimit > 0 ? `at most ${rateLimit} requests per minute per client` : 'no rate limit'}\n` +
           `listening on ${url}\n`,

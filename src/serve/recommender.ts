@@ -5,7 +5,9 @@
  *
  * User ids are non-negative integers: 0..runUsers-1 are the run's own users (the user index of the
  * set it was trained on); onboarded users get runUsers, runUsers+1, ... in creation order and are
- * kept in a SQLite file (store.ts), so a restart serves them again with identical scores.
+ * kept in a database (store.ts: a SQLite file, or PostgreSQL shared by replicas), so a restart
+ * serves them again with identical scores; users.ts caches them and reads through on a miss.
+ * Onboarding's fit runs in a pool of worker threads (onboard-pool.ts) when the run folder is known.
  *
  * Items are global item ids of the set's catalog (src/data/types.ts); anywhere an item is accepted
  * its image name (as written in the image list, with or without extension) works too.
@@ -35,7 +37,10 @@ import { ItemEmbeddingCache } from '../train/item-cache.js';
 import { loadRun } from '../runs/load.js';
 import { RUN_FILES } from '../runs/folder.js';
 import { OutfitComposer, type ComposeOptions, type ComposeResult } from './compose.js';
-import { UserStore, type StoredUser } from './store.js';
+import { readableItemNames } from './item-names.js';
+import { defaultOnboardWorkers, OnboardPool } from './onboard-pool.js';
+import { openUserStore, type StoredUser, type UserStore } from './store.js';
+import { UserDirectory } from './users.js';
 
 /** A user id that is neither a run user nor an onboarded one. */
 export class UnknownUserError extends UserError {
@@ -56,6 +61,8 @@ export type OutfitRefs = ReadonlyArray<ItemRef | null>;
 export interface ItemInfo {
   id: number;
   name: string;
+  /** What a person reads: "red shirt" (synthetic sets), "top 3f2a1c" (sets without attributes). */
+  title: string;
   category: string;
   categoryId: number;
 }
@@ -75,8 +82,13 @@ export interface OnboardOptions {
 }
 
 export interface RecommenderOptions {
-  /** User database path; default `<run>/users.sqlite`. ':memory:' keeps users in memory only. */
+  /**
+   * Users database: a SQLite file (default `<run>/users.sqlite`; ':memory:' keeps users in memory
+   * only) or a `postgres://` address shared by replicas.
+   */
   db?: string;
+  /** Worker threads that fit new users (default: cores − 1, at least 1); 0 = fit on the event loop. Needs a run folder. */
+  onboardWorkers?: number;
   /** Cold-start settings (SO steps, lr, negatives …) used by `onboard`. */
   coldStart?: Partial<Omit<ColdStartOptions, 'rng' | 'strategy' | 'pools'>>;
   /** Seed of the onboarding randomness (each new user draws from seed + its id). */
@@ -114,6 +126,8 @@ export class Recommender {
   readonly inputs: ItemInputSource;
   readonly set: PolyvoreSet;
   readonly store: UserStore;
+  /** Onboarded users: the database with a read-through cache (users.ts). */
+  readonly users: UserDirectory;
   readonly composer: OutfitComposer;
   readonly runDir: string | undefined;
   /** The run's configuration (data root, backbone inputs …), when opened from a run folder. */
@@ -123,13 +137,14 @@ export class Recommender {
   private readonly cache: ItemEmbeddingCache;
   private readonly pools: ItemPools;
   private readonly userVectorOf = new Map<number, Float32Array>();
-  private readonly onboarded = new Map<number, StoredUser>();
+  private onboardPool: OnboardPool | null = null;
+  private itemTitles: string[] | null = null;
   private readonly sharedSum: Float32Array;
   private readonly opts: RecommenderOptions;
   private readonly composeCache = new Map<string, ComposeResult>();
   private imagePaths: (string | undefined)[] | null = null;
 
-  private constructor(parts: RecommenderParts, opts: RecommenderOptions, cache: ItemEmbeddingCache, composer: OutfitComposer) {
+  private constructor(parts: RecommenderParts, opts: RecommenderOptions, cache: ItemEmbeddingCache, composer: OutfitComposer, store: UserStore) {
     const { model, inputs, set } = parts;
     this.model = model;
     this.inputs = inputs;
@@ -138,27 +153,15 @@ export class Recommender {
     this.runConfig = parts.runConfig;
     this.opts = opts;
     this.runUsers = model.config.numUsers;
-    const dbPath = opts.db ?? (parts.runDir ? join(parts.runDir, 'users.sqlite') : undefined);
-    if (dbPath === undefined) throw new Error('Recommender: give a database path or a run folder');
-    this.store = UserStore.open(dbPath, {
-      runUsers: this.runUsers,
-      anchorsPerUser: model.anchors.userK,
-      dim: model.config.dim,
-      runFingerprint: parts.runFingerprint,
-    });
-    try {
-      this.sharedSum = model.anchors.sharedSum();
-      this.cache = cache;
-      this.composer = composer;
-      const byCategory = composer.catalog;
-      // SO negatives: random mixes from the training pool (method.md §6.2), or the whole catalog when no training split was read
-      const train = set.splits.train.posi;
-      this.pools = train.users.length > 0 ? itemPoolsFromTable(set, train) : { byCategory, categoryOf: set.catalog.category };
-      for (const user of this.store.all()) this.remember(user);
-    } catch (err) {
-      this.store.close();
-      throw err;
-    }
+    this.store = store;
+    this.sharedSum = model.anchors.sharedSum();
+    this.users = new UserDirectory(store, this.runUsers, (anchors) => userVectorFromAnchors(anchors, model.config.dim, this.sharedSum));
+    this.cache = cache;
+    this.composer = composer;
+    const byCategory = composer.catalog;
+    // SO negatives: random mixes from the training pool (method.md §6.2), or the whole catalog when no training split was read
+    const train = set.splits.train.posi;
+    this.pools = train.users.length > 0 ? itemPoolsFromTable(set, train) : { byCategory, categoryOf: set.catalog.category };
   }
 
   /** A recommender over already-built parts (tests, or callers that loaded the model themselves). */
@@ -170,7 +173,44 @@ export class Recommender {
     // every catalog item embedded once (method.md §2.1); composing and ranking run only the Set Transformer
     const cache = await ItemEmbeddingCache.build(model, inputs);
     const composer = await OutfitComposer.create(model, cache, set.slotCategories, set.catalog.category, catalogByCategory(set));
-    return new Recommender(parts, opts, cache, composer);
+    const db = opts.db ?? (parts.runDir ? join(parts.runDir, 'users.sqlite') : undefined);
+    if (db === undefined) throw new Error('Recommender: give a database path or a run folder');
+    const store = await openUserStore(db, { runUsers: model.config.numUsers, anchorsPerUser: model.anchors.userK, dim: model.config.dim, runFingerprint: parts.runFingerprint });
+    let rec: Recommender | undefined;
+    try {
+      rec = new Recommender(parts, opts, cache, composer, store);
+      await rec.users.warm();
+      await rec.startOnboardPool(parts);
+      return rec;
+    } catch (err) {
+      await (rec ? rec.close() : store.close());
+      throw err;
+    }
+  }
+
+  /** Workers need a run folder to load the model from; without one (or with 0 workers) fits run in-process. */
+  private async startOnboardPool(parts: RecommenderParts): Promise<void> {
+    const size = this.opts.onboardWorkers ?? defaultOnboardWorkers();
+    if (size === 0 || parts.runDir === undefined || parts.runConfig === undefined) return;
+    const embeddings = this.cache.embeddings;
+    if (embeddings.length !== this.catalog.names.length * this.model.config.dim) return; // not one row per item in id order
+    this.onboardPool = new OnboardPool(
+      {
+        runDir: parts.runDir,
+        root: parts.runConfig.data.root,
+        set: this.set.set,
+        embeddings,
+        pools: { byCategory: [...this.pools.byCategory], categoryOf: this.pools.categoryOf },
+        coldStart: this.opts.coldStart ?? {},
+      },
+      size,
+    );
+    await this.onboardPool.ready();
+  }
+
+  /** Worker threads fitting new users (0 = fits run on the event loop). */
+  get onboardWorkers(): number {
+    return this.onboardPool?.size ?? 0;
   }
 
   /**
@@ -186,43 +226,55 @@ export class Recommender {
 
   // ---- users ------------------------------------------------------------------------------------
 
+  /** A run user, or an onboarded user this process has cached (findUser also asks the database). */
   hasUser(id: number): boolean {
     if (!Number.isInteger(id) || id < 0) return false;
-    if (id < this.runUsers || this.onboarded.has(id)) return true;
-    // another process sharing the database may have onboarded it since we started
-    const stored = this.store.get(id);
-    if (stored) this.remember(stored);
-    return stored !== undefined;
+    return id < this.runUsers || this.users.cached(id) !== undefined;
   }
 
-  /** Onboarded users in id order. */
-  onboardedUsers(): StoredUser[] {
-    return [...this.onboarded.values()].sort((a, b) => a.id - b.id);
+  /** The onboarded user `id` (from the cache or the database), undefined for run users and unknown ids. */
+  async findUser(id: number): Promise<StoredUser | undefined> {
+    return (await this.users.find(id))?.user;
   }
 
-  /** Σ_k â_uk (own + shared anchors) of a user: score = ĥ·v / divisor (method.md §3). */
+  /** Onboarded users in id order, read from the database. */
+  onboardedUsers(): Promise<StoredUser[]> {
+    return this.users.list();
+  }
+
+  /**
+   * Σ_k â_uk (own + shared anchors) of a user: score = ĥ·v / divisor (method.md §3). Synchronous:
+   * an onboarded user must be cached (loadUserVector, or any request through the server, reads it in).
+   */
   userVector(id: number): Float32Array {
-    const known = this.userVectorOf.get(id);
+    const known = this.userVectorOf.get(id) ?? this.users.cached(id)?.vector;
     if (known) return known;
-    if (!this.hasUser(id)) {
+    if (!(Number.isInteger(id) && id >= 0 && id < this.runUsers)) {
       throw new UnknownUserError(`unknown user ${id}: users are 0..${this.runUsers - 1} (the run's) and onboarded ids ${this.describeOnboardedIds()}`);
     }
-    const loaded = this.userVectorOf.get(id);
-    if (loaded) return loaded; // an onboarded user hasUser just read from the database
     const v = this.model.userVectors(Int32Array.of(id));
     this.userVectorOf.set(id, v);
     return v;
   }
 
-  private describeOnboardedIds(): string {
-    const ids = [...this.onboarded.keys()];
-    if (ids.length === 0) return '(none yet)';
-    return ids.length <= 5 ? ids.join(', ') : `${Math.min(...ids)}..${Math.max(...ids)}`;
+  /** Like userVector, reading an onboarded user from the database when this process has not cached it. */
+  async loadUserVector(id: number): Promise<Float32Array> {
+    if (Number.isInteger(id) && id >= this.runUsers) await this.users.find(id);
+    return this.userVector(id);
   }
 
-  private remember(user: StoredUser): void {
-    this.onboarded.set(user.id, user);
-    this.userVectorOf.set(user.id, userVectorFromAnchors(user.anchors, this.model.config.dim, this.sharedSum));
+  /** Deletes an onboarded user (from the database: every replica stops serving it). */
+  async deleteUser(id: number): Promise<void> {
+    if (Number.isInteger(id) && id >= 0 && id < this.runUsers) {
+      throw new UserError(`user ${id} is one of the run's training users (0..${this.runUsers - 1}) and cannot be deleted; only onboarded users can`);
+    }
+    if (!(await this.users.delete(id))) throw new UnknownUserError(`unknown user ${id}: no onboarded user has this id`);
+  }
+
+  private describeOnboardedIds(): string {
+    const ids = this.users.cachedIds();
+    if (ids.length === 0) return '(none known here)';
+    return ids.length <= 5 ? ids.join(', ') : `${ids[0]}..${ids[ids.length - 1]}`;
   }
 
   /**
@@ -236,20 +288,22 @@ export class Recommender {
     if (outfits.length === 0) throw new UserError('a new user needs at least one outfit');
     if (outfits.length > LIMITS.maxOnboardOutfits) throw new UserError(`at most ${LIMITS.maxOnboardOutfits} outfits per new user, got ${outfits.length}`);
     const table = this.outfitTable(outfits);
-    const rng = new Rng((this.opts.seed ?? 0) + this.store.count() * 7919).fork(`onboard-${strategy}`);
-    const anchors = await fitAnchorsForNewUser(this.model, this.inputs, table, {
-      ...this.opts.coldStart,
-      strategy,
-      rng,
-      pools: this.pools,
-      candidateUsers: Int32Array.from({ length: this.runUsers }, (_, i) => i),
-      // item embeddings are cached: only the Set Transformer runs on the outfits and negatives
-      projectOutfits: (items, slots) => this.composer.projectOutfits(items, slots),
-    });
+    const seed = (this.opts.seed ?? 0) + (await this.store.count()) * 7919;
+    const fork = `onboard-${strategy}`;
+    const anchors = this.onboardPool
+      ? await this.onboardPool.fit({ items: table.items, slots: table.slots, strategy, seed, fork })
+      : await fitAnchorsForNewUser(this.model, this.inputs, table, {
+          ...this.opts.coldStart,
+          strategy,
+          rng: new Rng(seed).fork(fork),
+          pools: this.pools,
+          candidateUsers: Int32Array.from({ length: this.runUsers }, (_, i) => i),
+          // item embeddings are cached: only the Set Transformer runs on the outfits and negatives
+          projectOutfits: (items, slots) => this.composer.projectOutfits(items, slots),
+        });
     const rows: number[][] = [];
     for (let r = 0; r < table.users.length; r++) rows.push(Array.from(table.items.subarray(r * table.slots, (r + 1) * table.slots)));
-    const stored = this.store.add({ anchors, outfits: rows, strategy, label: opts.label ?? null });
-    this.remember(stored);
+    const stored = await this.users.add({ anchors, outfits: rows, strategy, label: opts.label ?? null });
     return { ...stored, ms: performance.now() - started };
   }
 
@@ -261,7 +315,8 @@ export class Recommender {
 
   itemInfo(id: number): ItemInfo {
     const c = this.catalog.category[id];
-    return { id, name: this.catalog.names[id], category: CATEGORY_NAMES[c] ?? String(c), categoryId: c };
+    this.itemTitles ??= readableItemNames(this.set);
+    return { id, name: this.catalog.names[id], title: this.itemTitles[id], category: CATEGORY_NAMES[c] ?? String(c), categoryId: c };
   }
 
   /** Global id of an item given by id or image name (with or without its extension); undefined if unknown. */
@@ -351,7 +406,7 @@ export class Recommender {
 
   /** s(user, o) for each outfit (method.md §3). */
   async scoreOutfits(user: number, outfits: ReadonlyArray<OutfitRefs> | OutfitTable): Promise<Float32Array> {
-    const v = this.userVector(user);
+    const v = await this.loadUserVector(user);
     const table = isTable(outfits) ? outfits : this.outfitTable(outfits);
     if (table.users.length === 0) return new Float32Array(0);
     return this.composer.scoreItems(v, table.items, table.slots);
@@ -377,7 +432,7 @@ export class Recommender {
    */
   async compose(user: number, opts: { k: number; fixed?: readonly ItemRef[]; exclude?: readonly ItemRef[]; catalog?: readonly Int32Array[] }): Promise<ComposeResult> {
     if (!(Number.isInteger(opts.k) && opts.k >= 1 && opts.k <= LIMITS.maxK)) throw new UserError(`k must be an integer in 1..${LIMITS.maxK}, got ${opts.k}`);
-    const v = this.userVector(user);
+    const v = await this.loadUserVector(user);
     const fixed = (opts.fixed ?? []).map((ref) => this.requireBodyItem(ref, 'fixed'));
     const exclude = (opts.exclude ?? []).map((ref) => this.requireBodyItem(ref, 'exclude'));
     const cacheSize = this.opts.composeCacheSize ?? 1024;
@@ -411,7 +466,7 @@ export class Recommender {
       set: this.set.set,
       runDir: this.runDir ?? null,
       runUsers: this.runUsers,
-      onboardedUsers: this.onboarded.size,
+      onboardedUsers: this.users.cachedIds().length,
       items: this.catalog.names.length,
       slotCategories: [...this.slotCategories],
       optionalSlots: this.optionalSlots.flatMap((o, j) => (o ? [j] : [])),
@@ -420,9 +475,12 @@ export class Recommender {
     };
   }
 
-  /** Releases the database and the item embeddings (the model belongs to the caller of fromParts, or to open). */
-  close(): void {
-    this.store.close();
+  /** Stops the onboarding workers and closes the database (the model belongs to the caller of fromParts, or to open). */
+  async close(): Promise<void> {
+    const pool = this.onboardPool;
+    this.onboardPool = null;
+    await pool?.close();
+    await this.store.close();
   }
 }
 

@@ -2,7 +2,9 @@
  * HTTP service over a Recommender (fastify 5):
  *
  *   GET  /health                      model, set and user counts; the outfit slot layout
- *   GET  /users                       the run's user count and the onboarded users
+ *   GET  /users                       the run's user count and the onboarded users (from the database)
+ *   GET  /users/:id                   the user's own outfits: training history or onboarding outfits
+ *   DELETE /users/:id                 deletes an onboarded user (user-routes.ts)
  *   GET  /users/:id/outfits?k=10      the user's composed top-k outfits (&fixed=ID,ID &exclude=ID,…)
  *   POST /users/:id/rank              {outfits: [[item per slot], …], k?} → ranked with scores
  *   POST /users                       {outfits: [[item per slot], …], strategy?, label?} → 201 {id}
@@ -31,6 +33,8 @@ import { CATEGORY_NAMES } from '../data/types.js';
 import { UserError } from '../errors.js';
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
 import { LIMITS, UnknownItemError, UnknownUserError, type ItemRef, type OutfitRefs, type Recommender } from './recommender.js';
+import { DatabaseUnavailableError } from './store.js';
+import { registerUserRoutes, userIdParams } from './user-routes.js';
 
 export interface ServerOptions {
   /** Largest request body in bytes (default 256 KiB). */
@@ -69,12 +73,6 @@ const outfitSchema = {
   maxItems: 8,
   items: { type: ['integer', 'string', 'null'], minimum: 0, minLength: 1, maxLength: 200 },
 };
-const userIdParams = {
-  type: 'object',
-  required: ['id'],
-  additionalProperties: false,
-  properties: { id: { type: 'integer', minimum: 0, maximum: 2147483647 } },
-};
 /** Comma-separated item ids or names. */
 const itemListQuery = { type: 'string', maxLength: 4000, pattern: '^[^,]+(,[^,]+)*$' };
 
@@ -111,6 +109,10 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
     }
     if (err instanceof UnknownUserError || err instanceof UnknownItemError) {
       return reply.status(404).send({ statusCode: 404, error: 'Not Found', message: err.message });
+    }
+    if (err instanceof DatabaseUnavailableError) {
+      request.log.error(err);
+      return reply.status(503).send({ statusCode: 503, error: 'Service Unavailable', message: 'the users database cannot be reached; retry later' });
     }
     if (err instanceof UserError) {
       return reply.status(400).send({ statusCode: 400, error: 'Bad Request', message: err.message });
@@ -165,7 +167,7 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
       });
     }
 
-    scope.get('/health', () => {
+    scope.get('/health', async () => {
       // no paths: the run is named by its folder name only
       const { runDir, ...info } = recommender.describe();
       return {
@@ -173,16 +175,14 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
         ...info,
         run: runDir === null ? null : basename(runDir),
         // from the database: servers sharing one see each other's new users
-        onboardedUsers: recommender.store.count(),
+        onboardedUsers: await recommender.users.count(),
+        onboardWorkers: recommender.onboardWorkers,
+        database: recommender.store.kind,
         categories: [...CATEGORY_NAMES],
       };
     });
 
-    scope.get('/users', () => ({
-      runUsers: recommender.runUsers,
-      // from the database, not from this process's memory: another server may have added users
-      onboarded: recommender.store.all().map((u) => ({ id: u.id, label: u.label, strategy: u.strategy, outfits: u.outfits.length, createdAt: u.createdAt })),
-    }));
+    registerUserRoutes(scope, recommender);
 
     scope.get<{ Params: { id: number }; Querystring: { k: number; fixed?: string; exclude?: string } }>(
       '/users/:id/outfits',
@@ -234,7 +234,7 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
         const { id } = request.params;
         const started = performance.now();
         // the user first: an unknown user is a 404 even when the outfits are bad too
-        recommender.userVector(id);
+        await recommender.loadUserVector(id);
         const ranked = await recommender.rankCandidates(id, request.body.outfits, request.body.k);
         return {
           user: id,
@@ -363,7 +363,7 @@ function apiKeyOf(headers: FastifyRequest['headers']): string | undefined {
  */
 export async function startServer(recommender: Recommender, listen: { port: number; host: string }, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const app = buildServer(recommender, opts);
-  app.addHook('onClose', async () => recommender.close());
+  app.addHook('onClose', async () => await recommender.close());
   await app.listen({ port: listen.port, host: listen.host });
   return app;
 }

@@ -44,7 +44,7 @@ describe('reliability: a run only scores the users of its training set', () => {
     try {
       assert.equal(rec.describe().set, '630');
     } finally {
-      rec.close();
+      await rec.close();
       await rec.model.dispose();
     }
   });

@@ -33,7 +33,7 @@ describe('reliability: the HTTP service rejects instead of coercing', () => {
   after(async () => {
     for (const a of apps) await a.close();
     for (const r of recs) {
-      r.close();
+      await r.close();
       await r.model.dispose();
     }
   });

@@ -21,7 +21,7 @@ const CHROMIUM_ARGS = [
 ];
 
 test(
-  'web page: pick a user and see outfits; build a new user from picked items and a recommended outfit; see their recommendations',
+  'web page: pick a user and see outfits and their own outfits; build a new user from picked items and a recommended outfit; see their recommendations and history; delete them',
   { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (Debian package chromium): browser test skipped`, timeout: 120_000 },
   async (t) => {
     const run = await tinyRun();
@@ -52,11 +52,20 @@ test(
       assert.equal(await page.locator('#outfits .outfit').count(), 8);
       assert.match((await page.locator('#status').textContent()) ?? '', /set 630 · 8 users/);
       assert.match((await page.locator('#recommend-note').textContent()) ?? '', /Top 8 outfits for user 0/);
+      // items carry names a person reads (colour + garment on the synthetic set), and the score has a meaning
+      assert.match((await page.locator('#outfits .outfit figcaption').first().textContent()) ?? '', /^(black|grey|navy|brown|red|yellow|green|pink) \w/);
+      assert.match((await page.locator('#score-help').textContent()) ?? '', /higher is better/);
 
       // choose another user
       await page.selectOption('#user-select', '3');
       await page.click('#show-button');
       await page.waitForFunction(() => document.querySelector('#recommend-note')?.textContent?.includes('for user 3'));
+      // beside them, user 3's own (training) outfits; a run user cannot be deleted
+      await page.waitForFunction(() => document.querySelector('#history-note')?.textContent?.includes("User 3's own outfits"));
+      const train = rec.set.splits.train.posi;
+      const own = Array.from(train.users).filter((u) => u === 3).length;
+      assert.equal(await page.locator('#history .outfit-line').count(), Math.min(12, own));
+      assert.equal(await page.locator('#delete-user').isVisible(), false);
 
       // build an outfit item by item: first top, then switch tabs for a bottom and a shoe
       await page.locator('#item-picker button').first().click();
@@ -76,15 +85,28 @@ test(
       assert.match((await page.locator('#new-user-note').textContent()) ?? '', new RegExp(`Created user #${newId} from 2 outfits`));
       assert.equal(await page.locator('#outfits .outfit').count(), 8);
       assert.equal(await page.inputValue('#user-select'), String(newId));
-      assert.equal(rec.onboardedUsers().length, 1);
+      assert.equal((await rec.onboardedUsers()).length, 1);
       await page.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('+ 1 new'));
-      assert.equal(rec.onboardedUsers()[0].outfits.length, 2);
+      assert.equal((await rec.onboardedUsers())[0].outfits.length, 2);
+      // the new user's own outfits are the two it was made from, and it can be deleted
+      await page.waitForFunction((id) => document.querySelector('#history-note')?.textContent?.includes(`#${id} was created from 2 outfits`), newId);
+      assert.equal(await page.locator('#history .outfit-line').count(), 2);
+      assert.equal(await page.locator('#delete-user').isVisible(), true);
 
       // every picture on the page loaded
       await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth > 0), undefined, { timeout: 15_000 });
       const shot = join(tmpdir(), `outfitrec-serve-screenshot-${process.pid}.png`);
       await page.screenshot({ path: shot, fullPage: true });
       t.diagnostic(`screenshot: ${shot}`);
+
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.click('#delete-user');
+      await page.waitForFunction((id) => document.querySelector('#new-user-note')?.textContent?.includes(`Deleted user #${id}`), newId);
+      await page.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('+ 0 new'));
+      assert.equal(await page.locator(`#user-select option[value="${newId}"]`).count(), 0);
+      assert.equal(await rec.findUser(newId), undefined);
+      assert.deepEqual(await rec.onboardedUsers(), []);
+      await page.waitForFunction(() => document.querySelector('#history-note')?.textContent?.includes("User 0's own outfits"));
       assert.deepEqual(pageErrors, []);
     } finally {
       await context.close();

@@ -27,7 +27,7 @@ describe('Recommender on a trained tiny run (set 630)', () => {
   });
 
   after(async () => {
-    rec.close();
+    await rec.close();
     await rec.model.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -130,7 +130,7 @@ describe('Recommender on a trained tiny run (set 630)', () => {
 
     // a server started before the user existed finds it in the shared database
     assert.deepEqual(await other.scoreOutfits(user.id, probe), before);
-    other.close();
+    await other.close();
     await other.model.dispose();
 
     const su = await rec.onboard(outfits.slice(0, 1), { strategy: 'su' });
@@ -138,13 +138,13 @@ describe('Recommender on a trained tiny run (set 630)', () => {
 
     const reopened = await Recommender.open(run.runDir, { data: run.root, db: join(dir, 'users.sqlite') });
     try {
-      assert.deepEqual(reopened.onboardedUsers().map((u) => [u.id, u.strategy, u.label]), [
+      assert.deepEqual((await reopened.onboardedUsers()).map((u) => [u.id, u.strategy, u.label]), [
         [rec.runUsers, 'so', 'test user'],
         [rec.runUsers + 1, 'su', null],
       ]);
       assert.deepEqual(await reopened.scoreOutfits(user.id, probe), before);
     } finally {
-      reopened.close();
+      await reopened.close();
       await reopened.model.dispose();
     }
   });
@@ -205,7 +205,7 @@ describe('compose on a variable-length set (519: one or two tops)', () => {
         assert.deepEqual(o.items.slice(0, 2), [set.catalog.offsets[0] + 2, set.catalog.offsets[0] + 3]);
       }
     } finally {
-      rec.close();
+      await rec.close();
       await model.dispose();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -204,7 +204,7 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
   });
 
   test('many concurrent requests (composing, ranking, onboarding) all succeed and nothing is lost', async () => {
-    const before = rec.onboardedUsers().length;
+    const before = (await rec.onboardedUsers()).length;
     const requests: Array<Promise<number>> = [];
     for (let i = 0; i < 30; i++) {
       if (i % 3 === 0) requests.push(post('/users', { outfits: [[top(i), bottom(i), shoe(i)]] }).then((r) => r.status));
@@ -213,10 +213,10 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
     }
     const statuses = await Promise.all(requests);
     assert.deepEqual(statuses.filter((s) => s >= 300), []);
-    const after = rec.onboardedUsers();
+    const after = await rec.onboardedUsers();
     assert.equal(after.length, before + 10);
     assert.equal(new Set(after.map((u) => u.id)).size, after.length);
-    assert.equal(rec.store.count(), after.length);
+    assert.equal(await rec.store.count(), after.length);
   });
 
   test('a client that never finishes its request is cut off, and the server keeps answering', async () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { UserStore, type StoreShape } from '../../src/serve/store.js';
+import { SqliteUserStore, openUserStore, type StoreShape } from '../../src/serve/store.js';
 
 const shape: StoreShape = { runUsers: 5, anchorsPerUser: 2, dim: 3, runFingerprint: 'abc' };
 
@@ -26,27 +26,35 @@ function withDir(fn: (dir: string) => void | Promise<void>): () => Promise<void>
 
 test(
   'users survive a restart with identical anchors, outfits and ids after the run users',
-  withDir((dir) => {
+  withDir(async (dir) => {
     const path = join(dir, 'users.sqlite');
-    const store = UserStore.open(path, shape);
-    const a = store.add({ anchors: anchors(1), outfits: [[1, 7, 9]], strategy: 'so', label: 'alice' });
-    const b = store.add({ anchors: anchors(2), outfits: [[2, 8, 10], [3, 8, 11]], strategy: 'sa' });
+    const store = await openUserStore(path, shape);
+    const a = await store.add({ anchors: anchors(1), outfits: [[1, 7, 9]], strategy: 'so', label: 'alice' });
+    const b = await store.add({ anchors: anchors(2), outfits: [[2, 8, 10], [3, 8, 11]], strategy: 'sa' });
     assert.equal(a.id, 5);
     assert.equal(b.id, 6);
-    store.close();
+    await store.close();
 
-    const again = UserStore.open(path, shape);
-    const users = again.all();
+    const again = SqliteUserStore.open(path, shape);
+    assert.deepEqual(again.migrations(), [1]);
+    const users = await again.all();
     assert.deepEqual(users.map((u) => u.id), [5, 6]);
     assert.deepEqual(users[0].anchors, anchors(1));
     assert.deepEqual(users[1].outfits, [[2, 8, 10], [3, 8, 11]]);
     assert.equal(users[0].label, 'alice');
     assert.equal(users[1].strategy, 'sa');
     assert.ok(!Number.isNaN(Date.parse(users[0].createdAt)));
-    assert.deepEqual(again.get(6)?.anchors, anchors(2));
-    assert.equal(again.get(99), undefined);
-    assert.equal(again.add({ anchors: anchors(3), outfits: [[1, 2, 3]], strategy: 'su' }).id, 7);
-    again.close();
+    assert.deepEqual((await again.get(6))?.anchors, anchors(2));
+    assert.equal(await again.get(99), undefined);
+    // a deleted user's id is never handed out again
+    assert.equal(await again.delete(6), true);
+    assert.equal(await again.delete(6), false);
+    assert.equal((await again.add({ anchors: anchors(3), outfits: [[1, 2, 3]], strategy: 'su' })).id, 7);
+    await again.close();
+    const third = SqliteUserStore.open(path, shape);
+    assert.deepEqual((await third.all()).map((u) => u.id), [5, 7]);
+    assert.deepEqual(third.migrations(), [1], 'a migration is applied once');
+    await third.close();
 
     const raw = new Database(path, { readonly: true });
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
@@ -56,22 +64,27 @@ test(
 
 test(
   'a database made for another run or model shape is refused with a message naming the difference',
-  withDir((dir) => {
+  withDir(async (dir) => {
     const path = join(dir, 'users.sqlite');
-    UserStore.open(path, shape).close();
-    assert.throws(() => UserStore.open(path, { ...shape, dim: 4 }), /dim is 3, this run has 4.*--db/);
-    assert.throws(() => UserStore.open(path, { ...shape, runFingerprint: 'zzz' }), /runFingerprint is abc, this run has zzz/);
+    await SqliteUserStore.open(path, shape).close();
+    assert.throws(() => SqliteUserStore.open(path, { ...shape, dim: 4 }), /dim is 3, this run has 4.*--db/);
+    assert.throws(() => SqliteUserStore.open(path, { ...shape, runFingerprint: 'zzz' }), /runFingerprint is abc, this run has zzz/);
+    // a file migrated by a newer outfitrec is refused, not half-understood
+    const raw = new Database(path);
+    raw.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (99, ?)').run(new Date().toISOString());
+    raw.close();
+    assert.throws(() => SqliteUserStore.open(path, shape), /schema version 99, this outfitrec knows up to 1: it was made by a newer version/);
   }),
 );
 
 test(
   'bad anchors are refused before anything is written',
-  withDir((dir) => {
-    const store = UserStore.open(join(dir, 'users.sqlite'), shape);
-    assert.throws(() => store.add({ anchors: new Float32Array(5), outfits: [], strategy: 'so' }), /expected K\*d = 6/);
-    assert.throws(() => store.add({ anchors: Float32Array.of(0, 0, 0, 0, 0, NaN), outfits: [], strategy: 'so' }), /not finite/);
-    assert.equal(store.count(), 0);
-    store.close();
+  withDir(async (dir) => {
+    const store = SqliteUserStore.open(join(dir, 'users.sqlite'), shape);
+    await assert.rejects(() => store.add({ anchors: new Float32Array(5), outfits: [], strategy: 'so' }), /expected K\*d = 6/);
+    await assert.rejects(() => store.add({ anchors: Float32Array.of(0, 0, 0, 0, 0, NaN), outfits: [], strategy: 'so' }), /not finite/);
+    assert.equal(await store.count(), 0);
+    await store.close();
   }),
 );
 
@@ -79,18 +92,18 @@ test(
   'two processes adding users to one file at the same time get distinct ids and lose nothing',
   withDir(async (dir) => {
     const path = join(dir, 'users.sqlite');
-    UserStore.open(path, shape).close();
+    await SqliteUserStore.open(path, shape).close();
     const perProcess = 150;
     const startAt = Date.now() + 2500;
     // each child opens its own connection and inserts as fast as it can
     const script = `
-      import { UserStore } from ${JSON.stringify(new URL('../../src/serve/store.ts', import.meta.url).pathname)};
-      const store = UserStore.open(process.argv[1], JSON.parse(process.argv[2]));
+      import { SqliteUserStore } from ${JSON.stringify(new URL('../../src/serve/store.ts', import.meta.url).pathname)};
+      const store = SqliteUserStore.open(process.argv[1], JSON.parse(process.argv[2]));
       // both children start inserting at the same moment, so their transactions overlap
       while (Date.now() < ${startAt}) {}
       const ids = [];
-      for (let i = 0; i < ${perProcess}; i++) ids.push(store.add({ anchors: new Float32Array(6).fill(i / 100), outfits: [[i, i + 1, i + 2]], strategy: 'so' }).id);
-      store.close();
+      for (let i = 0; i < ${perProcess}; i++) ids.push((await store.add({ anchors: new Float32Array(6).fill(i / 100), outfits: [[i, i + 1, i + 2]], strategy: 'so' })).id);
+      await store.close();
       process.stdout.write(JSON.stringify(ids));
     `;
     const run = () =>
@@ -106,9 +119,32 @@ test(
     const all = [...first, ...second].sort((a, b) => a - b);
     assert.equal(new Set(all).size, 2 * perProcess, 'no id handed out twice');
     assert.deepEqual(all, Array.from({ length: 2 * perProcess }, (_, i) => shape.runUsers + i));
-    const store = UserStore.open(path, shape);
-    assert.equal(store.count(), 2 * perProcess);
-    assert.ok(store.all().every((u) => u.anchors.length === 6 && u.outfits.length === 1));
-    store.close();
+    const store = SqliteUserStore.open(path, shape);
+    assert.equal(await store.count(), 2 * perProcess);
+    assert.ok((await store.all()).every((u) => u.anchors.length === 6 && u.outfits.length === 1));
+    await store.close();
+  }),
+);
+
+test(
+  "another connection's commits to the file are noticed (data_version polling); this connection's own are not",
+  withDir(async (dir) => {
+    const path = join(dir, 'users.sqlite');
+    const a = SqliteUserStore.open(path, shape);
+    const b = SqliteUserStore.open(path, shape, { pollMs: 20 });
+    const seen: string[] = [];
+    b.watch((change) => seen.push(change.kind));
+    try {
+      const user = await b.add({ anchors: anchors(1), outfits: [[1, 2, 3]], strategy: 'so' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(seen, [], 'its own insert is no news');
+      assert.equal(await a.delete(user.id), true);
+      const t0 = Date.now();
+      while (seen.length === 0 && Date.now() - t0 < 5000) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(seen, ['reset']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   }),
 );

@@ -115,15 +115,15 @@ export function readOracleFile(root: string): OracleFile | undefined {
   return file;
 }
 
-interface ItemAttributes {
+export interface ItemAttributes {
   category: number;
   classIndex: number;
   colour: number;
   noise: number;
 }
 
-/** Reads items.tsv into name → attributes. */
-function readItems(path: string): Map<string, ItemAttributes> {
+/** Reads items.tsv into name → attributes (also used by the server for readable item names). */
+export function readOracleItems(path: string): Map<string, ItemAttributes> {
   if (!existsSync(path)) throw new DataError(path, undefined, 'missing (the oracle cannot score this set)');
   const lines = readFileSync(path, 'utf8').split('\n');
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
@@ -175,7 +175,7 @@ export function loadOracle(root: string): Oracle | null {
         if (user.styleWeights.length !== file.knobs.styles) throw new DataError(usersPath, undefined, `users[${u}] has ${user.styleWeights.length} style weights, expected ${file.knobs.styles}`);
       }
       const itemsPath = join(dir, 'items.tsv');
-      so = { users: users.users, variableLength: users.variableLength, items: readItems(itemsPath), itemsPath, usersPath, byCatalog: new WeakMap() };
+      so = { users: users.users, variableLength: users.variableLength, items: readOracleItems(itemsPath), itemsPath, usersPath, byCatalog: new WeakMap() };
       sets.set(set, so);
     }
     return so;

@@ -62,8 +62,8 @@ function itemImage(item, size) {
   } else {
     img.src = url;
   }
-  img.alt = `${item.category} ${item.id}`;
-  img.title = `${item.category} #${item.id} ${item.name}`;
+  img.alt = item.title ?? `${item.category} ${item.id}`;
+  img.title = `${item.title ?? item.category} · #${item.id} · ${item.name}`;
   img.loading = 'lazy';
   if (size) { img.width = size; img.height = size; }
   return img;
@@ -113,7 +113,7 @@ function renderOutfits(res) {
     card.dataset.testid = 'outfit';
     const items = document.createElement('div');
     items.className = 'items';
-    for (const item of outfit.items) items.append(itemImage(item));
+    for (const item of outfit.items) items.append(itemFigure(item));
     const meta = document.createElement('div');
     meta.className = 'meta';
     const score = document.createElement('span');
@@ -255,13 +255,73 @@ async function createUser() {
     state.chosen = [];
     renderChosen();
     await Promise.all([loadUsers(res.id), refreshStatus()]);
-    await showRecommendations();
+    await Promise.all([showRecommendations(), showHistory()]);
   } catch (err) {
     $('new-user-note').textContent = '';
     showError(err);
   } finally {
     button.disabled = state.chosen.length === 0;
   }
+}
+
+// ---- the selected user's own outfits, item names, deleting onboarded users -------------------
+
+/** An item's picture with the name a person reads under it ("red shirt"). */
+function itemFigure(item, size) {
+  const figure = document.createElement('figure');
+  figure.className = 'item-figure';
+  const caption = document.createElement('figcaption');
+  caption.textContent = item.title ?? `${item.category} ${item.id}`;
+  figure.append(itemImage(item, size), caption);
+  return figure;
+}
+
+/** GET /users/:id: a run user's training outfits or an onboarded user's onboarding outfits. */
+async function showHistory() {
+  const id = $('user-select').value;
+  const list = $('history');
+  const note = $('history-note');
+  $('delete-user').hidden = true;
+  try {
+    const res = await api(`/users/${encodeURIComponent(id)}?limit=12`);
+    list.replaceChildren();
+    for (const outfit of res.outfits) {
+      const line = document.createElement('div');
+      line.className = 'outfit-line';
+      for (const item of outfit.items) line.append(itemFigure(item, 56));
+      list.append(line);
+    }
+    const shown = res.outfits.length < res.total ? `${res.outfits.length} of ${res.total}` : `${res.total}`;
+    note.textContent = res.kind === 'run'
+      ? `User ${res.id}'s own outfits: ${shown} from the training data.`
+      : `${res.label ? res.label + ' ' : ''}#${res.id} was created from ${shown} outfit${res.total === 1 ? '' : 's'} (${res.strategy.toUpperCase()}, ${new Date(res.createdAt).toLocaleString()}).`;
+    const del = $('delete-user');
+    del.hidden = res.kind !== 'onboarded';
+    del.textContent = `Delete user #${res.id}`;
+    del.dataset.userId = String(res.id);
+  } catch (err) {
+    list.replaceChildren();
+    note.textContent = '';
+    showError(err);
+  }
+}
+
+async function deleteUser() {
+  const id = $('delete-user').dataset.userId;
+  if (!id || !confirm(`Delete user #${id}? Their outfits and profile are removed for good.`)) return;
+  try {
+    await api(`/users/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    $('new-user-note').textContent = `Deleted user #${id}.`;
+    await Promise.all([loadUsers(0), refreshStatus()]);
+    await Promise.all([showRecommendations(), showHistory()]);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function startHistory() {
+  $('user-form').addEventListener('submit', () => showHistory());
+  $('delete-user').addEventListener('click', deleteUser);
 }
 
 // ---- start --------------------------------------------------------------------------------
@@ -300,7 +360,8 @@ async function start() {
     loadItems();
   });
   $('create-user').addEventListener('click', createUser);
-  await showRecommendations();
+  startHistory();
+  await Promise.all([showRecommendations(), showHistory()]);
 }
 
 start();
