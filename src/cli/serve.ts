@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { setEngineThreads } from '../engine/runtime.js';
 import { UserError } from '../errors.js';
 import { Recommender } from '../serve/recommender.js';
+import { RETRIEVAL_KINDS, type RetrievalKind } from '../serve/retrieval.js';
 import { startServer } from '../serve/server.js';
 
 /** Default of --rate-limit: requests per minute per client address. */
@@ -21,6 +22,8 @@ interface ServeOptions {
   log: boolean;
   apiKey?: string;
   rateLimit: string;
+  retrieval: string;
+  microBatch: boolean;
 }
 
 export function register(program: Command): void {
@@ -39,6 +42,8 @@ export function register(program: Command): void {
     .option('--log', 'log every request (JSON lines on stdout)', false)
     .option('--api-key <key>', 'require this key (header x-api-key or authorization: Bearer) on every route but /health and the page; default: env OUTFITREC_API_KEY, else none')
     .option('--rate-limit <n>', 'requests per minute per client address (0 = no limit)', String(DEFAULT_RATE_LIMIT))
+    .option('--retrieval <kind>', 'composition retrieval: ann (usearch index built at start) or exact (every item scanned; ?exact=1 per request)', 'ann')
+    .option('--micro-batch', 'merge the model calls of concurrent compositions into one', false)
     .action(async (opts: ServeOptions) => {
       const port = parseInteger(opts.port, '--port', 0, 65535);
       const seed = parseInteger(opts.seed, '--seed', 0, 2 ** 31 - 1);
@@ -48,8 +53,10 @@ export function register(program: Command): void {
       const rateLimit = parseInteger(opts.rateLimit, '--rate-limit', 0, 1_000_000);
       const apiKey = opts.apiKey ?? (process.env.OUTFITREC_API_KEY || undefined);
       if (apiKey !== undefined && apiKey.length < 8) throw new UserError(`${opts.apiKey !== undefined ? '--api-key' : 'OUTFITREC_API_KEY'}: the key must have at least 8 characters`);
+      if (!(RETRIEVAL_KINDS as readonly string[]).includes(opts.retrieval)) throw new UserError(`--retrieval: '${opts.retrieval}' is not one of ${RETRIEVAL_KINDS.join(', ')}`);
+      const retrieval = opts.retrieval as RetrievalKind;
       const started = performance.now();
-      const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize });
+      const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize, retrieval, microBatch: opts.microBatch });
       const info = recommender.describe();
       let app;
       try {
@@ -67,6 +74,7 @@ export function register(program: Command): void {
       process.stdout.write(
         `outfitrec serve: set ${info.set}, ${info.runUsers} run users + ${info.onboardedUsers} onboarded, ${info.items} items, ` +
           `ONNX Runtime (${threads} thread${threads > 1 ? 's' : ''}), ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
+          `composition: ${retrieval} retrieval${retrieval === 'ann' ? ` (index built in ${(recommender.retrievalBuildMs / 1000).toFixed(1)} s)` : ''}${opts.microBatch ? ', micro-batched' : ''}\n` +
           `access: ${apiKey !== undefined ? 'API key required (but /health and the page)' : 'no API key'}, ` +
           `${rateLimit > 0 ? `at most ${rateLimit} requests per minute per client` : 'no rate limit'}\n` +
           `listening on ${url}\n`,
