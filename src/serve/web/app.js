@@ -117,7 +117,7 @@ function renderOutfits(res) {
     meta.className = 'meta';
     const score = document.createElement('span');
     score.className = 'score';
-    score.textContent = `#${rank + 1} · beats ${outfit.percentile.toFixed(0)}% of random outfits`;
+    score.textContent = `#${rank + 1} · beats ${outfit.percentile.toFixed(1)}% of random outfits`;
     score.title = `raw score ${outfit.score.toFixed(3)}` + (outfit.style ? ` · closest style: anchor ${outfit.style.anchor} (cos ${outfit.style.cosine.toFixed(2)})` : '');
     const use = document.createElement('button');
     use.type = 'button';
