@@ -146,6 +146,11 @@ export class OutfitComposer {
     return new OutfitComposer(model, cache, slotCategories, categoryOf, catalog, singleHats);
   }
 
+  /** A composer over another catalog (e.g. a sub-catalog small enough to enumerate), same model and item embeddings. */
+  withCatalog(catalog: readonly Int32Array[]): Promise<OutfitComposer> {
+    return OutfitComposer.create(this.cache.model, this.cache, this.slotCategories, this.categoryOf, catalog);
+  }
+
   /**
    * Makes `kind` the retrieval of calls that do not choose; an 'ann' index is built here (once per
    * composer and kind). Returns the time spent building, ms.
