@@ -24,6 +24,8 @@ interface ServeOptions {
   rateLimit: string;
   retrieval: string;
   microBatch: boolean;
+  retrieve: string;
+  beam?: string;
 }
 
 export function register(program: Command): void {
@@ -44,6 +46,8 @@ export function register(program: Command): void {
     .option('--rate-limit <n>', 'requests per minute per client address (0 = no limit)', String(DEFAULT_RATE_LIMIT))
     .option('--retrieval <kind>', 'composition retrieval: ann (usearch index built at start) or exact (every item scanned; ?exact=1 per request)', 'ann')
     .option('--micro-batch', 'merge the model calls of concurrent compositions into one', false)
+    .option('--retrieve <n>', 'items retrieved per category before the beam search', '16')
+    .option('--beam <n>', 'partial outfits kept per beam stage (default max(k, 16))')
     .action(async (opts: ServeOptions) => {
       const port = parseInteger(opts.port, '--port', 0, 65535);
       const seed = parseInteger(opts.seed, '--seed', 0, 2 ** 31 - 1);
@@ -55,8 +59,9 @@ export function register(program: Command): void {
       if (apiKey !== undefined && apiKey.length < 8) throw new UserError(`${opts.apiKey !== undefined ? '--api-key' : 'OUTFITREC_API_KEY'}: the key must have at least 8 characters`);
       if (!(RETRIEVAL_KINDS as readonly string[]).includes(opts.retrieval)) throw new UserError(`--retrieval: '${opts.retrieval}' is not one of ${RETRIEVAL_KINDS.join(', ')}`);
       const retrieval = opts.retrieval as RetrievalKind;
+      const compose = { retrieve: parseInteger(opts.retrieve, '--retrieve', 1, 10_000), beam: opts.beam === undefined ? undefined : parseInteger(opts.beam, '--beam', 1, 100_000) };
       const started = performance.now();
-      const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize, retrieval, microBatch: opts.microBatch });
+      const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize, retrieval, microBatch: opts.microBatch, compose });
       const info = recommender.describe();
       let app;
       try {
