@@ -7,7 +7,7 @@
  *   node --import tsx bench/serve.ts --run RUN [--data DIR] [--set NAME] [--duration 10]
  *        [--connections 10,100] [--k 10] [--threads 1]
  *        [--scenarios compose,compose-exact,rank,onboard,mixed] [--server-args "--micro-batch"]
- *        [--db URL] [--replicas N] [--recall-sizes 10,20,30] [--recall-users 20]
+ *        [--db URL] [--replicas N] [--recall-sizes 10,20,30] [--recall-users 20] [--retrieve R --beam B]
  *
  * Scenarios (each with fresh server(s) and, without --db, a throwaway user database):
  *   cached         compose cache on, warmed with one request per user first;
@@ -26,7 +26,10 @@
  * Before the load, `--recall-sizes` measures retrieval + beam against exhaustive scoring
  * in-process: for each n, a composer over the first n items of every category (n³ combinations
  * on a three-slot set) with the ANN index and with the exact scan, recall@K of the top-K
- * (diversity off, as the exhaustive list has none) over --recall-users users.
+ * (diversity off, as the exhaustive list has none) over --recall-users users; then the CPU time
+ * (process.cpuUsage: all threads, ONNX Runtime's included) of one uncached composition on the
+ * whole catalog, which a loaded machine inflates far less than wall-clock time.
+ * `--recall-sizes ''` skips both.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -77,30 +80,51 @@ const duration = Number(arg('duration') ?? 10);
 const connectionCounts = (arg('connections') ?? '10,100').split(',').map(Number);
 const k = Number(arg('k') ?? 10);
 const threads = arg('threads') ?? '1';
-const scenarios = (arg('scenarios') ?? 'compose,compose-exact,rank,onboard,mixed').split(',');
+const scenarios = (arg('scenarios') ?? 'compose,compose-exact,rank,onboard,mixed').split(',').filter((s) => s !== '');
 const serverArgs = (arg('server-args') ?? '').split(/\s+/).filter((a) => a !== '');
 const db = arg('db');
 const replicas = Number(arg('replicas') ?? 1);
 const recallSizes = (arg('recall-sizes') ?? '10,20,30').split(',').filter((s) => s !== '').map(Number);
 const recallUsers = Number(arg('recall-users') ?? 20);
+/** The search's width (serve --retrieve/--beam), for the in-process measurements and the servers alike. */
+const search = { retrieve: arg('retrieve') === undefined ? undefined : Number(arg('retrieve')), beam: arg('beam') === undefined ? undefined : Number(arg('beam')) };
+const searchArgs = [...(search.retrieve ? ['--retrieve', String(search.retrieve)] : []), ...(search.beam ? ['--beam', String(search.beam)] : [])];
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'outfitrec.js');
 
 // ---- recall of retrieval + beam against exhaustive scoring (in-process) -----------------------------
 
 if (recallSizes.length > 0) {
-  const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0 });
+  const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0, compose: search });
   const users = Array.from({ length: Math.min(recallUsers, rec.runUsers) }, (_, u) => rec.userVector(u));
   for (const n of recallSizes) {
     const catalog = rec.composer.catalog.map((ids) => ids.slice(0, n));
     const composer = await rec.composer.withCatalog(catalog);
     for (const retrieval of ['ann', 'exact'] as const) {
       composer.setRetrieval(retrieval);
-      const r = await measureComposeRecall(composer, users, { k });
+      const r = await measureComposeRecall(composer, users, { k, ...search });
       process.stdout.write(
-        JSON.stringify({ bench: 'serve-recall', retrieval, itemsPerCategory: n, combinations: r.combinations, users: r.users, k, recall: r.recall, scoreGap: r.scoreGap, searchScored: r.searchScored, searchMs: r.searchMs }) +
+        JSON.stringify({ bench: 'serve-recall', retrieval, ...search, itemsPerCategory: n, combinations: r.combinations, users: r.users, k, recall: r.recall, scoreGap: r.scoreGap, searchScored: r.searchScored, searchMs: r.searchMs }) +
           '\n',
       );
     }
+  }
+  // CPU time per uncached composition on the whole catalog: what the process spends, whatever else
+  // the machine runs (wall-clock figures on a shared machine are not)
+  for (const [label, opts] of [
+    ['ann, maxShared 1', {}],
+    ['exact, maxShared 1', { exact: true }],
+    ['ann, no diversity', { maxShared: rec.slotCategories.length }],
+    ['ann, maxShared 1, explain', { explain: true }],
+  ] as const) {
+    rec.composer.setRetrieval('ann');
+    const n = 60;
+    for (let u = 0; u < 5; u++) await rec.compose(u, { k, ...opts });
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    for (let i = 0; i < n; i++) await rec.compose(i % rec.runUsers, { k, ...opts });
+    const used = process.cpuUsage(cpu);
+    const cpuMs = (used.user + used.system) / 1000 / n;
+    process.stdout.write(JSON.stringify({ bench: 'serve-cpu', composition: label, ...search, k, compositions: n, cpuMsEach: cpuMs, wallMsEach: (performance.now() - started) / n }) + '\n');
   }
   rec.close();
   await rec.model.dispose();
@@ -111,7 +135,7 @@ if (recallSizes.length > 0) {
 /** Starts `outfitrec serve` on a free port and resolves with its base URL once it listens. */
 function startServer(extra: string[], database: string): Promise<{ child: ChildProcess; base: string; banner: string }> {
   // the load generator is one client: the per-client rate limit would measure itself
-  const args = [CLI, 'serve', '--run', runDir!, '--port', '0', '--db', database, '--threads', threads, '--rate-limit', '0', ...serverArgs, ...extra];
+  const args = [CLI, 'serve', '--run', runDir!, '--port', '0', '--db', database, '--threads', threads, '--rate-limit', '0', ...searchArgs, ...serverArgs, ...extra];
   if (arg('data')) args.push('--data', arg('data')!);
   if (arg('set')) args.push('--set', arg('set')!);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -180,7 +204,7 @@ function record(scenario: string, connections: number, results: AutocannonResult
     errors: results.reduce((a, r) => a + r.errors + r.timeouts + r.non2xx, 0),
   };
   rows.push(row);
-  process.stdout.write(JSON.stringify({ bench: 'serve', duration, k, threads: Number(threads), replicas, db: db ?? 'sqlite (temp)', serverArgs, ...row }) + '\n');
+  process.stdout.write(JSON.stringify({ bench: 'serve', ...search, duration, k, threads: Number(threads), replicas, db: db ?? 'sqlite (temp)', serverArgs, ...row }) + '\n');
   if (row.errors > 0) failed = true;
 }
 

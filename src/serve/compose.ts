@@ -227,14 +227,7 @@ export class OutfitComposer {
     const d = this.dim;
     // an outfit is a set (method.md §1): its items only, in a graph of as many slots as the fullest row
     const packed = packRows(items, slots);
-    const hats = await this.projectOutfits(packed.items, packed.slots);
-    const out = new Float32Array(items.length / slots);
-    for (let r = 0; r < out.length; r++) {
-      let s = 0;
-      for (let t = 0; t < d; t++) s += hats[r * d + t] * userVector[t];
-      out[r] = s / this.divisor;
-    }
-    return out;
+    return rowScores(await this.projectOutfits(packed.items, packed.slots), userVector, d, this.divisor);
   }
 
   /** The user's top-k outfits by beam search (see the file comment). */
@@ -337,14 +330,7 @@ export class OutfitComposer {
     const known = this.referenceScores.get(userVector);
     if (known) return known;
     if (this.referenceHats === null) this.referenceHats = await this.projectOutfits(this.referenceOutfits(REFERENCE_OUTFITS), this.slotCategories.length);
-    const hats = this.referenceHats;
-    const d = this.dim;
-    const out = new Float32Array(hats.length / d);
-    for (let r = 0; r < out.length; r++) {
-      let s = 0;
-      for (let t = 0; t < d; t++) s += hats[r * d + t] * userVector[t];
-      out[r] = s / this.divisor;
-    }
+    const out = rowScores(this.referenceHats, userVector, this.dim, this.divisor);
     out.sort();
     this.referenceScores.set(userVector, out);
     return out;
@@ -403,11 +389,8 @@ export class OutfitComposer {
       });
     }
     const hats = rows.length === 0 ? new Float32Array(0) : await this.cache.model.projectEmbedded(table, Int32Array.from(rows.flat()), slots);
-    const scoreOf = (r: number): number => {
-      let s = 0;
-      for (let t = 0; t < d; t++) s += hats[r * d + t] * userVector[t];
-      return s / this.divisor;
-    };
+    const scores = rowScores(hats, userVector, d, this.divisor);
+    const scoreOf = (r: number): number => scores[r];
     const k = anchors.length / d;
     const norms = Array.from({ length: k }, (_, a) => Math.sqrt(anchors.subarray(a * d, (a + 1) * d).reduce((acc, x) => acc + x * x, 0) + 1e-12));
     let r = 0;
@@ -520,11 +503,17 @@ export class OutfitComposer {
       }
       pinned[slot] = item;
     }
+    const own = opts.catalog === undefined;
+    const removedIn = new Set([...exclude, ...pinned.filter((id) => id >= 0)].map((id) => this.categoryOf[id]));
     const pools = catalog.map((ids, c) => {
+      // the composer's own catalog is valid and, with nothing removed from it, used as it is (no scan per request)
+      if (own && !removedIn.has(c)) return ids;
       const kept = ids.filter((id) => !exclude.has(id) && !pinned.includes(id));
-      for (const id of kept) {
-        if (this.rowOf[id] < 0) throw new UserError(`item ${id} is not in the composer's catalog`);
-        if (this.categoryOf[id] !== c) throw new UserError(`item ${id} is a ${CATEGORY_NAMES[this.categoryOf[id]]}, listed under ${CATEGORY_NAMES[c]}`);
+      if (!own) {
+        for (const id of kept) {
+          if (this.rowOf[id] < 0) throw new UserError(`item ${id} is not in the composer's catalog`);
+          if (this.categoryOf[id] !== c) throw new UserError(`item ${id} is a ${CATEGORY_NAMES[this.categoryOf[id]]}, listed under ${CATEGORY_NAMES[c]}`);
+        }
       }
       return kept;
     });
@@ -597,6 +586,17 @@ export function outfitKey(items: ArrayLike<number>): string {
     .filter((i) => i >= 0)
     .sort((a, b) => a - b)
     .join(',');
+}
+
+/** s = ĥ_r·v / divisor per row of `hats` [n·d] (method.md §3). */
+function rowScores(hats: Float32Array, v: Float32Array, d: number, divisor: number): Float32Array {
+  const out = new Float32Array(hats.length / d);
+  for (let r = 0; r < out.length; r++) {
+    let s = 0;
+    for (let t = 0; t < d; t++) s += hats[r * d + t] * v[t];
+    out[r] = s / divisor;
+  }
+  return out;
 }
 
 /** Number of items two outfits share. */
