@@ -278,6 +278,10 @@ export class OutfitComposer {
         }
       }
       if (next.length === 0) break;
+      // ONNX Runtime runs on this thread and its promises resolve as microtasks: without a turn of
+      // the event loop per stage, concurrent compositions chain through microtasks and starve I/O
+      // (/health waited for every queued composition, docs/results.md §3)
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const isFirstAlone = stageIndex === 0 && plan.pinned.every((v) => v < 0);
       // a lone first item's full-model score IS its first-order score: no model pass needed
       const nextScores = isFirstAlone
