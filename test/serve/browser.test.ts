@@ -51,7 +51,7 @@ test(
       await page.locator('#outfits .outfit').first().waitFor({ timeout: 30_000 });
       assert.equal(await page.locator('#outfits .outfit').count(), 8);
       // each outfit reads as a percentile, with each item's contribution and the matched style
-      assert.match((await page.locator('#outfits .outfit .score').first().textContent()) ?? '', /beats \d+% of random outfits/);
+      assert.match((await page.locator('#outfits .outfit .score').first().textContent()) ?? '', /beats \d+(\.\d)?% of random outfits/);
       assert.equal(await page.locator('#outfits .outfit').first().locator('.contribution').count(), 3);
       assert.match((await page.locator('#outfits .outfit .style').first().textContent()) ?? '', /style #\d+/);
       assert.match((await page.locator('#status').textContent()) ?? '', /set 630 · 8 users/);
