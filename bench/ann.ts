@@ -17,17 +17,9 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { AnnRetriever, ExactRetriever, type RetrievalVectors } from '../src/serve/retrieval.js';
 import { Recommender } from '../src/serve/recommender.js';
+import { arg, requiredArg } from './args.js';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const runDir = arg('run');
-if (!runDir) {
-  process.stderr.write('usage: node --import tsx bench/ann.ts --run RUN [--data DIR] [--set NAME] [--top 16] [--settings CxAxS,...] [--hnswlib DIR]\n');
-  process.exit(2);
-}
+const runDir = requiredArg('run', 'node --import tsx bench/ann.ts --run RUN [--data DIR] [--set NAME] [--top 16] [--settings CxAxS,...] [--hnswlib DIR]');
 const top = Number(arg('top') ?? 16);
 const repeat = Number(arg('repeat') ?? 5);
 const settings = (arg('settings') ?? '16x128x64x1xip,16x128x64x1,32x200x256x1,16x128x64x4,16x128x128x4,32x200x128x4').split(',').map((s) => {

@@ -9,17 +9,9 @@
  */
 import { Session } from 'node:inspector/promises';
 import { Recommender } from '../src/serve/recommender.js';
+import { arg, requiredArg } from './args.js';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const runDir = arg('run');
-if (!runDir) {
-  process.stderr.write('usage: node --import tsx bench/profile-compose.ts --run RUN [--data DIR] [--set NAME] [--n 200] [--k 10] [--exact]\n');
-  process.exit(2);
-}
+const runDir = requiredArg('run', 'node --import tsx bench/profile-compose.ts --run RUN [--data DIR] [--set NAME] [--n 200] [--k 10] [--exact]');
 const n = Number(arg('n') ?? 200);
 const k = Number(arg('k') ?? 10);
 const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0, retrieval: process.argv.includes('--exact') ? 'exact' : 'ann' });

@@ -25,17 +25,9 @@ import { ndcgOfUser } from '../src/eval/metrics.js';
 import { Rng } from '../src/rng.js';
 import { selectDiverse } from '../src/serve/compose.js';
 import { Recommender } from '../src/serve/recommender.js';
+import { arg, requiredArg } from './args.js';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const runDir = arg('run');
-if (!runDir) {
-  process.stderr.write('usage: node --import tsx bench/quality.ts --run RUN [--data DIR] [--set NAME] [--max-shared 1] [--users N] [--k K]\n');
-  process.exit(2);
-}
+const runDir = requiredArg('run', 'node --import tsx bench/quality.ts --run RUN [--data DIR] [--set NAME] [--max-shared 1] [--users N] [--k K]');
 const maxShared = Number(arg('max-shared') ?? 1);
 const k = Number(arg('k') ?? 5);
 const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0 });

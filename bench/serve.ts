@@ -39,6 +39,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureComposeRecall } from '../src/serve/compose.js';
 import { Recommender } from '../src/serve/recommender.js';
+import { arg, requiredArg } from './args.js';
 
 interface Histogram {
   average: number;
@@ -66,16 +67,7 @@ interface AutocannonRequest {
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const runDir = arg('run');
-if (!runDir) {
-  process.stderr.write('usage: node --import tsx bench/serve.ts --run RUN [--data DIR] [--set NAME] [--duration S] [--connections 10,100] ...\n');
-  process.exit(2);
-}
+const runDir = requiredArg('run', 'node --import tsx bench/serve.ts --run RUN [--data DIR] [--set NAME] [--duration S] [--connections 10,100] ...');
 const duration = Number(arg('duration') ?? 10);
 const connectionCounts = (arg('connections') ?? '10,100').split(',').map(Number);
 const k = Number(arg('k') ?? 10);
@@ -135,7 +127,7 @@ if (recallSizes.length > 0) {
 /** Starts `outfitrec serve` on a free port and resolves with its base URL once it listens. */
 function startServer(extra: string[], database: string): Promise<{ child: ChildProcess; base: string; banner: string }> {
   // the load generator is one client: the per-client rate limit would measure itself
-  const args = [CLI, 'serve', '--run', runDir!, '--port', '0', '--db', database, '--threads', threads, '--rate-limit', '0', ...searchArgs, ...serverArgs, ...extra];
+  const args = [CLI, 'serve', '--run', runDir, '--port', '0', '--db', database, '--threads', threads, '--rate-limit', '0', ...searchArgs, ...serverArgs, ...extra];
   if (arg('data')) args.push('--data', arg('data')!);
   if (arg('set')) args.push('--set', arg('set')!);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
