@@ -1,17 +1,35 @@
 /**
- * HTTP serving benchmark: requests/s and p50/p99 latency of composed recommendations
- * (GET /users/:id/outfits?k=10) under 100 concurrent connections on loopback, with autocannon.
- * The server runs as `outfitrec serve` in its own process, so load generator and server do not
- * share an event loop. Every response must be a 2xx: any error, timeout or non-2xx fails the bench.
+ * HTTP serving benchmark (issue 12): requests/s and p50/p99 latency of `outfitrec serve` on
+ * loopback with autocannon, the server in its own process(es) so load generator and server do
+ * not share an event loop. Bounded: every scenario runs --duration seconds per connection count.
+ * Every response must be a 2xx: any error, timeout or non-2xx fails the bench (exit 1).
  *
  *   node --import tsx bench/serve.ts --run RUN [--data DIR] [--set NAME] [--duration 10]
- *        [--connections 100] [--k 10] [--threads 1] [--scenarios cached,uncached,rank]
+ *        [--connections 10,100] [--k 10] [--threads 1]
+ *        [--scenarios compose,compose-exact,rank,onboard,mixed] [--server-args "--micro-batch"]
+ *        [--db URL] [--replicas N] [--recall-sizes 10,20,30] [--recall-users 20] [--retrieve R --beam B]
  *
- * Scenarios (each with a fresh server and a throwaway user database):
- *   cached    compose cache on (the default server), warmed with one request per user first;
- *   uncached  --compose-cache 0: every request runs the beam search;
- *   rank      POST /users/:id/rank with 20 outfits per request.
- * Requests rotate over the run's users.
+ * Scenarios (each with fresh server(s) and, without --db, a throwaway user database):
+ *   cached         compose cache on, warmed with one request per user first;
+ *   compose        GET /users/:id/outfits?k=K with --compose-cache 0: every request composes
+ *                  (the server's retrieval: ANN unless --server-args says otherwise);
+ *   compose-exact  the same with &exact=1 (retrieval scans every item);
+ *   rank           POST /users/:id/rank with 20 outfits;
+ *   onboard        POST /users with 5 outfits (a new user per request);
+ *   mixed          compose (all connections) + onboard (2 connections) + GET /health
+ *                  (2 connections) at once: p99 of each (issue 16).
+ * Requests rotate over the run's users. `--db URL` is passed to `serve --db` (e.g. a PostgreSQL
+ * URL once the server accepts one); `--replicas N` starts N servers on one database and splits
+ * the connections between them (one autocannon per replica, run together: req/s add up, the
+ * latency row reports the worst replica's percentiles).
+ *
+ * Before the load, `--recall-sizes` measures retrieval + beam against exhaustive scoring
+ * in-process: for each n, a composer over the first n items of every category (n³ combinations
+ * on a three-slot set) with the ANN index and with the exact scan, recall@K of the top-K
+ * (diversity off, as the exhaustive list has none) over --recall-users users; then the CPU time
+ * (process.cpuUsage: all threads, ONNX Runtime's included) of one uncached composition on the
+ * whole catalog, which a loaded machine inflates far less than wall-clock time.
+ * `--recall-sizes ''` skips both.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,6 +37,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measureComposeRecall } from '../src/serve/compose.js';
+import { Recommender } from '../src/serve/recommender.js';
+import { arg, requiredArg } from './args.js';
 
 interface Histogram {
   average: number;
@@ -46,27 +67,67 @@ interface AutocannonRequest {
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const runDir = arg('run');
-if (!runDir) {
-  process.stderr.write('usage: node --import tsx bench/serve.ts --run RUN [--data DIR] [--set NAME] [--duration S] [--connections N] ...\n');
-  process.exit(2);
-}
+const runDir = requiredArg('run', 'node --import tsx bench/serve.ts --run RUN [--data DIR] [--set NAME] [--duration S] [--connections 10,100] ...');
 const duration = Number(arg('duration') ?? 10);
-const connections = Number(arg('connections') ?? 100);
+const connectionCounts = (arg('connections') ?? '10,100').split(',').map(Number);
 const k = Number(arg('k') ?? 10);
 const threads = arg('threads') ?? '1';
-const scenarios = (arg('scenarios') ?? 'cached,uncached,rank').split(',');
+const scenarios = (arg('scenarios') ?? 'compose,compose-exact,rank,onboard,mixed').split(',').filter((s) => s !== '');
+const serverArgs = (arg('server-args') ?? '').split(/\s+/).filter((a) => a !== '');
+const db = arg('db');
+const replicas = Number(arg('replicas') ?? 1);
+const recallSizes = (arg('recall-sizes') ?? '10,20,30').split(',').filter((s) => s !== '').map(Number);
+const recallUsers = Number(arg('recall-users') ?? 20);
+/** The search's width (serve --retrieve/--beam), for the in-process measurements and the servers alike. */
+const search = { retrieve: arg('retrieve') === undefined ? undefined : Number(arg('retrieve')), beam: arg('beam') === undefined ? undefined : Number(arg('beam')) };
+const searchArgs = [...(search.retrieve ? ['--retrieve', String(search.retrieve)] : []), ...(search.beam ? ['--beam', String(search.beam)] : [])];
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'outfitrec.js');
 
+// ---- recall of retrieval + beam against exhaustive scoring (in-process) -----------------------------
+
+if (recallSizes.length > 0) {
+  const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0, compose: search });
+  const users = Array.from({ length: Math.min(recallUsers, rec.runUsers) }, (_, u) => rec.userVector(u));
+  for (const n of recallSizes) {
+    const catalog = rec.composer.catalog.map((ids) => ids.slice(0, n));
+    const composer = await rec.composer.withCatalog(catalog);
+    for (const retrieval of ['ann', 'exact'] as const) {
+      composer.setRetrieval(retrieval);
+      const r = await measureComposeRecall(composer, users, { k, ...search });
+      process.stdout.write(
+        JSON.stringify({ bench: 'serve-recall', retrieval, ...search, itemsPerCategory: n, combinations: r.combinations, users: r.users, k, recall: r.recall, scoreGap: r.scoreGap, searchScored: r.searchScored, searchMs: r.searchMs }) +
+          '\n',
+      );
+    }
+  }
+  // CPU time per uncached composition on the whole catalog: what the process spends, whatever else
+  // the machine runs (wall-clock figures on a shared machine are not)
+  for (const [label, opts] of [
+    ['ann, maxShared 1', {}],
+    ['exact, maxShared 1', { exact: true }],
+    ['ann, no diversity', { maxShared: rec.slotCategories.length }],
+    ['ann, maxShared 1, explain', { explain: true }],
+  ] as const) {
+    rec.composer.setRetrieval('ann');
+    const n = 60;
+    for (let u = 0; u < 5; u++) await rec.compose(u, { k, ...opts });
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    for (let i = 0; i < n; i++) await rec.compose(i % rec.runUsers, { k, ...opts });
+    const used = process.cpuUsage(cpu);
+    const cpuMs = (used.user + used.system) / 1000 / n;
+    process.stdout.write(JSON.stringify({ bench: 'serve-cpu', composition: label, ...search, k, compositions: n, cpuMsEach: cpuMs, wallMsEach: (performance.now() - started) / n }) + '\n');
+  }
+  rec.close();
+  await rec.model.dispose();
+}
+
+// ---- servers ------------------------------------------------------------------------------------
+
 /** Starts `outfitrec serve` on a free port and resolves with its base URL once it listens. */
-function startServer(extra: string[], db: string): Promise<{ child: ChildProcess; base: string; banner: string }> {
+function startServer(extra: string[], database: string): Promise<{ child: ChildProcess; base: string; banner: string }> {
   // the load generator is one client: the per-client rate limit would measure itself
-  const args = [CLI, 'serve', '--run', runDir!, '--port', '0', '--db', db, '--threads', threads, '--rate-limit', '0', ...extra];
+  const args = [CLI, 'serve', '--run', runDir, '--port', '0', '--db', database, '--threads', threads, '--rate-limit', '0', ...searchArgs, ...serverArgs, ...extra];
   if (arg('data')) args.push('--data', arg('data')!);
   if (arg('set')) args.push('--set', arg('set')!);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -76,7 +137,7 @@ function startServer(extra: string[], db: string): Promise<{ child: ChildProcess
     child.stdout!.on('data', (d: Buffer) => {
       out += d;
       const m = /listening on (http:\/\/\S+?)\/?\n/.exec(out);
-      if (m) resolve({ child, base: m[1], banner: out.split('\n')[0] });
+      if (m) resolve({ child, base: m[1], banner: out.split('\n').slice(0, 3).join(' | ') });
     });
     child.stderr!.on('data', (d: Buffer) => (err += d));
     child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${err}`)));
@@ -84,6 +145,7 @@ function startServer(extra: string[], db: string): Promise<{ child: ChildProcess
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   await exited;
@@ -92,86 +154,112 @@ async function stopServer(child: ChildProcess): Promise<void> {
 interface Health {
   runUsers: number;
   slotCategories: number[];
+  categories: string[];
 }
 
-async function rankBody(base: string): Promise<string> {
-  // 20 outfits made of the first items of each category, in the set's slot layout
-  const health = (await (await fetch(`${base}/health`)).json()) as Health & { categories: string[] };
+/** `count` outfits made of the first items of each category, in the set's slot layout (second slots empty). */
+async function outfitsOf(base: string, health: Health, count: number, offset = 0): Promise<Array<Array<number | null>>> {
   const firstIds: number[][] = [];
   for (const name of health.categories.filter((_, c) => health.slotCategories.includes(c))) {
     const page = (await (await fetch(`${base}/items?category=${name}&limit=40`)).json()) as { items: Array<{ id: number }> };
     firstIds.push(page.items.map((i) => i.id));
   }
-  // the second slot of a category (e.g. the second top) stays empty
-  const outfits = Array.from({ length: 20 }, (_, r) =>
-    health.slotCategories.map((c, j) => (health.slotCategories.indexOf(c) === j ? firstIds[c][r % firstIds[c].length] : null)),
+  return Array.from({ length: count }, (_, r) =>
+    health.slotCategories.map((c, j) => (health.slotCategories.indexOf(c) === j ? firstIds[c][(r + offset * (c + 1)) % firstIds[c].length] : null)),
   );
-  return JSON.stringify({ outfits });
 }
 
 interface Row {
   scenario: string;
+  connections: number;
   requestsPerSecond: number;
   total: number;
   p50: number;
-  p90: number;
   p99: number;
   max: number;
   errors: number;
-  timeouts: number;
-  non2xx: number;
 }
 
 const rows: Row[] = [];
 let failed = false;
-for (const scenario of scenarios) {
-  const dir = mkdtempSync(join(tmpdir(), 'outfitrec-bench-serve-'));
-  const { child, base, banner } = await startServer(scenario === 'uncached' ? ['--compose-cache', '0'] : [], join(dir, 'users.sqlite'));
-  try {
-    process.stderr.write(`${scenario}: ${banner}\n`);
-    const health = (await (await fetch(`${base}/health`)).json()) as Health;
-    if (scenario === 'cached') {
-      // steady state: every user's result composed once before the clock starts
-      for (let u = 0; u < health.runUsers; u++) await fetch(`${base}/users/${u}/outfits?k=${k}`);
+
+function record(scenario: string, connections: number, results: AutocannonResult[]): void {
+  const row: Row = {
+    scenario,
+    connections,
+    requestsPerSecond: results.reduce((a, r) => a + r.requests.average, 0),
+    total: results.reduce((a, r) => a + r['2xx'], 0),
+    // over replicas: the worst replica's percentiles
+    p50: Math.max(...results.map((r) => r.latency.p50)),
+    p99: Math.max(...results.map((r) => r.latency.p99)),
+    max: Math.max(...results.map((r) => r.latency.max)),
+    errors: results.reduce((a, r) => a + r.errors + r.timeouts + r.non2xx, 0),
+  };
+  rows.push(row);
+  process.stdout.write(JSON.stringify({ bench: 'serve', ...search, duration, k, threads: Number(threads), replicas, db: db ?? 'sqlite (temp)', serverArgs, ...row }) + '\n');
+  if (row.errors > 0) failed = true;
+}
+
+for (const connections of connectionCounts) {
+  for (const scenario of scenarios) {
+    const dir = mkdtempSync(join(tmpdir(), 'outfitrec-bench-serve-'));
+    const database = db ?? join(dir, 'users.sqlite');
+    const servers: Array<{ child: ChildProcess; base: string; banner: string }> = [];
+    try {
+      for (let r = 0; r < replicas; r++) servers.push(await startServer(scenario === 'cached' ? [] : ['--compose-cache', '0'], database));
+      process.stderr.write(`${scenario} @ ${connections}: ${servers[0].banner}\n`);
+      const health = (await (await fetch(`${servers[0].base}/health`)).json()) as Health;
+      // warm-up outside the clock: the first compositions pay for graph compilation, JIT and the reference outfits
+      for (const s of servers) for (let u = 0; u < 5; u++) await fetch(`${s.base}/users/${u}/outfits?k=${k}&exact=${u % 2}`);
+      if (scenario === 'cached') {
+        for (const s of servers) for (let u = 0; u < health.runUsers; u++) await fetch(`${s.base}/users/${u}/outfits?k=${k}`);
+      }
+      let next = 0;
+      const composeRequest: AutocannonRequest = {
+        method: 'GET',
+        setupRequest: (req) => ({ ...req, path: `/users/${next++ % health.runUsers}/outfits?k=${k}${scenario === 'compose-exact' ? '&exact=1' : ''}` }),
+      };
+      const rankRequest: AutocannonRequest = {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ outfits: await outfitsOf(servers[0].base, health, 20) }),
+        setupRequest: (req) => ({ ...req, path: `/users/${next++ % health.runUsers}/rank` }),
+      };
+      const onboardRequest: AutocannonRequest = {
+        method: 'POST',
+        path: '/users',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ outfits: await outfitsOf(servers[0].base, health, 5, 3), label: 'bench' }),
+      };
+      // one autocannon per replica, `share` of the connections each, all at once
+      const load = (request: AutocannonRequest, total: number): Promise<AutocannonResult[]> =>
+        Promise.all(
+          servers.map((s, i) =>
+            autocannon({ url: s.base, connections: Math.max(1, Math.floor(total / replicas) + (i < total % replicas ? 1 : 0)), duration, timeout: 60, requests: [request] }),
+          ),
+        );
+      if (scenario === 'mixed') {
+        const [compose, onboard, healthResults] = await Promise.all([load(composeRequest, connections), load(onboardRequest, 2), load({ method: 'GET', path: '/health' }, 2)]);
+        record('mixed: compose', connections, compose);
+        record('mixed: onboard', 2, onboard);
+        record('mixed: /health', 2, healthResults);
+      } else {
+        const request = scenario === 'rank' ? rankRequest : scenario === 'onboard' ? onboardRequest : composeRequest;
+        record(scenario, connections, await load(request, connections));
+      }
+    } finally {
+      for (const s of servers) await stopServer(s.child);
+      rmSync(dir, { recursive: true, force: true });
     }
-    let next = 0;
-    const request: AutocannonRequest =
-      scenario === 'rank'
-        ? {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: await rankBody(base),
-            setupRequest: (req) => ({ ...req, path: `/users/${next++ % health.runUsers}/rank` }),
-          }
-        : { method: 'GET', setupRequest: (req) => ({ ...req, path: `/users/${next++ % health.runUsers}/outfits?k=${k}` }) };
-    const result = await autocannon({ url: base, connections, duration, timeout: 60, requests: [request] });
-    const row: Row = {
-      scenario,
-      requestsPerSecond: result.requests.average,
-      total: result['2xx'],
-      p50: result.latency.p50,
-      p90: result.latency.p90,
-      p99: result.latency.p99,
-      max: result.latency.max,
-      errors: result.errors,
-      timeouts: result.timeouts,
-      non2xx: result.non2xx,
-    };
-    rows.push(row);
-    process.stdout.write(JSON.stringify({ bench: 'serve', connections, duration, k, threads: Number(threads), ...row }) + '\n');
-    if (row.errors > 0 || row.timeouts > 0 || row.non2xx > 0) failed = true;
-  } finally {
-    await stopServer(child);
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
 const pad = (s: string | number, w: number) => String(s).padStart(w);
-process.stdout.write(`\n${connections} connections, ${duration} s per scenario, k = ${k}\n`);
-process.stdout.write(`${pad('scenario', 9)} ${pad('req/s', 8)} ${pad('2xx', 7)} ${pad('p50 ms', 8)} ${pad('p90 ms', 8)} ${pad('p99 ms', 8)} ${pad('max ms', 8)} ${pad('errors', 7)}\n`);
+process.stdout.write(`\n${duration} s per scenario, k = ${k}, ${replicas} replica(s), ${db ?? 'SQLite'}\n`);
+process.stdout.write(`${pad('scenario', 16)} ${pad('conns', 5)} ${pad('req/s', 8)} ${pad('2xx', 7)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} ${pad('max ms', 7)} ${pad('errors', 6)}\n`);
 for (const r of rows) {
   process.stdout.write(
-    `${pad(r.scenario, 9)} ${pad(r.requestsPerSecond.toFixed(1), 8)} ${pad(r.total, 7)} ${pad(r.p50, 8)} ${pad(r.p90, 8)} ${pad(r.p99, 8)} ${pad(r.max, 8)} ${pad(r.errors + r.timeouts + r.non2xx, 7)}\n`,
+    `${pad(r.scenario, 16)} ${pad(r.connections, 5)} ${pad(r.requestsPerSecond.toFixed(1), 8)} ${pad(r.total, 7)} ${pad(r.p50, 7)} ${pad(r.p99, 7)} ${pad(r.max, 7)} ${pad(r.errors, 6)}\n`,
   );
 }
 if (failed) {

@@ -4,6 +4,7 @@ import { setEngineThreads } from '../engine/runtime.js';
 import { UserError } from '../errors.js';
 import { defaultOnboardWorkers } from '../serve/onboard-pool.js';
 import { Recommender } from '../serve/recommender.js';
+import { RETRIEVAL_KINDS, type RetrievalKind } from '../serve/retrieval.js';
 import { startServer } from '../serve/server.js';
 
 /** Default of --rate-limit: requests per minute per client address. */
@@ -23,6 +24,10 @@ interface ServeOptions {
   apiKey?: string;
   rateLimit: string;
   onboardWorkers: string;
+  retrieval: string;
+  microBatch: boolean;
+  retrieve: string;
+  beam?: string;
 }
 
 export function register(command: Command): void {
@@ -40,6 +45,10 @@ export function register(command: Command): void {
     .option('--api-key <key>', 'require this key (header x-api-key or authorization: Bearer) on every route but /health and the page; default: env OUTFITREC_API_KEY, else none')
     .option('--rate-limit <n>', 'requests per minute per client address (0 = no limit)', String(DEFAULT_RATE_LIMIT))
     .option('--onboard-workers <n>', 'worker threads fitting new users off the event loop (0 = on it)', String(defaultOnboardWorkers()))
+    .option('--retrieval <kind>', 'composition retrieval: ann (usearch index built at start) or exact (every item scanned; ?exact=1 per request)', 'ann')
+    .option('--micro-batch', 'merge the model calls of concurrent compositions into one', false)
+    .option('--retrieve <n>', 'items retrieved per category before the beam search', '16')
+    .option('--beam <n>', 'partial outfits kept per beam stage (default max(k, 16))')
     .action(async (opts: ServeOptions) => {
       const port = parseInteger(opts.port, '--port', 0, 65535);
       const seed = parseInteger(opts.seed, '--seed', 0, 2 ** 31 - 1);
@@ -50,8 +59,11 @@ export function register(command: Command): void {
       const onboardWorkers = parseInteger(opts.onboardWorkers, '--onboard-workers', 0, 64);
       const apiKey = opts.apiKey ?? (process.env.OUTFITREC_API_KEY || undefined);
       if (apiKey !== undefined && apiKey.length < 8) throw new UserError(`${opts.apiKey !== undefined ? '--api-key' : 'OUTFITREC_API_KEY'}: the key must have at least 8 characters`);
+      if (!(RETRIEVAL_KINDS as readonly string[]).includes(opts.retrieval)) throw new UserError(`--retrieval: '${opts.retrieval}' is not one of ${RETRIEVAL_KINDS.join(', ')}`);
+      const retrieval = opts.retrieval as RetrievalKind;
+      const compose = { retrieve: parseInteger(opts.retrieve, '--retrieve', 1, 10_000), beam: opts.beam === undefined ? undefined : parseInteger(opts.beam, '--beam', 1, 100_000) };
       const started = performance.now();
-      const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize, onboardWorkers });
+      const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize, onboardWorkers, retrieval, microBatch: opts.microBatch, compose });
       const info = recommender.describe();
       let app;
       try {
@@ -69,6 +81,7 @@ export function register(command: Command): void {
       process.stdout.write(
         `outfitrec serve: set ${info.set}, ${info.runUsers} run users + ${info.onboardedUsers} onboarded, ${info.items} items, ` +
           `ONNX Runtime (${threads} thread${threads > 1 ? 's' : ''}), ${recommender.onboardWorkers} onboarding worker(s), users in ${recommender.store.kind === 'postgres' ? recommender.store.location : 'SQLite'}, ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
+          `composition: ${retrieval} retrieval${retrieval === 'ann' ? ` (index built in ${(recommender.retrievalBuildMs / 1000).toFixed(1)} s)` : ''}${opts.microBatch ? ', micro-batched' : ''}\n` +
           `access: ${apiKey !== undefined ? 'API key required (but /health and the page)' : 'no API key'}, ` +
           `${rateLimit > 0 ? `at most ${rateLimit} requests per minute per client` : 'no rate limit'}\n` +
           `listening on ${url}\n`,

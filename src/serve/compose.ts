@@ -7,18 +7,27 @@
  *   1. item embeddings of the whole catalog computed once (ItemEmbeddingCache), and each item's
  *      first-order score: the model score of the single-item outfit {x} (the Set Transformer takes
  *      any set size, method.md §2.3), ĥ_{x}·v_u / divisor, precomputed as ĥ_{x} for every item;
- *   2. per category, the `retrieve` items with the best first-order score for the user;
+ *   2. per category, the `retrieve` items with the best first-order score for the user: a
+ *      nearest-neighbour (maximum inner product) search, exact or approximate (retrieval.ts);
  *   3. a beam search over the slots (required slots first, the optional second top last) where
  *      each partial or complete outfit is scored by the FULL model (Set Transformer over the items
- *      chosen so far, method.md §2–§3), keeping the best `beam` per stage.
+ *      chosen so far, method.md §2–§3), keeping the best `beam` per stage. A partial outfit is
+ *      scored as the set it is (its chosen items only, a graph of that many slots), and every
+ *      stage's outfits go through the model in one batched call; with micro-batching
+ *      (`ScoreBatcher`) the calls of concurrent compositions are merged into one;
+ *   4. diversity (method.md §3.1): with `maxShared` m, the top-k are chosen greedily from the
+ *      final stage's outfits, best first, skipping any that shares more than m items with one
+ *      already chosen.
  * `fixed` pins items into their category's slots ("complete my outfit"); `exclude` removes items.
  * `exhaustive` scores every combination, to measure the search's recall on small catalogs.
+ * `explain` and `percentiles` serve the readable scores and explanations of method.md §3.1.
  */
 import { CATEGORY_NAMES } from '../data/types.js';
 import { UserError } from '../errors.js';
 import type { OutfitModel } from '../model/outfit-model.js';
 import { scoreAgainstVector } from '../model/scoring.js';
 import type { ItemEmbeddingCache } from '../train/item-cache.js';
+import { ANN_DEFAULTS, makeRetriever, topByScore, type AnnSettings, type RetrievalKind, type RetrievalVectors, type Retriever } from './retrieval.js';
 
 export interface ComposeOptions {
   /** Outfits to return (1..). */
@@ -33,6 +42,14 @@ export interface ComposeOptions {
   retrieve?: number;
   /** Partial outfits kept per beam stage (default max(k, 16)). */
   beam?: number;
+  /** Retrieval of stage 2: 'exact' scans every item, 'ann' asks the HNSW index (default: the composer's). */
+  retrieval?: RetrievalKind;
+  /**
+   * Diversity: no two returned outfits share more than this many items (default: no constraint).
+   * When the search's outfits cannot satisfy it for all k, the rest are filled with the least
+   * overlapping ones and counted in `ComposeResult.relaxed`.
+   */
+  maxShared?: number;
 }
 
 export interface ComposedOutfit {
@@ -47,7 +64,24 @@ export interface ComposeResult {
   /** Outfits (partial or complete) scored by the full model. */
   readonly outfitsScored: number;
   readonly ms: number;
+  /** Returned outfits that break the `maxShared` constraint because too few outfits kept it (0 when it held). */
+  readonly relaxed?: number;
 }
+
+/** Why an outfit scores what it does (method.md §3.1). */
+export interface OutfitExplanation {
+  /** s(u, o). */
+  score: number;
+  /** Per slot: s(o) − s(o with this item swapped for its category's average item); null for an empty slot. */
+  contributions: Array<number | null>;
+  /** Index of the user's anchor (own anchors first, then shared) closest in direction to ĥ_o. */
+  anchor: number;
+  /** cos(ĥ_o, a_anchor). */
+  anchorCosine: number;
+}
+
+/** Random outfits the calibrated percentile is measured against (method.md §3.1). */
+export const REFERENCE_OUTFITS = 1000;
 
 /** Chosen with bench/compose.ts (recall of the exhaustive top-k against time per request). */
 export const COMPOSE_DEFAULTS = { retrieve: 16, minBeam: 16, beamPerResult: 1 };
@@ -65,6 +99,17 @@ export class OutfitComposer {
   private readonly stageOrder: number[];
   /** `optional[j]`: slot j may stay empty (a second slot of a category, e.g. the second top). */
   readonly optionalSlots: boolean[];
+  /** Retrieval used when a call does not choose (`setRetrieval`). */
+  private retrieval: RetrievalKind = 'exact';
+  private readonly retrievers = new Map<RetrievalKind, Retriever>();
+  /** Merges the model calls of concurrent compositions (null: each call runs alone). */
+  private batcher: ScoreBatcher | null = null;
+  /** ĥ of the reference outfits of the calibrated scores (method.md §3.1), [R·d]. */
+  private referenceHats: Float32Array | null = null;
+  /** Sorted reference scores per user vector. */
+  private readonly referenceScores = new WeakMap<Float32Array, Float32Array>();
+  /** Item embeddings plus one mean-embedding row per category (explanations), built on first use. */
+  private explainTable: Float32Array | null = null;
 
   private constructor(
     model: OutfitModel,
@@ -102,6 +147,45 @@ export class OutfitComposer {
     return new OutfitComposer(model, cache, slotCategories, categoryOf, catalog, singleHats);
   }
 
+  /** A composer over another catalog (e.g. a sub-catalog small enough to enumerate), same model and item embeddings. */
+  withCatalog(catalog: readonly Int32Array[]): Promise<OutfitComposer> {
+    return OutfitComposer.create(this.cache.model, this.cache, this.slotCategories, this.categoryOf, catalog);
+  }
+
+  /**
+   * Makes `kind` the retrieval of calls that do not choose; an 'ann' index is built here (once per
+   * composer and kind). Returns the time spent building, ms.
+   */
+  setRetrieval(kind: RetrievalKind, ann: AnnSettings = ANN_DEFAULTS): number {
+    const started = performance.now();
+    this.retriever(kind, ann);
+    this.retrieval = kind;
+    return performance.now() - started;
+  }
+
+  /** What retrieval searches: ĥ of every catalog item's single-item outfit, per category (bench/ann.ts). */
+  retrievalVectors(): RetrievalVectors {
+    return { dim: this.dim, catalog: this.catalog, vectors: this.singleHats, rowOf: this.rowOf };
+  }
+
+  get defaultRetrieval(): RetrievalKind {
+    return this.retrieval;
+  }
+
+  private retriever(kind: RetrievalKind, ann: AnnSettings = ANN_DEFAULTS): Retriever {
+    let r = this.retrievers.get(kind);
+    if (!r) {
+      r = makeRetriever(kind, this.retrievalVectors(), ann);
+      this.retrievers.set(kind, r);
+    }
+    return r;
+  }
+
+  /** Micro-batching on or off: model calls issued while others wait are merged into one (ScoreBatcher). */
+  setMicroBatching(on: boolean): void {
+    this.batcher = on ? new ScoreBatcher((items, slots) => this.cache.projectRows({ slots, users: new Int32Array(items.length / slots), items })) : null;
+  }
+
   /** Number of complete outfits in the (restricted) catalog: the exhaustive search's size. */
   combinations(catalog: readonly Int32Array[] = this.catalog): number {
     const used = new Map<number, number>();
@@ -118,6 +202,7 @@ export class OutfitComposer {
 
   /** ĥ rows [n·d] of outfits (n·slots global ids, -1 = absent), from the cached item embeddings. */
   projectOutfits(items: Int32Array, slots: number): Promise<Float32Array> {
+    if (this.batcher) return this.batcher.project(items, slots);
     return this.cache.projectRows({ slots, users: new Int32Array(items.length / slots), items });
   }
 
@@ -138,7 +223,10 @@ export class OutfitComposer {
    * s = ĥ_o·v / divisor (method.md §3), the same value OutfitModel.scoreProjected gives.
    */
   async scoreItems(userVector: Float32Array, items: Int32Array, slots: number): Promise<Float32Array> {
-    return scoreAgainstVector(await this.projectOutfits(items, slots), userVector, this.dim, this.divisor);
+    const d = this.dim;
+    // an outfit is a set (method.md §1): its items only, in a graph of as many slots as the fullest row
+    const packed = packRows(items, slots);
+    return scoreAgainstVector(await this.projectOutfits(packed.items, packed.slots), userVector, d, this.divisor);
   }
 
   /** The user's top-k outfits by beam search (see the file comment). */
@@ -150,12 +238,19 @@ export class OutfitComposer {
     if (!(Number.isInteger(retrieve) && retrieve >= 1)) throw new UserError(`retrieve must be a positive integer, got ${retrieve}`);
     if (!(Number.isInteger(beamWidth) && beamWidth >= opts.k)) throw new UserError(`beam must be an integer >= k (${opts.k}), got ${beamWidth}`);
 
-    // 2. per-category retrieval by first-order score
-    const retrieved = plan.pools.map((pool) => {
+    const maxShared = opts.maxShared ?? this.slotCategories.length;
+    if (!(Number.isInteger(maxShared) && maxShared >= 0)) throw new UserError(`maxShared must be a non-negative integer, got ${maxShared}`);
+
+    // 2. per-category retrieval by first-order score: the index over the whole catalog, or a scan of a restricted one
+    const retriever = this.retriever(opts.retrieval ?? this.retrieval);
+    const retrieved = plan.pools.map((pool, c) => {
       if (pool.length <= retrieve) return pool;
-      const scores = this.firstOrderScores(userVector, pool);
-      const order = Int32Array.from({ length: pool.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
-      return Int32Array.from(order.subarray(0, retrieve), (i) => pool[i]);
+      if (plan.restricted) {
+        const scores = this.firstOrderScores(userVector, pool);
+        const at = new Map(Array.from(pool, (id, i) => [id, i]));
+        return topByScore(pool, retrieve, undefined, (id) => scores[at.get(id)!]);
+      }
+      return retriever.top(userVector, c, retrieve, plan.removed.size > 0 ? (id) => plan.removed.has(id) : undefined);
     });
 
     // 3. beam over the slots; each beam entry is a full slot vector with -1 where not yet chosen
@@ -182,13 +277,19 @@ export class OutfitComposer {
         }
       }
       if (next.length === 0) break;
+      // ONNX Runtime runs on this thread and its promises resolve as microtasks: without a turn of
+      // the event loop per stage, concurrent compositions chain through microtasks and starve I/O
+      // (/health waited for every queued composition, docs/results.md §3)
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const isFirstAlone = stageIndex === 0 && plan.pinned.every((v) => v < 0);
       // a lone first item's full-model score IS its first-order score: no model pass needed
       const nextScores = isFirstAlone
         ? this.firstOrderScores(userVector, Int32Array.from(next, (c) => c[slot]))
         : await this.scoreItems(userVector, flatten(next, slots), slots);
       if (!isFirstAlone) scored += next.length;
-      const keep = topIndices(nextScores, stageIndex === stages.length - 1 ? Math.max(beamWidth, opts.k) : beamWidth);
+      const last = stageIndex === stages.length - 1;
+      // the last stage keeps every outfit when a diversity constraint will choose among them
+      const keep = topIndices(nextScores, last ? (maxShared < slots ? next.length : Math.max(beamWidth, opts.k)) : beamWidth);
       beam = keep.map((i) => next[i]);
       scores = Float32Array.from(keep, (i) => nextScores[i]);
     }
@@ -197,12 +298,141 @@ export class OutfitComposer {
       scores = await this.scoreItems(userVector, flatten(beam, slots), slots);
       scored += beam.length;
     }
-    const order = topIndices(scores, opts.k);
-    return {
-      outfits: order.map((i) => ({ items: Array.from(beam[i]), score: scores![i] })),
-      outfitsScored: scored,
-      ms: performance.now() - started,
+    const order = topIndices(scores, beam.length);
+    const ranked = order.map((i) => ({ items: Array.from(beam[i]), score: scores![i] }));
+    const { chosen, relaxed } = selectDiverse(ranked, opts.k, maxShared);
+    return { outfits: chosen, outfitsScored: scored, ms: performance.now() - started, relaxed };
+  }
+
+  // ---- readable scores and explanations (method.md §3.1) ------------------------------------------
+
+  /**
+   * Percentile of each score among the user's scores of the reference outfits: `count` random
+   * complete outfits of the catalog (seeded, the same for every user), so 90 means "better than 90 %
+   * of random outfits for this user". The reference ĥ are computed once; per user it is `count`
+   * dot products, remembered per user vector.
+   */
+  async percentiles(userVector: Float32Array, scores: ArrayLike<number>): Promise<number[]> {
+    const sorted = await this.referenceScoresOf(userVector);
+    return Array.from(scores, (s) => {
+      // below + half of the ties, over the reference count
+      let lo = 0;
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (sorted[mid] < s) lo = mid + 1;
+        else hi = mid;
+      }
+      let ties = lo;
+      while (ties < sorted.length && sorted[ties] === s) ties++;
+      return (100 * (lo + (ties - lo) / 2)) / sorted.length;
+    });
+  }
+
+  private async referenceScoresOf(userVector: Float32Array): Promise<Float32Array> {
+    const known = this.referenceScores.get(userVector);
+    if (known) return known;
+    if (this.referenceHats === null) this.referenceHats = await this.projectOutfits(this.referenceOutfits(REFERENCE_OUTFITS), this.slotCategories.length);
+    const out = scoreAgainstVector(this.referenceHats, userVector, this.dim, this.divisor);
+    out.sort();
+    this.referenceScores.set(userVector, out);
+    return out;
+  }
+
+  /** `count` random complete outfits (fixed seed): one item per required slot, an optional slot filled half the time. */
+  private referenceOutfits(count: number): Int32Array {
+    const slots = this.slotCategories.length;
+    const items = new Int32Array(count * slots).fill(-1);
+    let state = 0x9e3779b9;
+    const next = (n: number): number => {
+      // xorshift32: a fixed sequence whatever the platform
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) % n;
     };
+    for (let r = 0; r < count; r++) {
+      this.slotCategories.forEach((c, j) => {
+        const pool = this.catalog[c];
+        if (pool.length === 0 || (this.optionalSlots[j] && next(2) === 0)) return;
+        for (let tries = 0; tries < 8; tries++) {
+          const item = pool[next(pool.length)];
+          if (!items.subarray(r * slots, r * slots + j).includes(item)) {
+            items[r * slots + j] = item;
+            break;
+          }
+        }
+      });
+    }
+    return items;
+  }
+
+  /**
+   * Per outfit (global ids per slot, -1 = absent): each item's contribution, s(o) minus the score
+   * of o with that item swapped for its category's average item (the mean item embedding), and
+   * the user's anchor whose direction the outfit matches best (largest cos(ĥ_o, a_k), method.md §3).
+   * `anchors` [K·d] are the user's anchors (own, then shared), not necessarily normalised.
+   */
+  async explain(userVector: Float32Array, anchors: Float32Array, outfits: ReadonlyArray<readonly number[]>): Promise<OutfitExplanation[]> {
+    const slots = this.slotCategories.length;
+    const d = this.dim;
+    const table = this.explainTableOf();
+    const meanRow = (c: number): number => this.cache.embeddings.length / d + c;
+    // rows: each outfit, then each outfit with one item swapped for its category's mean
+    const rows: number[][] = [];
+    for (const outfit of outfits) {
+      if (outfit.length !== slots) throw new Error(`explain: an outfit has ${outfit.length} slots, not ${slots}`);
+      const base = outfit.map((item) => (item < 0 ? -1 : this.cache.rowOfItem(item)));
+      rows.push(base);
+      outfit.forEach((item, j) => {
+        if (item < 0) return;
+        const swapped = base.slice();
+        swapped[j] = meanRow(this.categoryOf[item]);
+        rows.push(swapped);
+      });
+    }
+    const hats = rows.length === 0 ? new Float32Array(0) : await this.cache.model.projectEmbedded(table, Int32Array.from(rows.flat()), slots);
+    const scores = scoreAgainstVector(hats, userVector, d, this.divisor);
+    const scoreOf = (r: number): number => scores[r];
+    const k = anchors.length / d;
+    const norms = Array.from({ length: k }, (_, a) => Math.sqrt(anchors.subarray(a * d, (a + 1) * d).reduce((acc, x) => acc + x * x, 0) + 1e-12));
+    let r = 0;
+    return outfits.map((outfit) => {
+      const at = r++;
+      const score = scoreOf(at);
+      const contributions = outfit.map((item) => (item < 0 ? null : score - scoreOf(r++)));
+      let best = -1;
+      let bestCos = -Infinity;
+      for (let a = 0; a < k; a++) {
+        let dot = 0;
+        for (let t = 0; t < d; t++) dot += hats[at * d + t] * anchors[a * d + t];
+        const cos = dot / norms[a];
+        if (cos > bestCos) {
+          bestCos = cos;
+          best = a;
+        }
+      }
+      return { score, contributions, anchor: best, anchorCosine: bestCos };
+    });
+  }
+
+  private explainTableOf(): Float32Array {
+    if (this.explainTable) return this.explainTable;
+    const d = this.dim;
+    const emb = this.cache.embeddings;
+    const categories = Math.max(...this.slotCategories) + 1;
+    const table = new Float32Array(emb.length + categories * d);
+    table.set(emb);
+    for (let c = 0; c < categories; c++) {
+      const ids = this.catalog[c] ?? new Int32Array(0);
+      const out = table.subarray(emb.length + c * d, emb.length + (c + 1) * d);
+      for (const id of ids) {
+        const row = this.cache.rowOfItem(id);
+        for (let t = 0; t < d; t++) out[t] += emb[row * d + t] / ids.length;
+      }
+    }
+    this.explainTable = table;
+    return table;
   }
 
   /** Every combination scored by the full model; the exact top-k (small catalogs only). */
@@ -257,7 +487,7 @@ export class OutfitComposer {
   }
 
   /** Validates options; pins fixed items to slots and builds the per-category pools. */
-  private plan(opts: ComposeOptions): { pinned: number[]; pools: Int32Array[] } {
+  private plan(opts: ComposeOptions): { pinned: number[]; pools: Int32Array[]; restricted: boolean; removed: Set<number> } {
     if (!(Number.isInteger(opts.k) && opts.k >= 1)) throw new UserError(`k must be a positive integer, got ${opts.k}`);
     const exclude = new Set(opts.exclude ?? []);
     const catalog = opts.catalog ?? this.catalog;
@@ -276,11 +506,17 @@ export class OutfitComposer {
       }
       pinned[slot] = item;
     }
+    const own = opts.catalog === undefined;
+    const removedIn = new Set([...exclude, ...pinned.filter((id) => id >= 0)].map((id) => this.categoryOf[id]));
     const pools = catalog.map((ids, c) => {
+      // the composer's own catalog is valid and, with nothing removed from it, used as it is (no scan per request)
+      if (own && !removedIn.has(c)) return ids;
       const kept = ids.filter((id) => !exclude.has(id) && !pinned.includes(id));
-      for (const id of kept) {
-        if (this.rowOf[id] < 0) throw new UserError(`item ${id} is not in the composer's catalog`);
-        if (this.categoryOf[id] !== c) throw new UserError(`item ${id} is a ${CATEGORY_NAMES[this.categoryOf[id]]}, listed under ${CATEGORY_NAMES[c]}`);
+      if (!own) {
+        for (const id of kept) {
+          if (this.rowOf[id] < 0) throw new UserError(`item ${id} is not in the composer's catalog`);
+          if (this.categoryOf[id] !== c) throw new UserError(`item ${id} is a ${CATEGORY_NAMES[this.categoryOf[id]]}, listed under ${CATEGORY_NAMES[c]}`);
+        }
       }
       return kept;
     });
@@ -289,7 +525,8 @@ export class OutfitComposer {
         throw new UserError(`no ${CATEGORY_NAMES[c]} left to compose with (all excluded)`);
       }
     });
-    return { pinned, pools };
+    const removed = new Set([...exclude, ...pinned.filter((id) => id >= 0)]);
+    return { pinned, pools, restricted: opts.catalog !== undefined, removed };
   }
 }
 
@@ -352,6 +589,133 @@ export function outfitKey(items: ArrayLike<number>): string {
     .filter((i) => i >= 0)
     .sort((a, b) => a - b)
     .join(',');
+}
+
+/** s = ĥ_r·v / divisor per row of `hats` [n·d] (method.md §3). */
+
+/** Number of items two outfits share. */
+function sharedItems(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  for (const x of a) if (x >= 0 && b.includes(x)) n++;
+  return n;
+}
+
+/**
+ * The first k of `ranked` (best first) such that no two share more than `maxShared` items
+ * (method.md §3.1); when fewer than k qualify, the constraint is relaxed one item at a time for the
+ * rest, and `relaxed` counts the outfits taken so.
+ */
+export function selectDiverse<T extends { items: number[] }>(ranked: readonly T[], k: number, maxShared: number): { chosen: T[]; relaxed: number } {
+  const chosen: T[] = [];
+  const taken = new Set<number>();
+  let relaxed = 0;
+  const slots = ranked.length > 0 ? ranked[0].items.length : 0;
+  for (let limit = maxShared; limit <= Math.max(maxShared, slots) && chosen.length < k; limit++) {
+    for (let i = 0; i < ranked.length && chosen.length < k; i++) {
+      if (taken.has(i)) continue;
+      if (chosen.every((c) => sharedItems(c.items, ranked[i].items) <= limit)) {
+        chosen.push(ranked[i]);
+        taken.add(i);
+        if (limit > maxShared) relaxed++;
+      }
+    }
+  }
+  // keep the list best first
+  chosen.sort((a, b) => ranked.indexOf(a) - ranked.indexOf(b));
+  return { chosen, relaxed };
+}
+
+/**
+ * Rows of `slots` ids (-1 = absent) with their items moved to the front and the columns no row
+ * uses dropped: the same sets (method.md §1), a smaller Set Transformer input for partial outfits.
+ */
+function packRows(items: Int32Array, slots: number): { items: Int32Array; slots: number } {
+  const n = items.length / slots;
+  let width = 0;
+  for (let r = 0; r < n; r++) {
+    let count = 0;
+    for (let j = 0; j < slots; j++) if (items[r * slots + j] >= 0) count++;
+    width = Math.max(width, count);
+  }
+  if (width === slots || width === 0) return { items, slots };
+  const out = new Int32Array(n * width).fill(-1);
+  for (let r = 0; r < n; r++) {
+    let at = 0;
+    for (let j = 0; j < slots; j++) if (items[r * slots + j] >= 0) out[r * width + at++] = items[r * slots + j];
+  }
+  return { items: out, slots: width };
+}
+
+/**
+ * Micro-batching: projections asked for while one is running are merged into a single model call
+ * when it finishes (per slot count), so concurrent compositions share ONNX Runtime calls instead of
+ * queueing one small call each. At most `maxInFlight` calls run at once.
+ */
+export class ScoreBatcher {
+  private readonly waiting = new Map<number, Array<{ items: Int32Array; resolve: (h: Float32Array) => void; reject: (e: unknown) => void }>>();
+  private inFlight = 0;
+  private scheduled = false;
+  /** Model calls made and outfits projected (bench/serve.ts reports the mean batch). */
+  calls = 0;
+  rows = 0;
+
+  constructor(
+    private readonly run: (items: Int32Array, slots: number) => Promise<Float32Array>,
+    private readonly maxInFlight = 1,
+  ) {}
+
+  project(items: Int32Array, slots: number): Promise<Float32Array> {
+    return new Promise((resolve, reject) => {
+      let queue = this.waiting.get(slots);
+      if (!queue) this.waiting.set(slots, (queue = []));
+      queue.push({ items, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.maxInFlight || this.waiting.size === 0) return;
+    this.scheduled = true;
+    // after the current turn of the event loop: requests arriving in it join the batch
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.inFlight >= this.maxInFlight) return;
+    const [slots, parts] = this.waiting.entries().next().value as [number, Array<{ items: Int32Array; resolve: (h: Float32Array) => void; reject: (e: unknown) => void }>];
+    this.waiting.delete(slots);
+    const total = parts.reduce((n, p) => n + p.items.length, 0);
+    const all = new Int32Array(total);
+    let at = 0;
+    for (const p of parts) {
+      all.set(p.items, at);
+      at += p.items.length;
+    }
+    this.inFlight++;
+    this.calls++;
+    this.rows += total / slots;
+    this.run(all, slots)
+      .then(
+        (hats) => {
+          const d = hats.length / (total / slots);
+          let row = 0;
+          for (const p of parts) {
+            const n = p.items.length / slots;
+            p.resolve(hats.slice(row * d, (row + n) * d));
+            row += n;
+          }
+        },
+        (err: unknown) => parts.forEach((p) => p.reject(err)),
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.schedule();
+      });
+    this.schedule();
+  }
 }
 
 /** Every item of a per-category catalog, in category order. */

@@ -36,11 +36,12 @@ import {
 import { ItemEmbeddingCache } from '../train/item-cache.js';
 import { loadRun } from '../runs/load.js';
 import { RUN_FILES } from '../runs/folder.js';
-import { OutfitComposer, type ComposeOptions, type ComposeResult } from './compose.js';
+import { OutfitComposer, type ComposedOutfit, type ComposeOptions, type ComposeResult, type OutfitExplanation } from './compose.js';
 import { readableItemNames } from './item-names.js';
 import { defaultOnboardWorkers, OnboardPool } from './onboard-pool.js';
 import { openUserStore, type StoredUser, type UserStore } from './store.js';
 import { UserDirectory } from './users.js';
+import type { RetrievalKind } from './retrieval.js';
 
 /** A user id that is neither a run user nor an onboarded one. */
 export class UnknownUserError extends UserError {
@@ -73,6 +74,34 @@ export interface RankedOutfit {
   /** Global item ids in slot order, -1 = empty slot. */
   items: number[];
   score: number;
+  /** Calibrated score: percentile among the user's scores of random catalog outfits (method.md §3.1). */
+  percentile: number;
+  /** With `explain`: item contributions and the best-matching anchor (method.md §3.1). */
+  explanation?: OutfitExplanation;
+}
+
+/** A composed outfit as served: with its calibrated score and, on request, its explanation. */
+export interface ServedOutfit extends ComposedOutfit {
+  percentile: number;
+  explanation?: OutfitExplanation;
+}
+
+export interface ServedComposition extends Omit<ComposeResult, 'outfits'> {
+  outfits: ServedOutfit[];
+}
+
+/** Per-request composition settings (server query options). */
+export interface ComposeRequest {
+  k: number;
+  fixed?: readonly ItemRef[];
+  exclude?: readonly ItemRef[];
+  catalog?: readonly Int32Array[];
+  /** Exact retrieval (every item scanned) instead of the recommender's default. */
+  exact?: boolean;
+  /** Diversity: at most this many items shared by any two outfits (default `RecommenderOptions.maxShared`). */
+  maxShared?: number;
+  /** Item contributions and matched anchor per outfit. */
+  explain?: boolean;
 }
 
 export interface OnboardOptions {
@@ -97,6 +126,12 @@ export interface RecommenderOptions {
   compose?: Pick<ComposeOptions, 'retrieve' | 'beam'>;
   /** Composed results remembered per (user, options); user vectors never change, so entries never go stale. 0 disables. */
   composeCacheSize?: number;
+  /** Retrieval of composition (retrieval.ts): 'exact' (default) or 'ann' (usearch index built at start). */
+  retrieval?: RetrievalKind;
+  /** Merge the model calls of concurrent compositions (compose.ts ScoreBatcher); default off. */
+  microBatch?: boolean;
+  /** Default diversity of `compose`: no two outfits share more than this many items (default 1). */
+  maxShared?: number;
 }
 
 /** What a Recommender is built from: `open` reads it from a run folder, tests build it directly. */
@@ -142,6 +177,8 @@ export class Recommender {
   private readonly sharedSum: Float32Array;
   private readonly opts: RecommenderOptions;
   private readonly composeCache = new Map<string, ComposeResult>();
+  /** Time spent building the ANN index at start, ms (0 for exact retrieval). */
+  readonly retrievalBuildMs: number;
   private imagePaths: (string | undefined)[] | null = null;
 
   private constructor(parts: RecommenderParts, opts: RecommenderOptions, cache: ItemEmbeddingCache, composer: OutfitComposer, store: UserStore) {
@@ -158,6 +195,8 @@ export class Recommender {
     this.users = new UserDirectory(store, this.runUsers, (anchors) => userVectorFromAnchors(anchors, model.config.dim, this.sharedSum));
     this.cache = cache;
     this.composer = composer;
+    this.retrievalBuildMs = composer.setRetrieval(opts.retrieval ?? 'exact');
+    composer.setMicroBatching(opts.microBatch ?? false);
     const byCategory = composer.catalog;
     // SO negatives: random mixes from the training pool (method.md §6.2), or the whole catalog when no training split was read
     const train = set.splits.train.posi;
@@ -413,7 +452,7 @@ export class Recommender {
   }
 
   /** The outfits sorted by score, best first; the first `k` (default all). */
-  async rankCandidates(user: number, outfits: ReadonlyArray<OutfitRefs> | OutfitTable, k?: number): Promise<RankedOutfit[]> {
+  async rankCandidates(user: number, outfits: ReadonlyArray<OutfitRefs> | OutfitTable, k?: number, opts: { explain?: boolean } = {}): Promise<RankedOutfit[]> {
     const table = isTable(outfits) ? outfits : this.outfitTable(outfits);
     if (table.users.length > LIMITS.maxRankOutfits) throw new UserError(`at most ${LIMITS.maxRankOutfits} outfits per ranking, got ${table.users.length}`);
     const scores = await this.scoreOutfits(user, table);
@@ -423,35 +462,67 @@ export class Recommender {
       score,
     }));
     ranked.sort((a, b) => b.score - a.score || a.index - b.index);
-    return k === undefined ? ranked : ranked.slice(0, k);
+    const top = k === undefined ? ranked : ranked.slice(0, k);
+    const served = await this.readable(user, top, opts.explain ?? false);
+    return top.map((r, i) => ({ ...r, ...served[i] }));
   }
 
   /**
    * The user's top-k outfits from the catalog (compose.ts), with `fixed` items in every outfit and
    * no `exclude` item; `catalog` restricts the candidate items per category.
    */
-  async compose(user: number, opts: { k: number; fixed?: readonly ItemRef[]; exclude?: readonly ItemRef[]; catalog?: readonly Int32Array[] }): Promise<ComposeResult> {
+  async compose(user: number, opts: ComposeRequest): Promise<ServedComposition> {
     if (!(Number.isInteger(opts.k) && opts.k >= 1 && opts.k <= LIMITS.maxK)) throw new UserError(`k must be an integer in 1..${LIMITS.maxK}, got ${opts.k}`);
     const v = await this.loadUserVector(user);
     const fixed = (opts.fixed ?? []).map((ref) => this.requireBodyItem(ref, 'fixed'));
     const exclude = (opts.exclude ?? []).map((ref) => this.requireBodyItem(ref, 'exclude'));
+    const maxShared = opts.maxShared ?? this.opts.maxShared ?? 1;
+    const retrieval: RetrievalKind | undefined = opts.exact ? 'exact' : undefined;
     const cacheSize = this.opts.composeCacheSize ?? 1024;
-    const key = opts.catalog === undefined && cacheSize > 0 ? `${user}|${opts.k}|${fixed.join(',')}|${[...exclude].sort((a, b) => a - b).join(',')}` : undefined;
-    if (key !== undefined) {
-      const hit = this.composeCache.get(key);
-      if (hit) {
-        // refresh its place in the insertion order (least recently used is evicted first)
-        this.composeCache.delete(key);
-        this.composeCache.set(key, hit);
-        return { ...hit, ms: 0 };
+    const key =
+      opts.catalog === undefined && cacheSize > 0
+        ? `${user}|${opts.k}|${fixed.join(',')}|${[...exclude].sort((a, b) => a - b).join(',')}|${maxShared}|${retrieval ?? ''}`
+        : undefined;
+    let result = key !== undefined ? this.composeCache.get(key) : undefined;
+    if (result && key !== undefined) {
+      // refresh its place in the insertion order (least recently used is evicted first)
+      this.composeCache.delete(key);
+      this.composeCache.set(key, result);
+      result = { ...result, ms: 0 };
+    } else {
+      result = await this.composer.compose(v, { k: opts.k, fixed, exclude, catalog: opts.catalog, maxShared, retrieval, ...this.opts.compose });
+      if (key !== undefined) {
+        this.composeCache.set(key, result);
+        if (this.composeCache.size > cacheSize) this.composeCache.delete(this.composeCache.keys().next().value!);
       }
     }
-    const result = await this.composer.compose(v, { k: opts.k, fixed, exclude, catalog: opts.catalog, ...this.opts.compose });
-    if (key !== undefined) {
-      this.composeCache.set(key, result);
-      if (this.composeCache.size > cacheSize) this.composeCache.delete(this.composeCache.keys().next().value!);
-    }
-    return result;
+    const served = await this.readable(user, result.outfits, opts.explain ?? false);
+    return { ...result, outfits: result.outfits.map((o, i) => ({ ...o, ...served[i] })) };
+  }
+
+  // ---- readable scores and explanations (method.md §3.1) --------------------------------------------
+
+  /** A user's anchors [K·d]: own, then shared (LPAE-g); the order `OutfitExplanation.anchor` indexes. */
+  userAnchors(id: number): Float32Array {
+    this.userVector(id); // unknown users fail here
+    const cached = id < this.runUsers ? undefined : this.users.cached(id);
+    // deleted (by another replica) since the request read it in
+    if (id >= this.runUsers && cached === undefined) throw new UnknownUserError(`unknown user ${id}: it was deleted`);
+    const own = cached === undefined ? this.model.anchors.getUserAnchors(id) : cached.user.anchors;
+    const shared = this.model.anchors.getSharedAnchors();
+    if (!shared) return own;
+    const out = new Float32Array(own.length + shared.length);
+    out.set(own);
+    out.set(shared, own.length);
+    return out;
+  }
+
+  /** Percentile per outfit and, with `explain`, its explanation. */
+  private async readable(user: number, outfits: ReadonlyArray<{ items: readonly number[]; score: number }>, explain: boolean): Promise<Array<{ percentile: number; explanation?: OutfitExplanation }>> {
+    const v = this.userVector(user);
+    const percentiles = await this.composer.percentiles(v, outfits.map((o) => o.score));
+    const explanations = explain ? await this.composer.explain(v, this.userAnchors(user), outfits.map((o) => o.items)) : undefined;
+    return percentiles.map((percentile, i) => (explanations ? { percentile, explanation: explanations[i] } : { percentile }));
   }
 
   private requireBodyItem(ref: ItemRef, field: string): number {

@@ -5,8 +5,9 @@
  *   GET  /users                       the run's user count and the onboarded users (from the database)
  *   GET  /users/:id                   the user's own outfits: training history or onboarding outfits
  *   DELETE /users/:id                 deletes an onboarded user (user-routes.ts)
- *   GET  /users/:id/outfits?k=10      the user's composed top-k outfits (&fixed=ID,ID &exclude=ID,…)
- *   POST /users/:id/rank              {outfits: [[item per slot], …], k?} → ranked with scores
+ *   GET  /users/:id/outfits?k=10      the user's composed top-k outfits (&fixed=ID,ID &exclude=ID,…
+ *                                     &maxShared=1 &exact=1 &explain=1, see composeQuery)
+ *   POST /users/:id/rank[?explain=1]  {outfits: [[item per slot], …], k?} → ranked with scores
  *   POST /users                       {outfits: [[item per slot], …], strategy?, label?} → 201 {id}
  *   GET  /items?category=top&limit=&offset=   catalog page (for the web page)
  *   GET  /items/:id/image             the item's image bytes (PNG/JPEG); :id is an id or image name
@@ -32,6 +33,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest }
 import { CATEGORY_NAMES } from '../data/types.js';
 import { UserError } from '../errors.js';
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
+import type { OutfitExplanation } from './compose.js';
 import { LIMITS, UnknownItemError, UnknownUserError, type ItemRef, type OutfitRefs, type Recommender } from './recommender.js';
 import { DatabaseUnavailableError } from './store.js';
 import { registerUserRoutes, userIdParams } from './user-routes.js';
@@ -184,41 +186,35 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
 
     registerUserRoutes(scope, recommender);
 
-    scope.get<{ Params: { id: number }; Querystring: { k: number; fixed?: string; exclude?: string } }>(
+    scope.get<{ Params: { id: number }; Querystring: ComposeQuery }>(
       '/users/:id/outfits',
       {
         schema: {
           params: userIdParams,
-          querystring: {
-            type: 'object',
-            additionalProperties: false,
-            properties: {
-              k: { type: 'integer', minimum: 1, maximum: LIMITS.maxK, default: 10 },
-              fixed: itemListQuery,
-              exclude: itemListQuery,
-            },
-          },
+          querystring: composeQuery,
           response: { 400: errorResponse, 404: errorResponse },
         },
       },
       async (request) => {
         const { id } = request.params;
-        const { k, fixed, exclude } = request.query;
-        const result = await recommender.compose(id, { k, fixed: splitList(fixed), exclude: splitList(exclude) });
+        const { k, fixed, exclude, maxShared, exact, explain } = request.query;
+        const result = await recommender.compose(id, { k, fixed: splitList(fixed), exclude: splitList(exclude), maxShared, exact: exact === 1, explain: explain === 1 });
         return {
           user: id,
           k,
           tookMs: result.ms,
-          outfits: result.outfits.map((o) => ({ score: o.score, items: o.items.filter((i) => i >= 0).map((i) => recommender.itemInfo(i)) })),
+          ...(result.relaxed ? { relaxed: result.relaxed } : {}),
+          outfits: result.outfits.map((o) => outfitView(recommender, o)),
         };
       },
     );
 
-    scope.post<{ Params: { id: number }; Body: { outfits: OutfitRefs[]; k?: number } }>(
+    scope.post<{ Params: { id: number }; Querystring: { explain?: number }; Body: { outfits: OutfitRefs[]; k?: number } }>(
       '/users/:id/rank',
       {
         schema: {
           params: userIdParams,
+          querystring: { type: 'object', additionalProperties: false, properties: { explain: flagQuery } },
           body: {
             type: 'object',
             required: ['outfits'],
@@ -235,11 +231,11 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
         const started = performance.now();
         // the user first: an unknown user is a 404 even when the outfits are bad too
         await recommender.loadUserVector(id);
-        const ranked = await recommender.rankCandidates(id, request.body.outfits, request.body.k);
+        const ranked = await recommender.rankCandidates(id, request.body.outfits, request.body.k, { explain: request.query.explain === 1 });
         return {
           user: id,
           tookMs: performance.now() - started,
-          ranked: ranked.map((r) => ({ index: r.index, score: r.score, items: r.items.filter((i) => i >= 0).map((i) => recommender.itemInfo(i)) })),
+          ranked: ranked.map((r) => ({ index: r.index, ...outfitView(recommender, r) })),
         };
       },
     );
@@ -312,6 +308,49 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
   });
 
   return app;
+}
+
+// ---- composition and ranking views (issue 12: readable scores, explanations, diversity) ----------------
+
+/** 0 or 1 in the query string (`?explain=1`). */
+const flagQuery = { type: 'integer', enum: [0, 1] };
+
+interface ComposeQuery {
+  k: number;
+  fixed?: string;
+  exclude?: string;
+  maxShared?: number;
+  exact?: number;
+  explain?: number;
+}
+
+/**
+ * Query of GET /users/:id/outfits: k, fixed and exclude items; maxShared (diversity: no two
+ * outfits share more than this many items, default 1; the slot count turns it off); exact=1
+ * (retrieval scans every item instead of the ANN index); explain=1 (item contributions and the
+ * matched anchor, method.md §3.1).
+ */
+const composeQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    k: { type: 'integer', minimum: 1, maximum: LIMITS.maxK, default: 10 },
+    fixed: itemListQuery,
+    exclude: itemListQuery,
+    maxShared: { type: 'integer', minimum: 0, maximum: 8 },
+    exact: flagQuery,
+    explain: flagQuery,
+  },
+};
+
+/**
+ * One outfit in a response: score, calibrated percentile, items (with their contribution when
+ * explained) and the anchor it matched best.
+ */
+function outfitView(recommender: Recommender, o: { items: readonly number[]; score: number; percentile: number; explanation?: OutfitExplanation }): object {
+  const e = o.explanation;
+  const items = o.items.flatMap((id, j) => (id < 0 ? [] : [{ ...recommender.itemInfo(id), ...(e ? { contribution: e.contributions[j] } : {}) }]));
+  return { score: o.score, percentile: o.percentile, items, ...(e ? { style: { anchor: e.anchor, cosine: e.anchorCosine } } : {}) };
 }
 
 /** A plain decimal integer as typed: no sign, spaces, hex, exponent or leading zeros. */

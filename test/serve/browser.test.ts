@@ -50,6 +50,10 @@ test(
       // the first user's outfits appear on load, as images with scores
       await page.locator('#outfits .outfit').first().waitFor({ timeout: 30_000 });
       assert.equal(await page.locator('#outfits .outfit').count(), 8);
+      // each outfit reads as a percentile, with each item's contribution and the matched style
+      assert.match((await page.locator('#outfits .outfit .score').first().textContent()) ?? '', /beats \d+(\.\d)?% of random outfits/);
+      assert.equal(await page.locator('#outfits .outfit').first().locator('.contribution').count(), 3);
+      assert.match((await page.locator('#outfits .outfit .style').first().textContent()) ?? '', /style #\d+/);
       assert.match((await page.locator('#status').textContent()) ?? '', /set 630 · 8 users/);
       assert.match((await page.locator('#recommend-note').textContent()) ?? '', /Top 8 outfits for user 0/);
       // items carry names a person reads (colour + garment on the synthetic set), and the score has a meaning

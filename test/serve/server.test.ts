@@ -115,6 +115,34 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
     assertRejected(await get(`/users/0/outfits?fixed=${top(0)}&exclude=${top(0)}`), 400, /both fixed and excluded/);
   });
 
+  test('composition and ranking options: maxShared, exact, explain, percentiles; bad values are 400s naming the field', async () => {
+    const res = await get('/users/3/outfits?k=6&explain=1&exact=1');
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const outfits = res.body.outfits as Array<{ score: number; percentile: number; style: { anchor: number; cosine: number }; items: Array<ItemJson & { contribution: number }> }>;
+    assert.equal(outfits.length, 6);
+    for (const o of outfits) {
+      assert.ok(o.percentile >= 0 && o.percentile <= 100);
+      assert.ok(Number.isInteger(o.style.anchor) && typeof o.style.cosine === 'number');
+      assert.equal(o.items.length, 3);
+      for (const item of o.items) assert.equal(typeof item.contribution, 'number');
+    }
+    const ids = outfits.map((o) => o.items.map((i) => i.id));
+    for (let i = 0; i < ids.length; i++) for (let j = 0; j < i; j++) assert.ok(ids[i].filter((x) => ids[j].includes(x)).length <= 1);
+    const plain = await get('/users/3/outfits?k=6&maxShared=3');
+    const plainOutfits = plain.body.outfits as Array<{ score: number; items: ItemJson[]; style?: unknown }>;
+    assert.equal(plainOutfits[0].style, undefined);
+    assert.ok(plainOutfits[0].score >= outfits[0].score - 1e-6);
+    const ranked = await post('/users/3/rank?explain=1', { outfits: ids.slice(0, 2) });
+    assert.equal(ranked.status, 200, JSON.stringify(ranked.body));
+    for (const r of ranked.body.ranked as Array<{ percentile: number; style: { anchor: number }; items: Array<{ contribution: number }> }>) {
+      assert.ok(r.percentile >= 0 && r.style.anchor >= 0 && r.items.every((i) => typeof i.contribution === 'number'));
+    }
+    assertRejected(await get('/users/3/outfits?explain=2'), 400, /querystring\/explain must be equal to one of the allowed values/);
+    assertRejected(await get('/users/3/outfits?exact=true'), 400, /querystring\/exact must be integer/);
+    assertRejected(await get('/users/3/outfits?maxShared=9'), 400, /querystring\/maxShared must be <= 8/);
+    assertRejected(await post('/users/3/rank?explain=yes', { outfits: ids.slice(0, 1) }), 400, /querystring\/explain must be integer/);
+  });
+
   test('POST /users/:id/rank ranks outfits given by id or image name', async () => {
     const outfits = [
       [top(0), bottom(0), shoe(0)],

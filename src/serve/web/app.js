@@ -94,10 +94,11 @@ async function showRecommendations() {
   const k = $('k-input').value;
   $('recommend-note').textContent = 'composing…';
   try {
-    const res = await api(`/users/${encodeURIComponent(id)}/outfits?k=${encodeURIComponent(k)}`);
+    const res = await api(`/users/${encodeURIComponent(id)}/outfits?k=${encodeURIComponent(k)}&explain=1`);
     renderOutfits(res);
     $('recommend-note').textContent =
-      `Top ${res.outfits.length} outfits for user ${res.user} — composed in ${res.tookMs.toFixed(1)} ms (higher score = better fit).`;
+      `Top ${res.outfits.length} outfits for user ${res.user} — composed in ${res.tookMs.toFixed(1)} ms. ` +
+      'The percentage: how many random outfits of the catalog this one beats for this user; under each item, how much it adds.';
   } catch (err) {
     $('recommend-note').textContent = '';
     showError(err);
@@ -111,14 +112,13 @@ function renderOutfits(res) {
     const card = document.createElement('div');
     card.className = 'outfit';
     card.dataset.testid = 'outfit';
-    const items = document.createElement('div');
-    items.className = 'items';
-    for (const item of outfit.items) items.append(itemFigure(item));
+    const items = explainedItems(outfit);
     const meta = document.createElement('div');
     meta.className = 'meta';
     const score = document.createElement('span');
     score.className = 'score';
-    score.textContent = `#${rank + 1} · score ${outfit.score.toFixed(3)}`;
+    score.textContent = `#${rank + 1} · beats ${outfit.percentile.toFixed(1)}% of random outfits`;
+    score.title = `raw score ${outfit.score.toFixed(3)}` + (outfit.style ? ` · closest style: anchor ${outfit.style.anchor} (cos ${outfit.style.cosine.toFixed(2)})` : '');
     const use = document.createElement('button');
     use.type = 'button';
     use.className = 'secondary';
@@ -128,6 +128,32 @@ function renderOutfits(res) {
     card.append(items, meta);
     grid.append(card);
   });
+}
+
+// ---- explanations (issue 12): each item with its contribution, the matched style ------------
+
+function explainedItems(outfit) {
+  const items = document.createElement('div');
+  items.className = 'items';
+  for (const item of outfit.items) {
+    const fig = itemFigure(item);
+    if (typeof item.contribution === 'number') {
+      const cap = document.createElement('figcaption');
+      cap.className = 'contribution';
+      cap.textContent = `${item.contribution >= 0 ? '+' : '−'}${Math.abs(item.contribution).toFixed(2)}`;
+      cap.title = `score change if this ${item.category} were an average ${item.category}`;
+      fig.append(cap);
+    }
+    items.append(fig);
+  }
+  if (outfit.style) {
+    const style = document.createElement('span');
+    style.className = 'style muted';
+    style.textContent = `style #${outfit.style.anchor}`;
+    style.title = `the user's anchor closest to this outfit (cos ${outfit.style.cosine.toFixed(2)})`;
+    items.append(style);
+  }
+  return items;
 }
 
 // ---- new user: item picker, draft outfit, chosen outfits ---------------------------------

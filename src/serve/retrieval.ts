@@ -1,0 +1,189 @@
+/**
+ * Retrieval, the first stage of composition (compose.ts): per category, the items whose
+ * single-item outfit {x} scores best for the user, s({x}) = ĥ_{x}·v_u / divisor (method.md §3),
+ * i.e. a maximum-inner-product search of the user vector v_u = Σ_k â_uk against the precomputed
+ * ĥ_{x} of the category's items.
+ *
+ * Two implementations with one interface:
+ *   - `exact`: every item of the category scored (a dot product per item) and the best `count`
+ *     selected; the reference the other is measured against;
+ *   - `ann`: a usearch HNSW index per category over the same vectors (inner-product metric), built
+ *     once when the server starts. Chosen over hnswlib-node by bench/ann.ts (build and query time,
+ *     recall against `exact` on the 29,870-item syn-630 catalog; docs/results.md §3), and it ships
+ *     prebuilt binaries, so nothing compiles at install.
+ * Both return global item ids, best first; items for which `skip` is true are never returned.
+ */
+import { createRequire } from 'node:module';
+
+export type RetrievalKind = 'exact' | 'ann';
+export const RETRIEVAL_KINDS: readonly RetrievalKind[] = ['exact', 'ann'];
+
+export interface AnnSettings {
+  /** HNSW graph degree (usearch `connectivity`). */
+  connectivity: number;
+  /** Candidate list while building. */
+  expansionAdd: number;
+  /** Candidate list while searching; raised to `count` when a query asks for more. */
+  expansionSearch: number;
+  /**
+   * 'cos' or 'ip': the same ranking here (the ĥ rows are unit vectors, so ĥ·v ∝ cos(ĥ, v) for a
+   * fixed query v), but HNSW's graph is built by the metric's notion of neighbours.
+   */
+  metric: 'cos' | 'ip';
+  /** Neighbours asked for per wanted item; they are re-scored exactly and the best kept. */
+  overfetch: number;
+}
+
+/** Chosen with bench/ann.ts on the syn-630 catalog (recall@16 against exact, query time). */
+export const ANN_DEFAULTS: AnnSettings = { connectivity: 32, expansionAdd: 200, expansionSearch: 128, metric: 'cos', overfetch: 2 };
+
+/** Per-category top items by inner product with a query vector. */
+export interface Retriever {
+  readonly kind: RetrievalKind;
+  /** The `count` items of `category` with the largest ĥ·query, best first, none for which `skip` holds. */
+  top(query: Float32Array, category: number, count: number, skip?: (item: number) => boolean): Int32Array;
+}
+
+/** The vectors retrieval searches: ĥ rows of the catalog items, per category. */
+export interface RetrievalVectors {
+  readonly dim: number;
+  /** Global item ids per category. */
+  readonly catalog: readonly Int32Array[];
+  /** [n·dim] rows; `rowOf[id]` is item id's row. */
+  readonly vectors: Float32Array;
+  readonly rowOf: Int32Array;
+}
+
+/** Exhaustive inner products over the category, with a bounded selection instead of a full sort. */
+export class ExactRetriever implements Retriever {
+  readonly kind = 'exact' as const;
+  constructor(private readonly data: RetrievalVectors) {}
+
+  /** `among`: score only these items of the category (default: all of it). */
+  top(query: Float32Array, category: number, count: number, skip?: (item: number) => boolean, among?: Int32Array): Int32Array {
+    const { dim, vectors, rowOf } = this.data;
+    return topByScore(among ?? this.data.catalog[category], count, skip, (item) => {
+      const o = rowOf[item] * dim;
+      let s = 0;
+      for (let t = 0; t < dim; t++) s += vectors[o + t] * query[t];
+      return s;
+    });
+  }
+}
+
+/**
+ * The `count` items of `pool` with the largest score (ties: earlier in the pool first), best first.
+ * Keeps a sorted buffer of the best so far: O(n·log count) comparisons, no n-sized sort.
+ */
+export function topByScore(pool: Int32Array, count: number, skip: ((item: number) => boolean) | undefined, score: (item: number) => number): Int32Array {
+  const ids: number[] = [];
+  const scores: number[] = [];
+  for (let i = 0; i < pool.length; i++) {
+    const item = pool[i];
+    if (skip?.(item)) continue;
+    const s = score(item);
+    if (ids.length === count && !(s > scores[count - 1])) continue;
+    // insertion point: after every score >= s (stable)
+    let lo = 0;
+    let hi = ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (scores[mid] >= s) lo = mid + 1;
+      else hi = mid;
+    }
+    ids.splice(lo, 0, item);
+    scores.splice(lo, 0, s);
+    if (ids.length > count) {
+      ids.pop();
+      scores.pop();
+    }
+  }
+  return Int32Array.from(ids);
+}
+
+interface UsearchMatches {
+  keys: BigUint64Array;
+  distances: Float32Array;
+}
+interface UsearchIndex {
+  add(keys: BigUint64Array, vectors: Float32Array[]): void;
+  search(vector: Float32Array, k: number, threads: number): UsearchMatches;
+  size(): number;
+  changeExpansionSearch?(n: number): void;
+}
+interface UsearchModule {
+  Index: new (config: {
+    dimensions: number;
+    metric: string;
+    quantization: string;
+    connectivity: number;
+    expansion_add: number;
+    expansion_search: number;
+    multi: boolean;
+  }) => UsearchIndex;
+}
+
+/** usearch, loaded on first use (a native addon: only servers that ask for ANN retrieval load it). */
+function loadUsearch(): UsearchModule {
+  return createRequire(import.meta.url)('usearch') as UsearchModule;
+}
+
+/** One usearch HNSW index per category over the ĥ rows (inner-product metric). */
+export class AnnRetriever implements Retriever {
+  readonly kind = 'ann' as const;
+  private readonly indexes: UsearchIndex[];
+  private readonly exact: ExactRetriever;
+  /** Build time of all indexes, ms. */
+  readonly buildMs: number;
+
+  constructor(
+    private readonly data: RetrievalVectors,
+    readonly settings: AnnSettings = ANN_DEFAULTS,
+  ) {
+    const started = performance.now();
+    this.exact = new ExactRetriever(data);
+    const { Index } = loadUsearch();
+    const { dim, vectors, rowOf } = data;
+    this.indexes = data.catalog.map((ids) => {
+      const index = new Index({
+        dimensions: dim,
+        metric: settings.metric,
+        quantization: 'f32',
+        connectivity: settings.connectivity,
+        expansion_add: settings.expansionAdd,
+        expansion_search: settings.expansionSearch,
+        multi: false,
+      });
+      if (ids.length > 0) {
+        const rows = Array.from(ids, (id) => vectors.subarray(rowOf[id] * dim, (rowOf[id] + 1) * dim));
+        index.add(BigUint64Array.from(ids, (id) => BigInt(id)), rows);
+      }
+      return index;
+    });
+    this.buildMs = performance.now() - started;
+  }
+
+  top(query: Float32Array, category: number, count: number, skip?: (item: number) => boolean): Int32Array {
+    const pool = this.data.catalog[category];
+    const index = this.indexes[category];
+    if (pool.length === 0 || count <= 0) return new Int32Array(0);
+    // `overfetch` neighbours per wanted item, re-scored exactly; more when skipped items leave too few
+    let want = Math.min(pool.length, count * this.settings.overfetch);
+    for (;;) {
+      const found = index.search(query, want, 1);
+      const candidates = new Int32Array(found.keys.length);
+      let n = 0;
+      for (let i = 0; i < found.keys.length; i++) {
+        const item = Number(found.keys[i]);
+        if (!skip?.(item)) candidates[n++] = item;
+      }
+      if (n >= count || want >= pool.length) return this.exact.top(query, category, count, undefined, candidates.subarray(0, n));
+      if (want >= 4 * count * this.settings.overfetch + 64) return this.exact.top(query, category, count, skip);
+      want = Math.min(pool.length, want * 2 + 8);
+    }
+  }
+}
+
+export function makeRetriever(kind: RetrievalKind, data: RetrievalVectors, settings?: AnnSettings): Retriever {
+  return kind === 'ann' ? new AnnRetriever(data, settings) : new ExactRetriever(data);
+}
