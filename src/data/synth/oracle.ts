@@ -19,7 +19,15 @@ import { CATEGORY_CLASSES, HARMONY, NUM_COLOURS, PALETTE, UtilityModel, classInd
 
 export const ORACLE_DIR = 'oracle';
 export const ORACLE_FORMAT = 'outfitrec-synth-oracle';
-export const ORACLE_VERSION = 1;
+/**
+ * Version of the benchmark a root holds. 2: no candidate (random, hard or fill-in-the-blank) holds
+ * one of its user's items of another split (method.md §6.3 "No item reuse"). 1: the earlier
+ * generator, whose candidates could (7.8 % of syn-630's test random mixes did, no positive can): a
+ * leak. Version-1 roots stay readable, so old results can be re-checked; `eval` says what they are.
+ */
+export const ORACLE_VERSION = 2;
+/** Oldest version still read. */
+export const ORACLE_LEAKY_VERSION = 1;
 
 export function oracleJsonPath(root: string): string {
   return join(root, ORACLE_DIR, 'oracle.json');
@@ -44,7 +52,7 @@ const knobsSchema = z.strictObject({
 
 export const oracleFileSchema = z.strictObject({
   format: z.literal(ORACLE_FORMAT),
-  version: z.literal(ORACLE_VERSION),
+  version: z.union([z.literal(ORACLE_LEAKY_VERSION), z.literal(ORACLE_VERSION)]),
   description: z.string(),
   seed: z.number().int().nonnegative(),
   imageSource: z.enum(['fashion-mnist', 'procedural']),
@@ -71,13 +79,16 @@ export interface Oracle {
   readonly root: string;
   readonly seed: number;
   readonly imageSource: 'fashion-mnist' | 'procedural';
+  /** The benchmark version of the root (ORACLE_VERSION; 1 = candidates with the item-reuse leak). */
+  readonly version: number;
   /**
    * True utility (nats: the user's log-probability of making the outfit, see model.ts) of each row
    * of `table` for that row's user in `set`. Items are global ids of `set.catalog`, matched to the
    * oracle by image name; -1 slots are absent. DataError when the set or an item is not the
-   * oracle's.
+   * oracle's. `noise: false` drops the invisible item term ε: the noise-free oracle, which scores
+   * only what the pictures show (a reference row, method.md §6.3).
    */
-  utility(set: PolyvoreSet, table: OutfitTable): Float32Array;
+  utility(set: PolyvoreSet, table: OutfitTable, opts?: { noise?: boolean }): Float32Array;
 }
 
 /** Parses a JSON file against a schema; DataError naming the file otherwise. */
@@ -208,7 +219,9 @@ export function loadOracle(root: string): Oracle | null {
     root,
     seed: file.seed,
     imageSource: file.imageSource,
-    utility(set: PolyvoreSet, table: OutfitTable): Float32Array {
+    version: file.version,
+    utility(set: PolyvoreSet, table: OutfitTable, opts: { noise?: boolean } = {}): Float32Array {
+      const withNoise = opts.noise ?? true;
       const so = setOracle(set.set);
       const attrs = attributesOf(so, set.catalog);
       const rows = table.users.length;
@@ -230,7 +243,7 @@ export function loadOracle(root: string): Oracle | null {
           categories[count] = attrs.category[id];
           classIndices[count] = attrs.classIndex[id];
           colours[count] = attrs.colour[id];
-          noise[count] = attrs.noise[id];
+          noise[count] = withNoise ? attrs.noise[id] : 0;
           count++;
         }
         outfit.count = count;
