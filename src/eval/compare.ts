@@ -32,7 +32,7 @@ import { coldStartShotsChart } from './experiments/coldstart-table.js';
 import { summaryOrNull } from './experiments/context.js';
 import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './experiments/cold-users.js';
 import { computeTeacherFlags, FLAG_CAPTION, FLAG_COLUMNS, flagRowsOf, flagThresholdChart, gainCorrelation, type TeacherFlags } from './experiments/fn-analysis.js';
-import { baselineValues, computeBaselines, METRIC_COLUMNS, type BaselineRows } from './experiments/main-table.js';
+import { baselineValues, computeBaselines, METRIC_COLUMNS, REFERENCE_CAPTION, referenceRows, type BaselineRows } from './experiments/main-table.js';
 import { summarise, writeReport, type ReportChart, type ReportSection, type ReportTable, type TableValue } from './experiments/report.js';
 
 /** Rows placed on a numeric axis: a metric-vs-x table and chart (e.g. test AUC vs α). */
@@ -230,7 +230,7 @@ export async function runCompare(opts: CompareOptions): Promise<string[]> {
 function mainTable(opts: CompareOptions, evaluations: Map<string, RunEvaluation[]>, baselines: BaselineRows | null): ReportTable {
   const rows: Array<Record<string, TableValue>> = [];
   const empty = { runs: null, perRun: null, dAuc: null, wins: null, bestEpoch: null, trainS: null, params: null, backbone: null };
-  if (baselines?.oracle && opts.oracle) rows.push({ method: 'oracle (true utility)', ...baselineValues([baselines.oracle]), ...empty });
+  if (baselines && opts.oracle) for (const ref of referenceRows(baselines)) rows.push({ method: ref.label, ...ref.values, ...empty });
   const base = opts.baseline === undefined ? undefined : evaluations.get(opts.baseline);
   const baseMean = base ? mean(base.map((e) => e.test.file.auc)) : undefined;
   for (const row of opts.rows) {
@@ -262,7 +262,7 @@ function mainTable(opts: CompareOptions, evaluations: Map<string, RunEvaluation[
     caption:
       'AUC, NDCG and FITB with the fixed random-mix negatives (`tuples_test_nega`), AUC/NDCG with the hard negatives ' +
       '(`tuples_test_nega_hard`); mean ± std over the row\'s runs, whose AUCs are listed. ' +
-      (opts.oracle ? 'The oracle scores with the generator\'s true utility, the ceiling on these candidates. ' : '') +
+      (opts.oracle ? REFERENCE_CAPTION : '') +
       '"Train s" is the wall time of training, validation included.' +
       baseNote,
     columns: [
@@ -331,10 +331,7 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
   if (opts.oracle || opts.random) {
     const b = await computeBaselines(opts.root, coldSet, [0]);
     const none = { strategy: '—', shots: 'all (none fitted)', runs: null, fitMs: null };
-    if (opts.oracle && b.oracle) {
-      const v = baselineValues([b.oracle]);
-      rows.push({ model: 'oracle (true utility)', ...none, auc: v.auc, ndcg: v.ndcg });
-    }
+    if (opts.oracle) for (const ref of referenceRows(b)) rows.push({ model: ref.label, ...none, auc: ref.values.auc, ndcg: ref.values.ndcg });
     if (opts.random) {
       const v = baselineValues(b.random);
       rows.push({ model: 'random scores', ...none, auc: v.auc, ndcg: v.ndcg });

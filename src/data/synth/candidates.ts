@@ -112,49 +112,48 @@ function patternOf(items: ArrayLike<number>, offset: number, slots: number): num
 /**
  * `perPositive` hard negatives per positive: a uniformly drawn positive of another user of the same
  * split (method.md §6.2). Unlike FHN we also keep the slot pattern (one or two tops), so that
- * hard negatives differ from positives only in whose taste they follow; when no other user has that
- * pattern, any other user's positive is used. Outfits the user also made in this split, and outfits
- * holding one of the user's items of another split (`own`, see otherSplitItems), are skipped.
+ * hard negatives differ from positives only in whose taste they follow, and skip outfits the user
+ * also made in this split and outfits holding one of the user's items of another split (`own`, see
+ * otherSplitItems). When no other user's outfit of that pattern qualifies, any qualifying other
+ * user's outfit is used.
  */
 export function hardNegatives(rng: Rng, positives: OutfitTable, perPositive: number, own: ReadonlyArray<ReadonlySet<number>> = []): OutfitTable {
   const { slots } = positives;
   const rowsIn = positives.users.length;
   const keys: string[] = [];
   const userOutfits = new Set<string>();
-  const byPattern = new Map<number, number[]>();
-  const usersByPattern = new Map<number, Set<number>>();
   for (let r = 0; r < rowsIn; r++) {
     const key = outfitKey(positives.items, r * slots, slots);
     keys.push(key);
     userOutfits.add(`${positives.users[r]}|${key}`);
-    const pattern = patternOf(positives.items, r * slots, slots);
-    if (!byPattern.has(pattern)) {
-      byPattern.set(pattern, []);
-      usersByPattern.set(pattern, new Set());
-    }
-    byPattern.get(pattern)!.push(r);
-    usersByPattern.get(pattern)!.add(positives.users[r]);
   }
-  const allRows = Array.from({ length: rowsIn }, (_, r) => r);
+  // the outfits each (user, pattern) may draw, built on first use
+  const eligible = new Map<string, number[]>();
+  const eligibleFor = (u: number, pattern: number): number[] => {
+    const id = `${u}|${pattern}`;
+    let list = eligible.get(id);
+    if (!list) {
+      const ok = (q: number): boolean =>
+        positives.users[q] !== u && !userOutfits.has(`${u}|${keys[q]}`) && !reusesOwnItem(positives.items, q * slots, slots, own[u]);
+      const all: number[] = [];
+      for (let q = 0; q < rowsIn; q++) if (ok(q)) all.push(q);
+      const same = all.filter((q) => patternOf(positives.items, q * slots, slots) === pattern);
+      list = same.length > 0 ? same : all;
+      if (list.length === 0) throw new Error(`internal: no hard negative for user ${u}: every other user's outfit holds one of the user's items (the split is too small)`);
+      eligible.set(id, list);
+    }
+    return list;
+  };
   const users = new Int32Array(rowsIn * perPositive);
   const items = new Int32Array(rowsIn * perPositive * slots);
   for (let r = 0; r < rowsIn; r++) {
     const u = positives.users[r];
-    const pattern = patternOf(positives.items, r * slots, slots);
-    const samePattern = usersByPattern.get(pattern)!;
-    const candidates = samePattern.size > 1 ? byPattern.get(pattern)! : allRows;
+    const candidates = eligibleFor(u, patternOf(positives.items, r * slots, slots));
     for (let k = 0; k < perPositive; k++) {
       const row = r * perPositive + k;
       users[row] = u;
-      let tries = 0;
-      for (;;) {
-        if (++tries > MAX_TRIES) throw new Error(`internal: no hard negative found for positive row ${r} (a single user in the split?)`);
-        const q = rng.pick(candidates);
-        if (positives.users[q] === u || userOutfits.has(`${u}|${keys[q]}`)) continue;
-        if (reusesOwnItem(positives.items, q * slots, slots, own[u])) continue;
-        items.set(positives.items.subarray(q * slots, (q + 1) * slots), row * slots);
-        break;
-      }
+      const q = rng.pick(candidates);
+      items.set(positives.items.subarray(q * slots, (q + 1) * slots), row * slots);
     }
   }
   return { slots, users, items };

@@ -89,7 +89,17 @@ export interface Oracle {
    * only what the pictures show (a reference row, method.md §6.3).
    */
   utility(set: PolyvoreSet, table: OutfitTable, opts?: { noise?: boolean }): Float32Array;
+  /**
+   * What a person sees of each item of `set.catalog` (by global id): its (category, class, colour)
+   * group, numbered 0..ITEM_GROUPS−1 over all categories. The count reference scorer's input.
+   */
+  itemGroups(set: PolyvoreSet): Int32Array;
 }
+
+/** Number of (category, class, colour) groups: what an item's picture shows. */
+export const ITEM_GROUPS = CATEGORY_CLASSES.reduce((n, classes) => n + classes.length * NUM_COLOURS, 0);
+/** First group of each category. */
+export const ITEM_GROUP_OFFSETS = CATEGORY_CLASSES.map((_, c) => CATEGORY_CLASSES.slice(0, c).reduce((n, classes) => n + classes.length * NUM_COLOURS, 0));
 
 /** Parses a JSON file against a schema; DataError naming the file otherwise. */
 function readJson<T>(path: string, schema: z.ZodType<T>): T {
@@ -220,6 +230,10 @@ export function loadOracle(root: string): Oracle | null {
     seed: file.seed,
     imageSource: file.imageSource,
     version: file.version,
+    itemGroups(set: PolyvoreSet): Int32Array {
+      const attrs = attributesOf(setOracle(set.set), set.catalog);
+      return Int32Array.from(attrs.category, (c, id) => ITEM_GROUP_OFFSETS[c] + attrs.classIndex[id] * NUM_COLOURS + attrs.colour[id]);
+    },
     utility(set: PolyvoreSet, table: OutfitTable, opts: { noise?: boolean } = {}): Float32Array {
       const withNoise = opts.noise ?? true;
       const so = setOracle(set.set);

@@ -9,7 +9,7 @@ import { lineChartSvg, type ChartPoint } from './charts.js';
 import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './cold-users.js';
 import { cached, summaryOrNull, type ExperimentContext } from './context.js';
 import { cellKey, makeCell, type TrainCell } from './grid.js';
-import { baselinesOf, baselineValues } from './main-table.js';
+import { baselinesOf, baselineValues, referenceRows } from './main-table.js';
 import type { ReportChart, ReportSection, TableValue } from './report.js';
 
 const BASE_METHODS = [
@@ -37,7 +37,7 @@ export async function buildColdStartSection(ctx: ExperimentContext): Promise<Rep
     const coldSet = COLD_SET_OF[set];
     const base = await baselinesOf(ctx, coldSet);
     const none = { shots: 'all (none fitted)', fitMs: null };
-    if (base.oracle) rows.push({ coldSet, model: 'oracle (true utility)', strategy: '—', ...none, ...pickFile(baselineValues([base.oracle])) });
+    for (const ref of referenceRows(base)) rows.push({ coldSet, model: ref.label, strategy: '—', ...none, ...pickFile(ref.values) });
     rows.push({ coldSet, model: 'random scores', strategy: '—', ...none, ...pickFile(baselineValues(base.random)) });
     for (const { method, label } of BASE_METHODS) {
       const perSeed: ColdStartResult[][] = [];
