@@ -4,7 +4,7 @@
  * option given on the command line overrides the file.
  */
 import type { Command } from 'commander';
-import { FND_DEFAULT_ALPHA, METHODS, mergeConfig, readConfigFile } from '../config.js';
+import { FND_DEFAULT_ALPHA, FND_VARIANTS, METHODS, fndVariant, mergeConfig, readConfigFile } from '../config.js';
 import { BACKBONE_KINDS } from '../model/config.js';
 import { UserError } from '../errors.js';
 import { trainRunExclusive } from '../train/exclusive.js';
@@ -20,6 +20,7 @@ interface TrainCliOptions {
   teacher?: string;
   alpha?: string;
   fndPhi?: string;
+  fndVariant?: string;
   out: string;
   epochs?: string;
   batch?: string;
@@ -47,7 +48,13 @@ export function register(program: Command): void {
     .option('--dim <d>', 'embedding size d (docs/method.md §2.2)')
     .option('--anchors <k>', 'anchors per user K (docs/method.md §3)')
     .option('--teacher <run>', 'teacher run folder (fnd, fnd+cl)')
-    .option('--alpha <a>', `FND α of docs/method.md §4 Eq. S (default ${FND_DEFAULT_ALPHA}: negative favours the teacher-judged plain negatives, an inversion of the paper's α > 0)`)
+    .option(
+      '--fnd-variant <name>',
+      `FND variant (docs/method.md §4 "Variants"): ${Object.keys(FND_VARIANTS).join(' | ')}. paper = Eq. S with α > 0 (default +1), the paper's direction: ` +
+        'a suspected false negative weighs MORE; inverted = α < 0 (default −1; the default variant): it weighs less, which trains the student inside a ' +
+        'product of experts with the teacher; indicator = weight α (default 2) on suspected false negatives only; distill = L_T + α (default 1) · KL(teacher ‖ student)',
+    )
+    .option('--alpha <a>', `FND α of docs/method.md §4 Eq. S (default ${FND_DEFAULT_ALPHA}, the inverted variant: suspected false negatives weigh LESS, the opposite of the paper's α > 0)`)
     .option('--fnd-phi <source>', "FND φ per negative: teacher (default) | row-mean (control: each positive's negatives share their mean φ)")
     .requiredOption('--out <run>', 'run folder to write (or to continue with --resume)')
     .option('--epochs <n>', 'epochs (with --resume: the new total)')
@@ -97,7 +104,11 @@ export function cliOverrides(opts: TrainCliOptions): Record<string, unknown> {
       backbone: { kind: opts.backbone, width: num(opts.width, '--width') },
     },
     method: opts.method,
-    fnd: { teacher: opts.teacher, alpha: num(opts.alpha, '--alpha'), phi: opts.fndPhi },
+    fnd: {
+      teacher: opts.teacher,
+      phi: opts.fndPhi,
+      ...(opts.fndVariant === undefined ? { alpha: num(opts.alpha, '--alpha') } : fndVariant(opts.fndVariant, num(opts.alpha, '--alpha'))),
+    },
     negatives: { kind: opts.negatives },
     optim: { lr: num(opts.lr, '--lr') },
     epochs: int(opts.epochs, '--epochs'),
