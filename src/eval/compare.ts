@@ -196,7 +196,8 @@ function runEvaluation(opts: CompareOptions, run: string): Promise<RunEvaluation
 }
 
 function runColdStarts(opts: CompareOptions, cold: CompareColdStart, run: string): Promise<ColdStartResult[]> {
-  const extra = `cold\n${resolve(opts.root)}\n${cold.set ?? ''}\n${cold.shots.join(',')}\n${cold.strategies.join(',')}\n${cold.steps ?? ''}\n${cold.seed}`;
+  // "cold2": SO fits lpae runs with their own pairwise loss + L_reg since then
+  const extra = `cold2\n${resolve(opts.root)}\n${cold.set ?? ''}\n${cold.shots.join(',')}\n${cold.strategies.join(',')}\n${cold.steps ?? ''}\n${cold.seed}`;
   return cachedRunResult(cachePath(opts.out, 'coldstart', run, extra), weightsStamp(run), () =>
     coldStartAll(run, { root: opts.root, coldSet: cold.set, shots: cold.shots, strategies: cold.strategies, seed: cold.seed, steps: cold.steps }, (l) => opts.log?.(l)),
   );
@@ -330,7 +331,7 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
   const points: ChartPoint[] = [];
   if (opts.oracle || opts.random) {
     const b = await computeBaselines(opts.root, coldSet, [0]);
-    const none = { strategy: '—', shots: 'all (none fitted)', runs: null, fitMs: null };
+    const none = { strategy: '—', shots: 'all (none fitted)', fitting: '—', runs: null, fitMs: null };
     if (opts.oracle) for (const ref of referenceRows(b)) rows.push({ model: ref.label, ...none, auc: ref.values.auc, ndcg: ref.values.ndcg });
     if (opts.random) {
       const v = baselineValues(b.random);
@@ -352,6 +353,7 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
           model: row.label,
           strategy: strategy.toUpperCase(),
           shots,
+          fitting: matching[0]?.fitting ?? null,
           auc: auc ?? null,
           ndcg: summaryOrNull(matching.map((r) => r.report.ndcg)),
           runs: matching.length,
@@ -366,7 +368,7 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
     intro:
       `Every run profiles the new users of ${coldSet} from ${cold.shots.join(' or ')} of their training outfits (docs/method.md §5; seed ${cold.seed}: the same ` +
       'outfits for every run), everything but the new anchors frozen, and is evaluated on their full test split with `tuples_test_nega`. ' +
-      'SO optimises fresh anchors, SU copies the anchors of the trained user who scores the outfits highest, SA takes the trained anchors nearest the outfits.',
+      'SO optimises fresh anchors with the objective the run was trained with ("Fitting": LPAE\'s pairwise loss + 0.01·L_reg for an `lpae` run, Eq. T otherwise), SU copies the anchors of the trained user who scores the outfits highest, SA takes the trained anchors nearest the outfits.',
     tables: [
       {
         id: 'coldstart',
@@ -376,6 +378,7 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
           { key: 'model', label: 'Row' },
           { key: 'strategy', label: 'Strategy' },
           { key: 'shots', label: 'Outfits/user' },
+          { key: 'fitting', label: 'Fitting' },
           { key: 'auc', label: 'AUC' },
           { key: 'ndcg', label: 'NDCG' },
           { key: 'runs', label: 'Runs' },

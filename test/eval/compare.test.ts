@@ -109,7 +109,7 @@ describe('outfitrec compare', () => {
     const cold = readFileSync(join(out, 'coldstart.csv'), 'utf8').trim().split('\n');
     assert.equal(cold.length, 1 + 4 + 2 * 2);
     assert.ok(cold.some((l) => l.startsWith('twins,SU,1,')));
-    assert.ok(cold.some((l) => l.startsWith('alone,SA,1,')));
+    assert.ok(cold.some((l) => l.startsWith('alone,SA,1,search,')));
 
     // the teacher's flags: 6 thresholds × 2 negatives files; identical runs gain nothing over each other
     const flagLines = readFileSync(join(out, 'fn-flags.csv'), 'utf8').trim().split('\n');
