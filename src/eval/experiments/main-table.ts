@@ -147,6 +147,10 @@ export async function buildMainSection(ctx: ExperimentContext): Promise<ReportSe
       `Test split of the synthetic ${plan.sets.join(' / ')} sets; AUC, NDCG and FITB with the fixed random-mix negatives ` +
       '(`tuples_test_nega`), and AUC/NDCG with the hard negatives (`tuples_test_nega_hard`). ' +
       `Mean ± std over ${plan.seeds.length} seed(s). Teacher/LPAE backbone width ${plan.teacherWidth}, student width ${plan.studentWidth}. ` +
+      `FND rows at α = ${plan.alpha}: ` +
+      (plan.alpha < 0
+        ? 'the inverted variant (suspected false negatives weigh less), not the paper\'s α > 0 (docs/method.md §4). '
+        : 'the paper\'s direction (suspected false negatives weigh more, docs/method.md §4). ') +
       REFERENCE_CAPTION +
       'The REFERENCE rows are the LPAE numbers on the REAL Polyvore-U data (ResNet-34 features, authors\' logs); ' +
       'they are printed for orientation only and are not comparable with the synthetic rows.',
