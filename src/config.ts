@@ -55,6 +55,35 @@ export const ANCHOR_UPDATE_DEFAULT = 'dense';
 /** Default α of Eq. S; why it is negative: the `alpha` field's comment below. */
 export const FND_DEFAULT_ALPHA = -1;
 
+/**
+ * Named FND variants (method.md §4 "Variants"), each a form and a default α; `train --fnd-variant`
+ * sets `fnd.form` and `fnd.alpha` from them (an explicit --alpha overrides the α, within the
+ * variant's sign).
+ * - `paper`: Eq. S in the paper's direction, α > 0: a suspected false negative gets MORE softmax share.
+ * - `inverted`: Eq. S with α < 0, this project's default: it gets LESS share; equivalent to training
+ *   the student inside a product of experts with the teacher (method.md §4 "What FND computes").
+ * - `indicator`: only negatives with φ > 0 are weighted, by α (default 2: penalised twice as hard,
+ *   the paper's direction without touching the other negatives; α = 0 drops them).
+ * - `distill`: no shift; L_T + α·KL(teacher ‖ student) over the positive and its negatives.
+ */
+export const FND_VARIANTS = {
+  paper: { form: 'shift', alpha: 1, sign: 1 },
+  inverted: { form: 'shift', alpha: FND_DEFAULT_ALPHA, sign: -1 },
+  indicator: { form: 'indicator', alpha: 2, sign: 0 },
+  distill: { form: 'distill', alpha: 1, sign: 0 },
+} as const;
+export type FndVariant = keyof typeof FND_VARIANTS;
+
+/** `fnd.form` and `fnd.alpha` of a named variant; `alpha` (when given) must keep the variant's sign. */
+export function fndVariant(name: string, alpha: number | undefined): { form: 'shift' | 'indicator' | 'distill'; alpha: number } {
+  if (!Object.hasOwn(FND_VARIANTS, name)) throw new ConfigError('fnd.variant', `'${name}' is not one of ${Object.keys(FND_VARIANTS).join(', ')}`);
+  const v = FND_VARIANTS[name as FndVariant];
+  const a = alpha ?? v.alpha;
+  if (v.sign > 0 && !(a > 0)) throw new ConfigError('fnd.alpha', `the paper's direction is alpha > 0, got ${a}`);
+  if (v.sign < 0 && !(a < 0)) throw new ConfigError('fnd.alpha', `the inverted variant is alpha < 0, got ${a}`);
+  return { form: v.form, alpha: a };
+}
+
 const FndConfigSchema = z.strictObject({
   /** Run folder of the trained, frozen teacher (its own config.json + best weights). */
   teacher: z.string().min(1).optional(),
@@ -71,8 +100,12 @@ const FndConfigSchema = z.strictObject({
   alpha: z.number().default(FND_DEFAULT_ALPHA),
   /** r̂_u: mean or max teacher distance over u's training positives, or the current positive's. */
   radius: z.enum(['mean', 'max', 'sample']).default('mean'),
-  /** 'shift' = Eq. S; 'indicator' = weight α on φ>0 exp-terms (see objectives.ts). */
-  form: z.enum(['shift', 'indicator']).default('shift'),
+  /**
+   * 'shift' = Eq. S (α > 0 the paper's direction, α < 0 the inverted variant); 'indicator' = weight
+   * α on φ>0 exp-terms; 'distill' = L_T + α·KL(teacher ‖ student) over each positive and its
+   * negatives, the student's logits left unshifted (objectives.ts, method.md §4 "Variants").
+   */
+  form: z.enum(['shift', 'indicator', 'distill']).default('shift'),
   /**
    * 'teacher' = each negative's own φ (FND); 'row-mean' = a control: every negative of a positive
    * gets the mean φ of its row, the same average shift without the teacher's per-negative view.
@@ -233,6 +266,12 @@ export function parseRunConfig(raw: unknown): UnresolvedRunConfig {
   }
   if (cfg.fnd.form === 'indicator' && cfg.fnd.alpha < 0) {
     throw new ConfigError('fnd.alpha', `the indicator form weights exp-terms, so alpha must be >= 0, got ${cfg.fnd.alpha}`);
+  }
+  if (cfg.fnd.form === 'distill' && cfg.fnd.alpha < 0) {
+    throw new ConfigError('fnd.alpha', `the distill form weights a KL divergence, so alpha must be >= 0, got ${cfg.fnd.alpha}`);
+  }
+  if (cfg.fnd.form === 'distill' && cfg.fnd.phi !== 'teacher') {
+    throw new ConfigError('fnd.phi', "the distill form uses the teacher's scores, not φ: 'row-mean' does not apply");
   }
   // early check of the model part, so a typo fails before any data is read; the feature size
   // stands in as outDim so an identity `features` backbone (width 0) passes

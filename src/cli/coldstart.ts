@@ -48,7 +48,7 @@ export function register(command: Command): void {
         } else {
           const f = r.fitSeconds;
           process.stdout.write(
-            `model trained on ${r.trainSet} → new users of ${r.coldSet}: ${r.users} users, ${r.shots} shot(s), strategy ${r.strategy}, seed ${r.seed} ` +
+            `model trained on ${r.trainSet} → new users of ${r.coldSet}: ${r.users} users, ${r.shots} shot(s), strategy ${r.strategy} (${r.fitting}), seed ${r.seed} ` +
               `(${r.outfitsUsed} outfits used)\n` +
               `test (${r.report.negatives} negatives, ${r.report.candidates} candidates): AUC ${r.report.auc.toFixed(4)}  NDCG ${r.report.ndcg.toFixed(4)}` +
               (r.report.fitb !== undefined ? `  FITB ${r.report.fitb.toFixed(4)}` : '') +

@@ -32,7 +32,7 @@ export function register(command: Command): void {
     .requiredOption('--set <name>', 'set the runs were trained on: 630, 519, ...')
     .requiredOption('--out <dir>', 'report folder (report.md, CSVs, SVGs; cached evaluations in results/)')
     .option('--row <label=runs>', 'a row: LABEL=RUN[,RUN...] (repeat for each row; the runs are its seeds)', (v: string, acc: string[]) => [...acc, v], [])
-    .option('--oracle', 'add the synthetic ground truth on the same candidates')
+    .option('--oracle', 'add the reference rows of a synthetic root on the same candidates: the oracle (a reference, not a ceiling), the oracle without item noise, the count scorer (no learning)')
     .option('--random', 'add a random scorer on the same candidates')
     .option('--baseline <label>', "row the others are compared with (mean AUC difference, runs above all of the baseline's)")
     .option('--cold', 'also profile the new users (docs/method.md §5) with every run')

@@ -1,8 +1,9 @@
 /**
  * `outfitrec eval`: AUC / NDCG (and FITB on test) of one or more scorers on the same candidates (method.md §7).
- * Scorers: `--oracle` (the synthetic ground truth, method.md §6.3), `--random` (seeded uniform scores, the
- * sanity row) and `--run RUN` (a trained model). The logic lives in src/eval/evaluate.ts; this file parses
- * options, picks scorers and prints.
+ * Scorers: the reference scorers of a synthetic root (`--scorer oracle|oracle-noiseless|count`,
+ * method.md §6.3; `--oracle` = `--scorer oracle`), `--random` (seeded uniform scores, the sanity row)
+ * and `--run RUN` (a trained model; repeat it for several, one row each). The logic lives in
+ * src/eval/evaluate.ts and src/eval/reference.ts; this file parses options, picks scorers and prints.
  */
 import type { Command } from 'commander';
 import { loadPolyvoreSet } from '../data/polyvore.js';
@@ -18,6 +19,8 @@ import {
   type NegativeSource,
   type OutfitScorer,
 } from '../eval/evaluate.js';
+import { ORACLE_VERSION, loadOracle } from '../data/synth/oracle.js';
+import { REFERENCE_SCORERS, referenceScorer, requireOracle, type ReferenceScorer } from '../eval/reference.js';
 import { Rng } from '../rng.js';
 import { parseSeed } from './parse.js';
 
@@ -29,7 +32,8 @@ interface EvalOptions {
   seed: string;
   oracle?: boolean;
   random?: boolean;
-  run?: string;
+  scorer: string[];
+  run: string[];
   fitb: boolean;
   json?: boolean;
 }
@@ -46,20 +50,31 @@ export function register(command: Command): void {
     .option('--split <name>', `split to evaluate: ${SPLITS.join(', ')}`, 'test')
     .option('--negatives <source>', `negatives: ${NEGATIVE_SOURCES.join(' | ')} (file = tuples_<split>_nega, hard = tuples_<split>_nega_hard, random = fresh 1:10 random mixes)`, 'file')
     .option('--seed <n>', 'seed of the random negatives and of the --random scorer', '0')
-    .option('--oracle', 'score with the synthetic ground-truth utility (datasets written by `outfitrec data synth`)')
+    .option('--oracle', 'score with the synthetic ground-truth utility, a reference, not a ceiling (= --scorer oracle; datasets written by `outfitrec data synth`)')
+    .option(
+      '--scorer <name>',
+      `a reference scorer of a synthetic root (repeatable): ${REFERENCE_SCORERS.join(' | ')} (oracle = true utility; oracle-noiseless = without the invisible item noise; count = per-user counts of class and colour in the training outfits, no learning)`,
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
     .option('--random', 'score with seeded uniform random numbers (sanity row: AUC ≈ 0.5, NDCG ≈ 0.27)')
-    .option('--run <dir>', 'score with a trained model run folder')
+    .option('--run <dir>', 'score with a trained model run folder (repeatable: one row per run)', (v: string, acc: string[]) => [...acc, v], [])
     .option('--no-fitb', 'skip fill-in-the-blank even on the test split')
     .option('--json', 'print JSON instead of a table')
     .action(async (opts: EvalOptions) => {
       const split = parseSplit(opts.split);
       const negatives = parseNegatives(opts.negatives);
       const seed = parseSeed(opts.seed);
-      if (!opts.oracle && !opts.random && opts.run === undefined) {
-        throw new UserError('eval: choose at least one scorer: --oracle, --random or --run RUN');
+      const references = parseReferences(opts);
+      if (references.length === 0 && !opts.random && opts.run.length === 0) {
+        throw new UserError('eval: choose at least one scorer: --oracle, --scorer NAME, --random or --run RUN');
       }
-      const set = loadPolyvoreSet(opts.data, opts.set, { splits: [split] });
-      const scorers = await resolveScorers(set, opts, seed);
+      const runs = [...new Set(opts.run)];
+      if (runs.length < opts.run.length) throw new UserError('eval: a --run folder is given twice');
+      // the count scorer learns from the training positives
+      const splits: SplitName[] = references.includes('count') && split !== 'train' ? [split, 'train'] : [split];
+      const set = loadPolyvoreSet(opts.data, opts.set, { splits });
+      const scorers = await resolveScorers(set, references, runs, opts.random === true, seed);
       const candidates = buildCandidates(set, split, negatives, new Rng(seed).fork('eval-negatives'));
       const results: Array<{ name: string; report: EvalReport }> = [];
       for (const { name, scorer } of scorers) {
@@ -88,29 +103,37 @@ export function register(command: Command): void {
     });
 }
 
-/** Scorers in a fixed order: oracle, run, random. */
-async function resolveScorers(set: PolyvoreSet, opts: EvalOptions, seed: number): Promise<NamedScorer[]> {
-  const scorers: NamedScorer[] = [];
-  if (opts.oracle) scorers.push({ name: 'oracle', scorer: await oracleScorer(set) });
-  // a run is judged by how close it gets to the ground truth (method.md §6.3): show the oracle beside it when there is one
-  else if (opts.run !== undefined) {
-    const oracle = await optionalOracleScorer(set);
-    if (oracle) scorers.push({ name: 'oracle', scorer: oracle });
+/** `--oracle` and `--scorer` as a list of reference scorers in REFERENCE_SCORERS order, each once. */
+function parseReferences(opts: EvalOptions): ReferenceScorer[] {
+  const names = new Set(opts.scorer);
+  if (opts.oracle) names.add('oracle');
+  for (const name of names) {
+    if (!(REFERENCE_SCORERS as readonly string[]).includes(name)) {
+      throw new UserError(`--scorer: '${name}' is not one of ${REFERENCE_SCORERS.join(', ')} (a trained model is --run RUN, uniform scores --random)`);
+    }
   }
-  if (opts.run !== undefined) scorers.push({ name: `run ${opts.run}`, scorer: await runScorer(set, opts.run) });
-  if (opts.random) scorers.push({ name: 'random', scorer: randomScorer(new Rng(seed).fork('eval-random-scorer')) });
-  return scorers;
+  return REFERENCE_SCORERS.filter((r) => names.has(r));
 }
 
-/** The synthetic ground truth (method.md §6.3): the true utility of each outfit for its user. */
-async function oracleScorer(set: PolyvoreSet): Promise<OutfitScorer> {
-  // loaded lazily: only --oracle needs the synthetic generator's code
-  const { loadOracle } = await import('../data/synth/oracle.js');
+/**
+ * Scorers in a fixed order: reference scorers, runs (in the order given), random. A run is judged
+ * by how close it gets to the ground truth (method.md §6.3): the oracle is shown beside it when the
+ * dataset has one, even unasked.
+ */
+async function resolveScorers(set: PolyvoreSet, references: ReferenceScorer[], runs: string[], random: boolean, seed: number): Promise<NamedScorer[]> {
+  const scorers: NamedScorer[] = [];
   const oracle = loadOracle(set.root);
-  if (!oracle) {
-    throw new UserError(`${set.root}: no synthetic oracle here (--oracle needs a dataset written by 'outfitrec data synth')`);
+  if (oracle && oracle.version < ORACLE_VERSION) {
+    process.stderr.write(
+      `note: ${set.root} is synthetic benchmark version ${oracle.version}, whose negatives can reuse the user's own items of other splits (a leak, docs/method.md §6.3); regenerate it with 'outfitrec data synth'\n`,
+    );
   }
-  return (table) => oracle.utility(set, table);
+  if (references.length > 0 && !oracle) requireOracle(set, references[0]);
+  const shown = references.length === 0 && runs.length > 0 && oracle ? (['oracle'] as ReferenceScorer[]) : references;
+  for (const kind of shown) scorers.push({ name: kind, scorer: referenceScorer(kind, set, oracle!) });
+  for (const run of runs) scorers.push({ name: `run ${run}`, scorer: await runScorer(set, run) });
+  if (random) scorers.push({ name: 'random', scorer: randomScorer(new Rng(seed).fork('eval-random-scorer')) });
+  return scorers;
 }
 
 /** A trained model's scores. */
@@ -118,13 +141,6 @@ async function runScorer(set: PolyvoreSet, run: string): Promise<OutfitScorer> {
   // the run folder alone rebuilds the model (config.json + best.safetensors); the items are read from --data
   const { loadRun, runScorer } = await import('../runs/load.js');
   return runScorer(await loadRun(run, { weights: 'best', root: set.root, set: set.set, loadedSet: set }));
-}
-
-/** The oracle when the dataset has one, else null. */
-async function optionalOracleScorer(set: PolyvoreSet): Promise<OutfitScorer | null> {
-  const { loadOracle } = await import('../data/synth/oracle.js');
-  const oracle = loadOracle(set.root);
-  return oracle ? (table) => oracle.utility(set, table) : null;
 }
 
 function parseSplit(value: string): SplitName {

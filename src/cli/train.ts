@@ -4,7 +4,7 @@
  * option given on the command line overrides the file.
  */
 import { Option, type Command } from 'commander';
-import { METHODS, mergeConfig, parseRunConfig, readConfigFile, resolveModelConfig } from '../config.js';
+import { FND_VARIANTS, METHODS, fndVariant, mergeConfig, parseRunConfig, readConfigFile, resolveModelConfig } from '../config.js';
 import { SET_NAMES } from '../data/types.js';
 import { BACKBONE_KINDS } from '../model/config.js';
 import { UserError } from '../errors.js';
@@ -22,6 +22,7 @@ interface TrainCliOptions {
   teacher?: string;
   alpha?: string;
   fndPhi?: string;
+  fndVariant?: string;
   out: string;
   epochs?: string;
   batch?: string;
@@ -53,7 +54,13 @@ export function register(command: Command): void {
     .option('--dim <d>', `embedding size d (docs/method.md §2.2)${dflt(m.dim)}`)
     .option('--anchors <k>', `anchors per user K (docs/method.md §3)${dflt(m.anchors)}`)
     .option('--teacher <run>', 'teacher run folder (required by fnd, fnd+cl)')
-    .option('--alpha <a>', `FND α of docs/method.md §4 Eq. S; negative favours the teacher-judged plain negatives, an inversion of the paper's α > 0${dflt(d.fnd.alpha)}`)
+    .option(
+      '--fnd-variant <name>',
+      `FND variant (docs/method.md §4 "Variants"): ${Object.keys(FND_VARIANTS).join(' | ')}. paper = Eq. S with α > 0 (default +1), the paper's direction: ` +
+        'a suspected false negative weighs MORE; inverted = α < 0 (default −1; the default variant): it weighs less, which trains the student inside a ' +
+        'product of experts with the teacher; indicator = weight α (default 2) on suspected false negatives only; distill = L_T + α (default 1) · KL(teacher ‖ student)',
+    )
+    .option('--alpha <a>', `FND α of docs/method.md §4 Eq. S; negative: suspected false negatives weigh LESS, the opposite of the paper's α > 0${dflt(d.fnd.alpha)}`)
     .option('--fnd-phi <source>', `FND φ per negative: teacher | row-mean (control: each positive's negatives share their mean φ)${dflt(d.fnd.phi)}`)
     .requiredOption('--out <run>', 'run folder to write (or to continue with --resume)')
     .option('--epochs <n>', `epochs (with --resume: the new total)${dflt(d.epochs)}`)
@@ -111,7 +118,11 @@ export function cliOverrides(opts: TrainCliOptions): Record<string, unknown> {
       backbone: { kind: opts.backbone, width: parseNumber(opts.width, '--width') },
     },
     method: opts.method,
-    fnd: { teacher: opts.teacher, alpha: parseNumber(opts.alpha, '--alpha'), phi: opts.fndPhi },
+    fnd: {
+      teacher: opts.teacher,
+      phi: opts.fndPhi,
+      ...(opts.fndVariant === undefined ? { alpha: parseNumber(opts.alpha, '--alpha') } : fndVariant(opts.fndVariant, parseNumber(opts.alpha, '--alpha'))),
+    },
     negatives: { kind: opts.trainNegatives },
     optim: { lr: parseNumber(opts.lr, '--lr') },
     epochs: parseNumber(opts.epochs, '--epochs', true),

@@ -32,7 +32,7 @@ import { coldStartShotsChart } from './experiments/coldstart-table.js';
 import { summaryOrNull } from './experiments/context.js';
 import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './experiments/cold-users.js';
 import { computeTeacherFlags, FLAG_CAPTION, FLAG_COLUMNS, flagRowsOf, flagThresholdChart, gainCorrelation, type TeacherFlags } from './experiments/fn-analysis.js';
-import { baselineValues, computeBaselines, METRIC_COLUMNS, type BaselineRows } from './experiments/main-table.js';
+import { baselineValues, computeBaselines, METRIC_COLUMNS, REFERENCE_CAPTION, referenceRows, type BaselineRows } from './experiments/main-table.js';
 import { summarise, writeReport, type ReportChart, type ReportSection, type ReportTable, type TableValue } from './experiments/report.js';
 
 /** Rows placed on a numeric axis: a metric-vs-x table and chart (e.g. test AUC vs α). */
@@ -196,7 +196,8 @@ function runEvaluation(opts: CompareOptions, run: string): Promise<RunEvaluation
 }
 
 function runColdStarts(opts: CompareOptions, cold: CompareColdStart, run: string): Promise<ColdStartResult[]> {
-  const extra = `cold\n${resolve(opts.root)}\n${cold.set ?? ''}\n${cold.shots.join(',')}\n${cold.strategies.join(',')}\n${cold.steps ?? ''}\n${cold.seed}`;
+  // "cold2": SO fits lpae runs with their own pairwise loss + L_reg since then
+  const extra = `cold2\n${resolve(opts.root)}\n${cold.set ?? ''}\n${cold.shots.join(',')}\n${cold.strategies.join(',')}\n${cold.steps ?? ''}\n${cold.seed}`;
   return cachedRunResult(cachePath(opts.out, 'coldstart', run, extra), weightsStamp(run), () =>
     coldStartAll(run, { root: opts.root, coldSet: cold.set, shots: cold.shots, strategies: cold.strategies, seed: cold.seed, steps: cold.steps }, (l) => opts.log?.(l)),
   );
@@ -230,7 +231,7 @@ export async function runCompare(opts: CompareOptions): Promise<string[]> {
 function mainTable(opts: CompareOptions, evaluations: Map<string, RunEvaluation[]>, baselines: BaselineRows | null): ReportTable {
   const rows: Array<Record<string, TableValue>> = [];
   const empty = { runs: null, perRun: null, dAuc: null, wins: null, bestEpoch: null, trainS: null, params: null, backbone: null };
-  if (baselines?.oracle && opts.oracle) rows.push({ method: 'oracle (true utility)', ...baselineValues([baselines.oracle]), ...empty });
+  if (baselines && opts.oracle) for (const ref of referenceRows(baselines)) rows.push({ method: ref.label, ...ref.values, ...empty });
   const base = opts.baseline === undefined ? undefined : evaluations.get(opts.baseline);
   const baseMean = base ? mean(base.map((e) => e.test.file.auc)) : undefined;
   for (const row of opts.rows) {
@@ -262,7 +263,7 @@ function mainTable(opts: CompareOptions, evaluations: Map<string, RunEvaluation[
     caption:
       'AUC, NDCG and FITB with the fixed random-mix negatives (`tuples_test_nega`), AUC/NDCG with the hard negatives ' +
       '(`tuples_test_nega_hard`); mean ± std over the row\'s runs, whose AUCs are listed. ' +
-      (opts.oracle ? 'The oracle scores with the generator\'s true utility, the ceiling on these candidates. ' : '') +
+      (opts.oracle ? REFERENCE_CAPTION : '') +
       '"Train s" is the wall time of training, validation included.' +
       baseNote,
     columns: [
@@ -330,11 +331,8 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
   const points: ChartPoint[] = [];
   if (opts.oracle || opts.random) {
     const b = await computeBaselines(opts.root, coldSet, [0]);
-    const none = { strategy: '—', shots: 'all (none fitted)', runs: null, fitMs: null };
-    if (opts.oracle && b.oracle) {
-      const v = baselineValues([b.oracle]);
-      rows.push({ model: 'oracle (true utility)', ...none, auc: v.auc, ndcg: v.ndcg });
-    }
+    const none = { strategy: '—', shots: 'all (none fitted)', fitting: '—', runs: null, fitMs: null };
+    if (opts.oracle) for (const ref of referenceRows(b)) rows.push({ model: ref.label, ...none, auc: ref.values.auc, ndcg: ref.values.ndcg });
     if (opts.random) {
       const v = baselineValues(b.random);
       rows.push({ model: 'random scores', ...none, auc: v.auc, ndcg: v.ndcg });
@@ -355,6 +353,7 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
           model: row.label,
           strategy: strategy.toUpperCase(),
           shots,
+          fitting: matching[0]?.fitting ?? null,
           auc: auc ?? null,
           ndcg: summaryOrNull(matching.map((r) => r.report.ndcg)),
           runs: matching.length,
@@ -369,7 +368,7 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
     intro:
       `Every run profiles the new users of ${coldSet} from ${cold.shots.join(' or ')} of their training outfits (docs/method.md §5; seed ${cold.seed}: the same ` +
       'outfits for every run), everything but the new anchors frozen, and is evaluated on their full test split with `tuples_test_nega`. ' +
-      'SO optimises fresh anchors, SU copies the anchors of the trained user who scores the outfits highest, SA takes the trained anchors nearest the outfits.',
+      'SO optimises fresh anchors with the objective the run was trained with ("Fitting": LPAE\'s pairwise loss + 0.01·L_reg for an `lpae` run, Eq. T otherwise), SU copies the anchors of the trained user who scores the outfits highest, SA takes the trained anchors nearest the outfits.',
     tables: [
       {
         id: 'coldstart',
@@ -379,6 +378,7 @@ async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promis
           { key: 'model', label: 'Row' },
           { key: 'strategy', label: 'Strategy' },
           { key: 'shots', label: 'Outfits/user' },
+          { key: 'fitting', label: 'Fitting' },
           { key: 'auc', label: 'AUC' },
           { key: 'ndcg', label: 'NDCG' },
           { key: 'runs', label: 'Runs' },

@@ -3,8 +3,9 @@
  * from a few of their outfits, with every trained weight frozen.
  *
  * - `so` (LPAE "learning by optimisation"): fresh anchors U(±sqrt(3/d)) optimised with Adam on the
- *   user's outfits against sampled random-mix negatives, softmax objective (method.md §4 Eq. T;
- *   optionally plus LPAE's anchor regulariser). Only the anchors move, so the outfits' projected
+ *   user's outfits against sampled random-mix negatives, with the objective the model was trained
+ *   with (soFitting): softmax (method.md §4 Eq. T) for the softmax family, LPAE's pairwise loss
+ *   plus its anchor regulariser for `lpae`. Only the anchors move, so the outfits' projected
  *   embeddings ĥ are computed ONCE (one backbone + Set Transformer pass) and each step is a few
  *   [n, d]·[d] products in plain JS: fitting one user from 5 outfits takes a fraction of a second.
  * - `su` (user search): copy the anchors of the existing user whose score on the new outfits is
@@ -56,6 +57,12 @@ export interface ColdStartOptions {
    * where 0.01 is LPAE's weight). It costs a K×K Cholesky per step, most of an SO fit's time.
    */
   regWeight?: number;
+  /**
+   * SO: the loss over the user's outfits (method.md §5): 'softmax' (Eq. T, default) or 'pairwise'
+   * (LPAE's: every positive against every negative of the user's outfits, softplus of the
+   * difference). soFitting picks the one a run was trained with.
+   */
+  objective?: SoObjective;
   /** SU/SA: the existing users searched (default: all users the model had before any cold users were added). */
   candidateUsers?: Int32Array;
   /**
@@ -63,6 +70,18 @@ export interface ColdStartOptions {
    * (backbone included). A server that already holds every item's embedding passes a cheaper one.
    */
   projectOutfits?: (items: Int32Array, slots: number) => Float32Array | Promise<Float32Array>;
+}
+
+export type SoObjective = 'softmax' | 'pairwise';
+
+/**
+ * How SO fits a new user for a model trained with `method` (method.md §5): with the model's own
+ * objective, so that "new users" rows compare models each fitted the way it was trained: LPAE's
+ * pairwise loss plus `regWeight`·L_reg (0.01, LPAE's) for `lpae`, Eq. T alone for the others.
+ */
+export function soFitting(config: { method: string; regWeight: number }): { objective: SoObjective; regWeight: number; label: string } {
+  if (config.method === 'lpae') return { objective: 'pairwise', regWeight: config.regWeight, label: `pairwise + ${config.regWeight}·L_reg` };
+  return { objective: 'softmax', regWeight: 0, label: 'Eq. T' };
 }
 
 export const COLD_START_DEFAULTS = {
@@ -170,6 +189,8 @@ async function fitByOptimisation(model: OutfitModel, inputs: ItemInputSource, ta
   const m = opts.negatives ?? COLD_START_DEFAULTS.negatives;
   const poolPer = opts.negativePool ?? COLD_START_DEFAULTS.negativePoolFactor * m;
   const regWeight = opts.regWeight ?? COLD_START_DEFAULTS.regWeight;
+  const objective = opts.objective ?? 'softmax';
+  if (objective !== 'softmax' && objective !== 'pairwise') throw new UserError(`cold-start objective must be softmax or pairwise, got '${objective as string}'`);
   if (!(Number.isInteger(steps) && steps >= 0)) throw new UserError(`cold-start steps must be a non-negative integer, got ${steps}`);
   if (!(lr > 0)) throw new UserError(`cold-start lr must be > 0, got ${lr}`);
   if (!(Number.isInteger(m) && m >= 1)) throw new UserError(`cold-start negatives must be a positive integer, got ${m}`);
@@ -219,6 +240,7 @@ async function fitByOptimisation(model: OutfitModel, inputs: ItemInputSource, ta
     shared: Float64Array.from(model.anchors.sharedSum()),
     divisor: model.scoreDivisor,
     regWeight,
+    objective,
   };
   const anchors = new Float64Array(users * ku * d);
   const limit = Math.sqrt(3 / d); // method.md §3 anchor initialisation
@@ -266,6 +288,8 @@ export interface AnchorProblem {
   divisor: number;
   /** Weight of L_reg (method.md §3). */
   regWeight: number;
+  /** Eq. T per positive (default), or LPAE's pairwise loss over each user's positive × negative pairs. */
+  objective?: SoObjective;
 }
 
 /**
@@ -274,7 +298,7 @@ export interface AnchorProblem {
  * Score s(u, o) = ĥ_o · (Σ_k a_uk/|a_uk| + shared) / divisor.
  */
 export function anchorLossAndGradient(problem: AnchorProblem, anchors: Float64Array, negRows: Int32Array, m: number): { loss: number; grad: Float64Array } {
-  const { dim: d, anchorsPerUser: ku, users, hats, posRows, posUsers, shared, divisor, regWeight } = problem;
+  const { dim: d, anchorsPerUser: ku, users, posRows, posUsers, shared, regWeight } = problem;
   const nPos = posRows.length;
   // ‖a_uk‖ for the gradient of a/‖a‖ below
   const norms = rowNorms(anchors, d, users * ku);
@@ -288,28 +312,10 @@ export function anchorLossAndGradient(problem: AnchorProblem, anchors: Float64Ar
 
   let loss = 0;
   const gradVectors = new Float64Array(users * d);
-  const logits = new Float64Array(1 + m);
-  const rows = new Int32Array(1 + m);
-  for (let p = 0; p < nPos; p++) {
-    const u = posUsers[p];
-    rows[0] = posRows[p];
-    for (let j = 0; j < m; j++) rows[1 + j] = negRows[p * m + j];
-    let max = -Infinity;
-    for (let i = 0; i <= m; i++) {
-      let s = 0;
-      for (let t = 0; t < d; t++) s += hats[rows[i] * d + t] * vectors[u * d + t];
-      logits[i] = s / divisor;
-      if (logits[i] > max) max = logits[i];
-    }
-    let z = 0;
-    for (let i = 0; i <= m; i++) z += Math.exp(logits[i] - max);
-    const weight = 1 / positivesOf[u];
-    loss += weight * (max + Math.log(z) - logits[0]);
-    // ∂L/∂s_i = softmax_i − [i = positive]; s_i = ĥ_i·v/divisor
-    for (let i = 0; i <= m; i++) {
-      const g = (weight * (Math.exp(logits[i] - max) / z - (i === 0 ? 1 : 0))) / divisor;
-      for (let t = 0; t < d; t++) gradVectors[u * d + t] += g * hats[rows[i] * d + t];
-    }
+  if (problem.objective === 'pairwise') {
+    loss += pairwiseAnchorLoss(problem, vectors, negRows, m, positivesOf, gradVectors);
+  } else {
+    loss += softmaxAnchorLoss(problem, vectors, negRows, m, positivesOf, gradVectors);
   }
 
   const grad = new Float64Array(anchors.length);
@@ -331,6 +337,78 @@ export function anchorLossAndGradient(problem: AnchorProblem, anchors: Float64Ar
     }
   }
   return { loss, grad };
+}
+
+/** Score of hats row `row` for a user vector at `vectors[u·d]`. */
+function rowScore(hats: Float64Array, row: number, vectors: Float64Array, u: number, d: number, divisor: number): number {
+  let s = 0;
+  for (let t = 0; t < d; t++) s += hats[row * d + t] * vectors[u * d + t];
+  return s / divisor;
+}
+
+/** Σ_u mean over u's positives of Eq. T; adds ∂L/∂v_u into `gradVectors`. */
+function softmaxAnchorLoss(problem: AnchorProblem, vectors: Float64Array, negRows: Int32Array, m: number, positivesOf: Float64Array, gradVectors: Float64Array): number {
+  const { dim: d, hats, posRows, posUsers, divisor } = problem;
+  const nPos = posRows.length;
+  let loss = 0;
+  const logits = new Float64Array(1 + m);
+  const rows = new Int32Array(1 + m);
+  for (let p = 0; p < nPos; p++) {
+    const u = posUsers[p];
+    rows[0] = posRows[p];
+    for (let j = 0; j < m; j++) rows[1 + j] = negRows[p * m + j];
+    let max = -Infinity;
+    for (let i = 0; i <= m; i++) {
+      logits[i] = rowScore(hats, rows[i], vectors, u, d, divisor);
+      if (logits[i] > max) max = logits[i];
+    }
+    let z = 0;
+    for (let i = 0; i <= m; i++) z += Math.exp(logits[i] - max);
+    const weight = 1 / positivesOf[u];
+    loss += weight * (max + Math.log(z) - logits[0]);
+    // ∂L/∂s_i = softmax_i − [i = positive]; s_i = ĥ_i·v/divisor
+    for (let i = 0; i <= m; i++) {
+      const g = (weight * (Math.exp(logits[i] - max) / z - (i === 0 ? 1 : 0))) / divisor;
+      for (let t = 0; t < d; t++) gradVectors[u * d + t] += g * hats[rows[i] * d + t];
+    }
+  }
+
+  return loss;
+}
+
+/**
+ * Σ_u LPAE's pairwise loss (method.md §4 "Pairwise") over u's outfits: the mean over every positive
+ * of u × every negative of u's positives of softplus(s⁻ − s⁺); adds ∂L/∂v_u into `gradVectors`.
+ */
+function pairwiseAnchorLoss(problem: AnchorProblem, vectors: Float64Array, negRows: Int32Array, m: number, positivesOf: Float64Array, gradVectors: Float64Array): number {
+  const { dim: d, hats, posRows, posUsers, divisor, users } = problem;
+  const nPos = posRows.length;
+  const byUser: number[][] = Array.from({ length: users }, () => []);
+  for (let p = 0; p < nPos; p++) byUser[posUsers[p]].push(p);
+  let loss = 0;
+  for (let u = 0; u < users; u++) {
+    const ps = byUser[u];
+    if (ps.length === 0) continue;
+    const negs: number[] = [];
+    for (const p of ps) for (let j = 0; j < m; j++) negs.push(negRows[p * m + j]);
+    const sPos = ps.map((p) => rowScore(hats, posRows[p], vectors, u, d, divisor));
+    const sNeg = negs.map((r) => rowScore(hats, r, vectors, u, d, divisor));
+    const weight = 1 / (positivesOf[u] * negs.length);
+    const gPos = new Float64Array(ps.length);
+    const gNeg = new Float64Array(negs.length);
+    for (let a = 0; a < ps.length; a++) {
+      for (let b = 0; b < negs.length; b++) {
+        const x = sNeg[b] - sPos[a];
+        loss += weight * (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+        const sig = weight / (1 + Math.exp(-x)); // d softplus(x)/dx
+        gPos[a] -= sig;
+        gNeg[b] += sig;
+      }
+    }
+    for (let a = 0; a < ps.length; a++) for (let t = 0; t < d; t++) gradVectors[u * d + t] += (gPos[a] / divisor) * hats[posRows[ps[a]] * d + t];
+    for (let b = 0; b < negs.length; b++) for (let t = 0; t < d; t++) gradVectors[u * d + t] += (gNeg[b] / divisor) * hats[negs[b] * d + t];
+  }
+  return loss;
 }
 
 /** Adam (Kingma & Ba) over one flat parameter vector, tfjs's defaults (β1 0.9, β2 0.999, ε 1e-7). */

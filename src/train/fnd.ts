@@ -66,20 +66,22 @@ export class FndTeacher {
   }
 
   /**
-   * φ [B·M] for a batch (row-major: negative j of positive b at b·M + j): r̂_u − d^T(u, o⁻_j),
-   * i.e. r̂_u + s^T(u, o⁻_j).
+   * The teacher's view of a batch: φ [B·M] (row-major: negative j of positive b at b·M + j),
+   * φ = r̂_u − d^T(u, o⁻_j) = r̂_u + s^T(u, o⁻_j); the teacher's scores of the negatives [B·M]; and,
+   * with `positives`, of the positives [B] (the `distill` form needs them).
    */
-  async falseNegativeness(batch: TrainingBatch): Promise<Float32Array> {
+  async view(batch: TrainingBatch, opts: { positives?: boolean } = {}): Promise<{ phi: Float32Array; negScores: Float32Array; posScores: Float32Array | null }> {
     const b = batch.users.length;
     const m = batch.negatives.users.length / b;
     const negScores = await this.cache.scoreTable(batch.negatives);
-    const positiveDistance = this.mode === 'sample' ? (await this.cache.scoreTable(batch.positives)).map((s) => -s) : null;
-    const phi = new Float32Array(b * m);
-    for (let i = 0; i < b; i++) {
-      const r = positiveDistance ? positiveDistance[i] : this.radius[batch.users[i]];
-      for (let j = 0; j < m; j++) phi[i * m + j] = r + negScores[i * m + j];
-    }
-    return phi;
+    const posScores = this.mode === 'sample' || opts.positives ? await this.cache.scoreTable(batch.positives) : null;
+    const radius = this.mode === 'sample' ? Float32Array.from(posScores!, (s) => -s) : Float32Array.from(batch.users, (u) => this.radius[u]);
+    return { phi: falseNegativeness(radius, negScores, m), negScores, posScores };
+  }
+
+  /** φ [B·M] for a batch (see view). */
+  async falseNegativeness(batch: TrainingBatch): Promise<Float32Array> {
+    return (await this.view(batch)).phi;
   }
 
   summary(): TeacherSummary {
@@ -105,6 +107,19 @@ export class FndTeacher {
   async dispose(): Promise<void> {
     await this.run.model.dispose();
   }
+}
+
+/**
+ * φ_j = r̂ − d^T(u, o⁻_j) = r̂ + s^T(u, o⁻_j) (method.md §4 Eq. S), per negative: `radius` [B] is
+ * each positive's r̂ (its user's, or its own teacher distance for `sample`), `negScores` [B·M] the
+ * teacher's scores of its M negatives. φ > 0: the teacher places the negative inside the radius, a
+ * suspected false negative.
+ */
+export function falseNegativeness(radius: Float32Array, negScores: Float32Array, m: number): Float32Array {
+  if (negScores.length !== radius.length * m) throw new Error(`falseNegativeness: ${negScores.length} scores are not ${radius.length} rows of ${m}`);
+  const phi = new Float32Array(negScores.length);
+  for (let i = 0; i < radius.length; i++) for (let j = 0; j < m; j++) phi[i * m + j] = radius[i] + negScores[i * m + j];
+  return phi;
 }
 
 /**

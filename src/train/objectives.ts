@@ -29,7 +29,12 @@ export function softmaxLoss(g: Graph, sPos: Value, sNeg: Value): Value {
   return g.reduceMean(g.sub(g.logSumExp(logits, 1), sPos), [0]);
 }
 
-export type FndForm = 'shift' | 'indicator';
+/**
+ * How the teacher's view enters the student's loss (method.md §4 "Variants"): `shift` and
+ * `indicator` move the negatives' logits inside the student's softmax; `distill` leaves the
+ * student's softmax alone and adds an explicit distillation term (distillationLoss).
+ */
+export type FndForm = 'shift' | 'indicator' | 'distill';
 
 /**
  * False Negative Distillation (method.md §4 Eq. S) as a shift of each negative's logit, computed from
@@ -43,12 +48,52 @@ export type FndForm = 'shift' | 'indicator';
  *   shift_j = log w_j. α = 1 is Eq. T; α > 1 penalises suspected false negatives harder; α = 0
  *   drops them from the denominator (a shift of −∞). α must be ≥ 0 (a weight on an exponential).
  */
-export function fndShift(phi: Float32Array, alpha: number, form: FndForm): Float32Array {
+export function fndShift(phi: Float32Array, alpha: number, form: Exclude<FndForm, 'distill'>): Float32Array {
   if (!Number.isFinite(alpha)) throw new ConfigError('fnd.alpha', `must be a finite number, got ${alpha}`);
   if (form === 'shift') return Float32Array.from(phi, (p) => alpha * p);
   if (alpha < 0) throw new ConfigError('fnd.alpha', `the indicator form weights exp-terms, so alpha must be >= 0, got ${alpha}`);
   const logAlpha = Math.log(alpha);
   return Float32Array.from(phi, (p) => (p > 0 ? logAlpha : 0));
+}
+
+/**
+ * The teacher's distribution over each positive and its M negatives, as log-probabilities
+ * [B, M+1] (row b: the positive, then its negatives), for distillationLoss:
+ * log q_b = log softmax(t⁺_b, t⁻_b1..t⁻_bM) of the teacher's scores, in float64.
+ */
+export function teacherLogProbs(tPos: Float32Array, tNeg: Float32Array): Float32Array {
+  const b = tPos.length;
+  const m = tNeg.length / b;
+  if (!Number.isInteger(m) || m < 1) throw new Error(`teacherLogProbs: ${tNeg.length} negative scores are not rows for ${b} positives`);
+  const out = new Float32Array(b * (m + 1));
+  for (let i = 0; i < b; i++) {
+    let max = tPos[i];
+    for (let j = 0; j < m; j++) max = Math.max(max, tNeg[i * m + j]);
+    let sum = Math.exp(tPos[i] - max);
+    for (let j = 0; j < m; j++) sum += Math.exp(tNeg[i * m + j] - max);
+    const lse = max + Math.log(sum);
+    out[i * (m + 1)] = tPos[i] - lse;
+    for (let j = 0; j < m; j++) out[i * (m + 1) + 1 + j] = tNeg[i * m + j] - lse;
+  }
+  return out;
+}
+
+/**
+ * The `distill` form of FND (method.md §4 "Variants"): explicit ranking distillation,
+ * `mean_b KL(q_b ‖ p_b)` with q_b the teacher's softmax over the positive and its M negatives
+ * (`logQ`, from teacherLogProbs) and p_b the student's softmax over the same outfits. The
+ * student's own scores are compared with the teacher's; they are never added to them, so the
+ * student is not trained inside a product of experts with the teacher. A negative the teacher
+ * scores high (a suspected false negative) keeps a large share in q: the student is not pushed to
+ * score it far below the positive, in proportion to the teacher's belief.
+ */
+export function distillationLoss(g: Graph, sPos: Value, sNeg: Value, logQ: Value): Value {
+  const logits = g.concat([g.unsqueeze(sPos, [1]), sNeg], 1);
+  if (logQ.shape.length !== 2 || logQ.shape[0] !== logits.shape[0] || logQ.shape[1] !== logits.shape[1]) {
+    throw new Error(`distillationLoss: teacher log-probabilities [${logQ.shape}] do not match the logits [${logits.shape}]`);
+  }
+  const logP = g.sub(logits, g.logSumExp(logits, 1, true));
+  return g.reduceMean(g.reduceSum(g.mul(g.exp(logQ), g.sub(logQ, logP)), [1]), [0]);
 }
 
 export interface ContrastiveOptions {

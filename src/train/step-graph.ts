@@ -22,7 +22,7 @@ import type { ItemBatch } from '../model/inputs.js';
 import { gatherIndexFromSlots, weightInputs, type OutfitModel } from '../model/outfit-model.js';
 import type { ParamTable } from '../model/params.js';
 import { keyBiasFromSlots } from '../model/set-transformer.js';
-import { contrastiveLoss, pairwiseLoss, softmaxLoss } from './objectives.js';
+import { contrastiveLoss, distillationLoss, pairwiseLoss, softmaxLoss } from './objectives.js';
 import type { ProjectionHead } from './projection-head.js';
 
 export interface StepShape {
@@ -38,6 +38,8 @@ export interface StepShape {
   /** Item-embedding dropout is on (a mask is fed). */
   dropout: boolean;
   cl: { tau: number; lambda: number; inBatch: boolean } | null;
+  /** FND's `distill` form: the weight α of the distillation term (null: shift forms or no FND). */
+  distill?: number | null;
 }
 
 export interface StepInputs {
@@ -53,6 +55,8 @@ export interface StepInputs {
   userIndex: Int32Array;
   /** FND: the shift of each negative's logit, [B · M] (objectives.ts fndShift). */
   negShift?: Float32Array;
+  /** FND `distill`: the teacher's log-probabilities, [B · (M+1)] (objectives.ts teacherLogProbs). */
+  teacherLogQ?: Float32Array;
 }
 
 export interface StepResult {
@@ -97,7 +101,9 @@ export class TrainingStep {
     const anchorRows = g.input('anchorRows', ['users', model.anchors.userK, d]);
     const userIndex = g.input('userIndex', [scored], 'int64');
     const fnd = shape.method === 'fnd' || shape.method === 'fnd+cl';
-    const negShift = fnd ? g.input('negShift', [B, M]) : null;
+    const distill = fnd && typeof shape.distill === 'number' ? shape.distill : null;
+    const negShift = fnd && distill === null ? g.input('negShift', [B, M]) : null;
+    const teacherLogQ = distill !== null ? g.input('teacherLogQ', [B, M + 1]) : null;
 
     const e = model.itemEmbedding(g, w, items, dropMask);
     const z = model.outfitEmbedding(g, w, e, gatherIndex, keyBias, rows, S);
@@ -112,6 +118,7 @@ export class TrainingStep {
     else {
       const sNeg = g.reshape(sNegFlat, [B, M]);
       main = softmaxLoss(g, sPos, negShift ? g.add(sNeg, negShift) : sNeg);
+      if (teacherLogQ && distill !== null) main = g.add(main, g.mul(distillationLoss(g, sPos, sNeg, teacherLogQ), distill));
     }
     let total = main;
     let cl: Value | null = null;
@@ -150,7 +157,10 @@ export class TrainingStep {
       if (!inputs.dropMask) throw new Error('TrainingStep: this step shape needs a dropout mask');
       feeds.dropMask = { data: inputs.dropMask, dims: [u, d] };
     }
-    if (this.shape.method === 'fnd' || this.shape.method === 'fnd+cl') {
+    if ((this.shape.method === 'fnd' || this.shape.method === 'fnd+cl') && typeof this.shape.distill === 'number') {
+      if (!inputs.teacherLogQ) throw new Error('TrainingStep: a distilling FND step needs teacherLogQ');
+      feeds.teacherLogQ = { data: inputs.teacherLogQ, dims: [this.shape.batch, this.shape.negatives + 1] };
+    } else if (this.shape.method === 'fnd' || this.shape.method === 'fnd+cl') {
       if (!inputs.negShift) throw new Error('TrainingStep: an FND step needs negShift');
       feeds.negShift = { data: inputs.negShift, dims: [this.shape.batch, this.shape.negatives] };
     }

@@ -39,7 +39,7 @@ import { writeJsonAtomic } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
 import { FndTeacher, averagePhiRows } from './fnd.js';
 import { ItemEmbeddingCache } from './item-cache.js';
-import { fndShift } from './objectives.js';
+import { fndShift, teacherLogProbs } from './objectives.js';
 import { Optimizer, type DenseGradient } from './optimizer.js';
 import { ProjectionHead } from './projection-head.js';
 import {
@@ -402,7 +402,9 @@ class Trainer {
       viewsPerSample = views.perSample;
     }
     const packed = packOutfits(concatTables(tables));
-    const teacherPhi = this.teacher ? await this.teacher.falseNegativeness(batch) : null;
+    const distill = cfg.fnd.form === 'distill';
+    const teacherView = this.teacher ? await this.teacher.view(batch, { positives: distill }) : null;
+    const teacherPhi = teacherView?.phi ?? null;
     const phi = teacherPhi && cfg.fnd.phi === 'row-mean' ? averagePhiRows(teacherPhi, m) : teacherPhi;
     const mainUsers = new Int32Array(b + b * m);
     mainUsers.set(batch.users, 0);
@@ -418,6 +420,7 @@ class Trainer {
       viewsPerSample,
       dropout: rate > 0,
       cl: this.head ? { tau: cfg.cl.tau, lambda: cfg.cl.lambda, inBatch: cfg.cl.inBatch } : null,
+      ...(teacherView && distill ? { distill: cfg.fnd.alpha } : {}),
     };
     const step = await this.trainingStep(shape);
     const result = await step.run({
@@ -427,7 +430,8 @@ class Trainer {
       slotIndex: packed.slotIndex,
       anchorRows: this.model.anchors.gatherRows(batchUsers),
       userIndex,
-      negShift: phi ? fndShift(phi, cfg.fnd.alpha, cfg.fnd.form) : undefined,
+      negShift: phi && cfg.fnd.form !== 'distill' ? fndShift(phi, cfg.fnd.alpha, cfg.fnd.form) : undefined,
+      teacherLogQ: teacherView && distill ? teacherLogProbs(teacherView.posScores!, teacherView.negScores) : undefined,
     });
     let total = result.total;
     let reg: number | undefined;

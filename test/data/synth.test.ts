@@ -163,6 +163,41 @@ describe('data synth: splits and candidates', () => {
     }
   });
 
+  it("reuses the user's own items of other splits no more in negatives than in positives (method.md §6.3 \"No item reuse\")", () => {
+    // share of rows holding an item of the user's positives in another split: the leak a person
+    // could read off the user's history. Positives have none by construction; every candidate kind
+    // must match them within binomial noise (3 standard errors of the pooled share).
+    const reuseShare = (t: OutfitTable, own: Array<Set<number>>): number => {
+      let hits = 0;
+      for (let r = 0; r < t.users.length; r++) if (row(t, r).some((x) => x >= 0 && own[t.users[r]].has(x))) hits++;
+      return hits / t.users.length;
+    };
+    let negativeRows = 0;
+    for (const s of SETS) {
+      const set = sets.get(s)!;
+      for (const split of SPLITS) {
+        const own = Array.from({ length: set.numUsers }, () => new Set<number>());
+        for (const other of SPLITS) {
+          if (other === split) continue;
+          const t = set.splits[other].posi;
+          for (let r = 0; r < t.users.length; r++) for (const x of row(t, r)) if (x >= 0) own[t.users[r]].add(x);
+        }
+        const { posi, nega, negaHard } = set.splits[split];
+        const p = reuseShare(posi, own);
+        const kinds: Array<[string, OutfitTable]> = [['random', nega], ['hard', negaHard!]];
+        if (split === 'test') kinds.push(['fill-in-the-blank', set.fitb!]);
+        for (const [kind, t] of kinds) {
+          const q = reuseShare(t, own);
+          const pooled = (p * posi.users.length + q * t.users.length) / (posi.users.length + t.users.length);
+          const se = Math.sqrt(pooled * (1 - pooled) * (1 / posi.users.length + 1 / t.users.length));
+          assert.ok(Math.abs(q - p) <= 3 * se, `set ${s} ${split} ${kind}: ${(100 * q).toFixed(2)} % of rows reuse the user's other-split items, positives ${(100 * p).toFixed(2)} %`);
+          negativeRows += t.users.length;
+        }
+      }
+    }
+    assert.ok(negativeRows > 1000, 'enough candidates to see a leak');
+  });
+
   it('writes one FITB question per test positive: the positive first, then 3 distinct outfits differing in one slot', () => {
     for (const s of SETS) {
       const set = sets.get(s)!;

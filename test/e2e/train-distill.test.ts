@@ -136,6 +136,28 @@ describe('train → distill → eval (end to end)', () => {
     assert.deepEqual(names, ['oracle', `run ${join(work, 'student')}`, 'random']);
     for (const r of out.results) assert.ok(r.auc > 0 && r.auc < 1 && r.ndcg > 0 && r.ndcg <= 1);
     assert.ok(out.results[0].auc > out.results[2].auc, 'the oracle beats random');
+
+    // several runs: one row each, each the figure it gets alone (not only the last --run's)
+    const both = spawnSync(
+      process.execPath,
+      [CLI, 'eval', '--run', teacher.dir, '--run', join(work, 'student'), '--scorer', 'count', '--scorer', 'oracle-noiseless', '--data', root, '--set', '630', '--json'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(both.status, 0, both.stderr);
+    const rows = (JSON.parse(both.stdout) as { results: Array<{ scorer: string; auc: number }> }).results;
+    assert.deepEqual(
+      rows.map((r) => r.scorer),
+      ['oracle-noiseless', 'count', `run ${teacher.dir}`, `run ${join(work, 'student')}`],
+    );
+    assert.equal(rows[3].auc, out.results[1].auc, 'the student row is the student alone');
+    assert.notEqual(rows[2].auc, rows[3].auc, 'the teacher row is the teacher, not the student again');
+    for (const r of rows.slice(0, 2)) assert.ok(r.auc > 0.5 && r.auc <= 1, `${r.scorer}: AUC ${r.auc}`);
+    const twice = spawnSync(process.execPath, [CLI, 'eval', '--run', teacher.dir, '--run', teacher.dir, '--data', root, '--set', '630'], { encoding: 'utf8' });
+    assert.equal(twice.status, 1);
+    assert.match(twice.stderr, /a --run folder is given twice/);
+    const unknown = spawnSync(process.execPath, [CLI, 'eval', '--scorer', 'ceiling', '--data', root, '--set', '630'], { encoding: 'utf8' });
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.stderr, /--scorer: 'ceiling' is not one of oracle, oracle-noiseless, count/);
   });
 
   it('a diverging run stops with an error naming the epoch and step', async () => {

@@ -81,7 +81,13 @@ describe('outfitrec compare', () => {
     assert.equal(Number(twins.dAuc), 0);
     assert.equal(twins.wins, '0 of 2'); // equal, so not above the baseline
     assert.equal(alone.dAuc, ''); // the baseline is not compared with itself
-    assert.ok(Number(rowOf('oracle (true utility)').auc_mean) > 0.85);
+    assert.ok(Number(rowOf('oracle (true utility; reference)').auc_mean) > 0.85);
+    // the noise-free oracle and the count scorer are rows too, with real figures
+    for (const label of ['oracle without item noise ε (reference)', 'count scorer (no learning; reference)']) {
+      const auc = Number(rowOf(label).auc_mean);
+      assert.ok(auc > 0.55 && auc <= 1, `${label}: AUC ${auc}`);
+    }
+    assert.ok(!md.includes('ceiling on these candidates'), 'the oracle is a reference, not a ceiling');
     const random = Number(rowOf('random scores').auc_mean);
     assert.ok(random > 0.35 && random < 0.65, `random AUC ${random}`);
     const perRun = `${Number(alone.auc_mean).toFixed(4)} / ${Number(alone.auc_mean).toFixed(4)}`;
@@ -99,11 +105,11 @@ describe('outfitrec compare', () => {
     assert.match(sweepSvg, /^<svg/);
     assert.ok(sweepSvg.includes('Test metrics vs copies') && sweepSvg.includes('alone: AUC'), 'sweep chart title and baseline line');
 
-    // cold users: one row per row × strategy × shots, plus oracle and random on the new users
+    // cold users: one row per row × strategy × shots, plus the 3 reference scorers and random on the new users
     const cold = readFileSync(join(out, 'coldstart.csv'), 'utf8').trim().split('\n');
-    assert.equal(cold.length, 1 + 2 + 2 * 2);
+    assert.equal(cold.length, 1 + 4 + 2 * 2);
     assert.ok(cold.some((l) => l.startsWith('twins,SU,1,')));
-    assert.ok(cold.some((l) => l.startsWith('alone,SA,1,')));
+    assert.ok(cold.some((l) => l.startsWith('alone,SA,1,search,')));
 
     // the teacher's flags: 6 thresholds × 2 negatives files; identical runs gain nothing over each other
     const flagLines = readFileSync(join(out, 'fn-flags.csv'), 'utf8').trim().split('\n');

@@ -47,6 +47,7 @@ test('cold start: a 630 run profiles the 53 users with so/su/sa and evaluates th
         assert.equal(r.report.users, cold.numUsers);
         assert.ok(r.report.auc >= 0 && r.report.auc <= 1);
         assert.ok(r.fitSeconds.max >= r.fitSeconds.median && r.fitSeconds.total > 0);
+        assert.equal(r.fitting, strategy === 'so' ? 'Eq. T' : 'search', 'a softmax run is fitted with Eq. T');
         if (strategy === 'su') {
           // SU copies a warm user's anchors verbatim
           const copied = ctx.run.model.getUserAnchors(ctx.firstColdUser);
@@ -58,6 +59,16 @@ test('cold start: a 630 run profiles the 53 users with so/su/sa and evaluates th
       assert.equal(five.outfitsUsed, cold.numUsers * 5);
     } finally {
       await closeColdStart(ctx);
+    }
+    // the same weights as an lpae run: SO fits with LPAE's own pairwise loss and regulariser
+    writeJsonAtomic(join(runDir, 'config.json'), { ...cfg, method: 'lpae', model: model.config });
+    const lpae = await openColdStart(runDir);
+    try {
+      const r = await runColdStart(lpae, { shots: 5, strategy: 'so', seed: 3, steps: 5 });
+      assert.equal(r.fitting, 'pairwise + 0.01·L_reg');
+      assert.ok(r.report.auc >= 0 && r.report.auc <= 1);
+    } finally {
+      await closeColdStart(lpae);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -58,12 +58,12 @@ test('experiment all --quick on the tiny preset: report, resume, interrupted cel
     for (const heading of ['Main comparison', 'Cold users', 'Hard negatives', 'False-negative analysis', 'Ablation: α', 'Ablation: augmentations', 'Ablation: backbone size', 'Ablation: batch size', 'Efficiency']) {
       assert.match(report, new RegExp(`^## ${heading}`, 'm'), `report has the section ${heading}`);
     }
-    // main: per set the oracle, random, six methods and the labelled reference row
+    // main: per set the three reference scorers, random, six methods and the labelled published row
     const main = csvRows(join(out, 'main.csv'));
     for (const set of ['630', '519']) {
       const methods = main.filter((r) => r[0] === set).map((r) => r[1]);
-      assert.equal(methods.length, 9, `9 rows for set ${set}`);
-      for (const m of ['oracle (true utility)', 'random scores', 'lpae (pairwise, wide)', 'softmax teacher (wide)', 'student alone (softmax, narrow)', 'fnd (student)', 'softmax+cl (student)', 'fnd+cl (student)']) {
+      assert.equal(methods.length, 11, `11 rows for set ${set}`);
+      for (const m of ['oracle (true utility; reference)', 'oracle without item noise ε (reference)', 'count scorer (no learning; reference)', 'random scores', 'lpae (pairwise, wide)', 'softmax teacher (wide)', 'student alone (softmax, narrow)', 'fnd (student)', 'softmax+cl (student)', 'fnd+cl (student)']) {
         assert.ok(methods.includes(m), `main table, set ${set}: row ${m}`);
       }
       assert.ok(methods.some((m) => m.startsWith('REFERENCE')), `main table, set ${set}: the reference row`);
@@ -74,9 +74,9 @@ test('experiment all --quick on the tiny preset: report, resume, interrupted cel
       const auc = Number(r[2]);
       assert.ok(auc >= 0 && auc <= 1, `AUC of ${r[0]} ${r[1]} is ${r[2]}`);
     }
-    // cold users: 2 new-user sets × (oracle + random + 2 models × 3 strategies × 2 shot counts)
-    assert.equal(csvRows(join(out, 'coldstart.csv')).length, 2 * (2 + 2 * 3 * 2));
-    assert.equal(csvRows(join(out, 'hardneg.csv')).length, 2 + 6 * 2);
+    // cold users: 2 new-user sets × (3 reference scorers + random + 2 models × 3 strategies × 2 shot counts)
+    assert.equal(csvRows(join(out, 'coldstart.csv')).length, 2 * (4 + 2 * 3 * 2));
+    assert.equal(csvRows(join(out, 'hardneg.csv')).length, 4 + 6 * 2);
     assert.equal(csvRows(join(out, 'fn-flags.csv')).length, 2 * 2 * 6);
     assert.equal(csvRows(join(out, 'fn-gain.csv')).length, 2);
     const alpha = csvRows(join(out, 'ablation-alpha.csv'));

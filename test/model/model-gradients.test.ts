@@ -11,7 +11,7 @@ import { userVectorsInGraph } from '../../src/model/anchors.js';
 import { OutfitModel, packOutfitItems, gatherIndexFromSlots } from '../../src/model/outfit-model.js';
 import { keyBiasFromSlots } from '../../src/model/set-transformer.js';
 import { Rng } from '../../src/rng.js';
-import { contrastiveLoss, fndShift, pairwiseLoss, softmaxLoss } from '../../src/train/objectives.js';
+import { contrastiveLoss, distillationLoss, fndShift, pairwiseLoss, softmaxLoss, teacherLogProbs } from '../../src/train/objectives.js';
 import { checkGradients } from '../engine/onnx-grad-check.js';
 
 const F = 5;
@@ -62,6 +62,12 @@ const objectives: Record<string, (g: Graph, s: Value, z: Value) => Value> = {
   'fnd (indicator, α = 2)': (g, s) => {
     const shift = fndShift(Float32Array.of(0.4, -0.7, 1.2, 0.1), 2, 'indicator');
     return softmaxLoss(g, g.slice(s, 0, 0, 2), g.add(g.reshape(g.slice(s, 0, 2, 6), [2, 2]), g.constant(Float64Array.from(shift), [2, 2])));
+  },
+  'fnd (distill, α = 1)': (g, s) => {
+    const logQ = teacherLogProbs(Float32Array.of(0.3, -0.2), Float32Array.of(0.4, -0.7, 1.2, 0.1));
+    const sPos = g.slice(s, 0, 0, 2);
+    const sNeg = g.reshape(g.slice(s, 0, 2, 6), [2, 2]);
+    return g.add(softmaxLoss(g, sPos, sNeg), distillationLoss(g, sPos, sNeg, g.constant(Float64Array.from(logQ), [2, 3])));
   },
   'lpae (pairwise)': (g, s) => pairwiseLoss(g, g.slice(s, 0, 0, 2), g.slice(s, 0, 2, 6)),
   'contrastive (in-batch)': (g, _s, z) => contrastiveLoss(g, g.slice(z, 0, 0, 2), g.slice(z, 0, 2, 4), g.reshape(g.slice(z, 0, 4, 6), [2, 1, 8]), 0.2, { inBatch: true }),

@@ -9,6 +9,7 @@ import { Rng } from '../../src/rng.js';
 import {
   addFittedUsers,
   anchorLossAndGradient,
+  soFitting,
   logDetDivergenceWithGradient,
   type AnchorProblem,
   fitAnchorsForNewUser,
@@ -105,7 +106,7 @@ describe('cold start (method.md §5)', () => {
     await model.dispose();
   });
 
-  test('the SO gradient matches central differences (softmax objective + anchor regulariser)', () => {
+  test('the SO gradient matches central differences (softmax and LPAE\'s pairwise objective, + anchor regulariser)', () => {
     const rng = new Rng(71);
     const d = 5;
     const ku = 3;
@@ -130,16 +131,37 @@ describe('cold start (method.md §5)', () => {
     const m = 3;
     const negRows = Int32Array.from({ length: 3 * m }, (_, i) => 3 + i);
     const anchors = Float64Array.from({ length: users * ku * d }, () => rng.normal());
-    const { grad } = anchorLossAndGradient(problem, anchors, negRows, m);
-    const h = 1e-6;
-    for (let i = 0; i < anchors.length; i++) {
-      const plus = Float64Array.from(anchors);
-      plus[i] += h;
-      const minus = Float64Array.from(anchors);
-      minus[i] -= h;
-      const numeric = (anchorLossAndGradient(problem, plus, negRows, m).loss - anchorLossAndGradient(problem, minus, negRows, m).loss) / (2 * h);
-      assert.ok(Math.abs(numeric - grad[i]) < 1e-6 * Math.max(1, Math.abs(numeric)), `coordinate ${i}: ${grad[i]} vs ${numeric}`);
+    for (const objective of ['softmax', 'pairwise'] as const) {
+      const p = { ...problem, objective };
+      const { grad } = anchorLossAndGradient(p, anchors, negRows, m);
+      const h = 1e-6;
+      for (let i = 0; i < anchors.length; i++) {
+        const plus = Float64Array.from(anchors);
+        plus[i] += h;
+        const minus = Float64Array.from(anchors);
+        minus[i] -= h;
+        const numeric = (anchorLossAndGradient(p, plus, negRows, m).loss - anchorLossAndGradient(p, minus, negRows, m).loss) / (2 * h);
+        assert.ok(Math.abs(numeric - grad[i]) < 1e-6 * Math.max(1, Math.abs(numeric)), `${objective}, coordinate ${i}: ${grad[i]} vs ${numeric}`);
+      }
     }
+    // the pairwise value by hand (no regulariser): user 1 has one positive (row 2) and negatives rows 9..11
+    const v = new Float64Array(d).fill(0);
+    for (let t = 0; t < d; t++) v[t] = problem.shared[t];
+    for (let k = 0; k < ku; k++) {
+      const a = anchors.subarray((ku + k) * d, (ku + k + 1) * d);
+      const n = Math.hypot(...a);
+      for (let t = 0; t < d; t++) v[t] += a[t] / n;
+    }
+    const score = (r: number) => hats.subarray(r * d, r * d + d).reduce((acc, x, t) => acc + x * v[t], 0) / problem.divisor;
+    const handUser1 = [9, 10, 11].reduce((acc, r) => acc + Math.log1p(Math.exp(score(r) - score(2))), 0) / 3;
+    const onlyUser1 = { ...problem, objective: 'pairwise' as const, regWeight: 0, posRows: Int32Array.of(2), posUsers: Int32Array.of(1) };
+    const got = anchorLossAndGradient(onlyUser1, anchors, Int32Array.of(9, 10, 11), 3).loss;
+    assert.ok(Math.abs(got - handUser1) < 1e-12, `pairwise loss ${got} vs by hand ${handUser1}`);
+  });
+
+  test('SO fits a new user the way the run was trained: LPAE pairwise + its regulariser, the softmax family Eq. T', () => {
+    assert.deepEqual(soFitting({ method: 'lpae', regWeight: 0.01 }), { objective: 'pairwise', regWeight: 0.01, label: 'pairwise + 0.01·L_reg' });
+    for (const method of ['softmax', 'softmax+cl', 'fnd', 'fnd+cl']) assert.deepEqual(soFitting({ method, regWeight: 0.01 }), { objective: 'softmax', regWeight: 0, label: 'Eq. T' });
   });
 
   test('the Float64 regulariser equals tr(G) − log det(G) and the model\'s anchor regulariser', async () => {

@@ -59,6 +59,22 @@ describe('run config (src/config.ts)', () => {
     assert.equal(f.backbone.inputDim, 147);
   });
 
+  it('--fnd-variant names a form and an α of the right sign (method.md §4 "Variants")', () => {
+    const fndOf = (extra: Record<string, string>) => cliOverrides({ out: 'x', ...extra }).fnd as { alpha?: number; form?: string };
+    assert.deepEqual(fndOf({ fndVariant: 'paper' }), { teacher: undefined, phi: undefined, form: 'shift', alpha: 1 });
+    assert.deepEqual(fndOf({ fndVariant: 'inverted' }), { teacher: undefined, phi: undefined, form: 'shift', alpha: -1 });
+    assert.deepEqual(fndOf({ fndVariant: 'indicator' }), { teacher: undefined, phi: undefined, form: 'indicator', alpha: 2 });
+    assert.deepEqual(fndOf({ fndVariant: 'distill', alpha: '0.5' }), { teacher: undefined, phi: undefined, form: 'distill', alpha: 0.5 });
+    assert.equal(fndOf({ fndVariant: 'paper', alpha: '0.25' }).alpha, 0.25);
+    const isField = (field: string) => (e: unknown) => e instanceof ConfigError && e.field === field;
+    assert.throws(() => fndOf({ fndVariant: 'paper', alpha: '-1' }), isField('fnd.alpha'));
+    assert.throws(() => fndOf({ fndVariant: 'inverted', alpha: '0' }), isField('fnd.alpha'));
+    assert.throws(() => fndOf({ fndVariant: 'teacher' }), isField('fnd.variant'));
+    // the distill form weights a divergence: α ≥ 0, and φ's row-mean control does not apply
+    assert.throws(() => parseRunConfig({ data, method: 'fnd', fnd: { teacher: 't', form: 'distill', alpha: -1 } }), isField('fnd.alpha'));
+    assert.throws(() => parseRunConfig({ data, method: 'fnd', fnd: { teacher: 't', form: 'distill', alpha: 1, phi: 'row-mean' } }), isField('fnd.phi'));
+  });
+
   it('command-line options override the config file, unset ones leave it alone', () => {
     const file = { data: { root: '/file', set: '519' }, epochs: 7, optim: { lr: 0.1, kind: 'sgd' }, cl: { lambda: 0.5 } };
     const merged = mergeConfig(file, cliOverrides({ out: 'x', set: '630', lr: '0.01', method: 'softmax+cl' }));

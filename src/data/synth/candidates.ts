@@ -4,7 +4,7 @@
  * fill-in-the-blank questions of the test split. Tables hold global item ids; -1 = absent slot.
  */
 import type { Rng } from '../../rng.js';
-import type { OutfitTable } from '../types.js';
+import { SPLITS, type OutfitTable, type SplitName } from '../types.js';
 
 /** An outfit as a set: its item ids sorted (an absent slot, -1, sorts first and keeps the pattern apart). */
 export function outfitKey(items: ArrayLike<number>, offset: number, slots: number): string {
@@ -25,12 +25,47 @@ export function splitPools(positives: OutfitTable, slotCategories: number[], cat
 const MAX_TRIES = 10000;
 
 /**
+ * Per user, the items of that user's positives in the OTHER splits (method.md §6.3 "No item reuse"):
+ * a user's positives never hold one (every user splits the pool into train/val/test items), so a
+ * candidate that held one would be a negative by a rule a person could read off the user's
+ * history and a model could not learn from its training loss. Candidates exclude these items.
+ */
+export function otherSplitItems(split: SplitName, positives: Record<SplitName, OutfitTable>, numUsers: number): Array<Set<number>> {
+  const out = Array.from({ length: numUsers }, () => new Set<number>());
+  for (const other of SPLITS) {
+    if (other === split) continue;
+    const { users, items, slots } = positives[other];
+    for (let r = 0; r < users.length; r++) {
+      for (let j = 0; j < slots; j++) {
+        const item = items[r * slots + j];
+        if (item >= 0) out[users[r]].add(item);
+      }
+    }
+  }
+  return out;
+}
+
+/** Whether row `offset` of `items` holds an item of `own` (a user's other-split items). */
+function reusesOwnItem(items: ArrayLike<number>, offset: number, slots: number, own: ReadonlySet<number> | undefined): boolean {
+  if (!own || own.size === 0) return false;
+  for (let j = 0; j < slots; j++) if (own.has(items[offset + j])) return true;
+  return false;
+}
+
+/**
  * `perPositive` random-mix negatives per positive (row r ↔ positive floor(r / perPositive)): same
  * user, same slot pattern (a missing second top stays missing), each slot uniform over the split's
- * pool of its category; an outfit repeating an item, or equal to any positive of the split, is drawn
- * again.
+ * pool of its category; an outfit repeating an item, equal to any positive of the split, or holding
+ * one of the user's items of another split (`own`, see otherSplitItems), is drawn again.
  */
-export function randomNegatives(rng: Rng, positives: OutfitTable, pools: Int32Array[], slotCategories: number[], perPositive: number): OutfitTable {
+export function randomNegatives(
+  rng: Rng,
+  positives: OutfitTable,
+  pools: Int32Array[],
+  slotCategories: number[],
+  perPositive: number,
+  own: ReadonlyArray<ReadonlySet<number>> = [],
+): OutfitTable {
   const { slots } = positives;
   const rowsIn = positives.users.length;
   const positiveKeys = new Set<string>();
@@ -49,6 +84,7 @@ export function randomNegatives(rng: Rng, positives: OutfitTable, pools: Int32Ar
           draft[j] = positives.items[r * slots + j] === -1 ? -1 : rng.pick(pools[slotCategories[j]]);
         }
         if (hasRepeatedItem(draft)) continue;
+        if (reusesOwnItem(draft, 0, slots, own[users[row]])) continue;
         if (positiveKeys.has(outfitKey(draft, 0, slots))) continue;
         break;
       }
@@ -76,47 +112,48 @@ function patternOf(items: ArrayLike<number>, offset: number, slots: number): num
 /**
  * `perPositive` hard negatives per positive: a uniformly drawn positive of another user of the same
  * split (method.md §6.2). Unlike FHN we also keep the slot pattern (one or two tops), so that
- * hard negatives differ from positives only in whose taste they follow; when no other user has that
- * pattern, any other user's positive is used. Outfits the user also made in this split are skipped.
+ * hard negatives differ from positives only in whose taste they follow, and skip outfits the user
+ * also made in this split and outfits holding one of the user's items of another split (`own`, see
+ * otherSplitItems). When no other user's outfit of that pattern qualifies, any qualifying other
+ * user's outfit is used.
  */
-export function hardNegatives(rng: Rng, positives: OutfitTable, perPositive: number): OutfitTable {
+export function hardNegatives(rng: Rng, positives: OutfitTable, perPositive: number, own: ReadonlyArray<ReadonlySet<number>> = []): OutfitTable {
   const { slots } = positives;
   const rowsIn = positives.users.length;
   const keys: string[] = [];
   const userOutfits = new Set<string>();
-  const byPattern = new Map<number, number[]>();
-  const usersByPattern = new Map<number, Set<number>>();
   for (let r = 0; r < rowsIn; r++) {
     const key = outfitKey(positives.items, r * slots, slots);
     keys.push(key);
     userOutfits.add(`${positives.users[r]}|${key}`);
-    const pattern = patternOf(positives.items, r * slots, slots);
-    if (!byPattern.has(pattern)) {
-      byPattern.set(pattern, []);
-      usersByPattern.set(pattern, new Set());
-    }
-    byPattern.get(pattern)!.push(r);
-    usersByPattern.get(pattern)!.add(positives.users[r]);
   }
-  const allRows = Array.from({ length: rowsIn }, (_, r) => r);
+  // the outfits each (user, pattern) may draw, built on first use
+  const eligible = new Map<string, number[]>();
+  const eligibleFor = (u: number, pattern: number): number[] => {
+    const id = `${u}|${pattern}`;
+    let list = eligible.get(id);
+    if (!list) {
+      const ok = (q: number): boolean =>
+        positives.users[q] !== u && !userOutfits.has(`${u}|${keys[q]}`) && !reusesOwnItem(positives.items, q * slots, slots, own[u]);
+      const all: number[] = [];
+      for (let q = 0; q < rowsIn; q++) if (ok(q)) all.push(q);
+      const same = all.filter((q) => patternOf(positives.items, q * slots, slots) === pattern);
+      list = same.length > 0 ? same : all;
+      if (list.length === 0) throw new Error(`internal: no hard negative for user ${u}: every other user's outfit holds one of the user's items (the split is too small)`);
+      eligible.set(id, list);
+    }
+    return list;
+  };
   const users = new Int32Array(rowsIn * perPositive);
   const items = new Int32Array(rowsIn * perPositive * slots);
   for (let r = 0; r < rowsIn; r++) {
     const u = positives.users[r];
-    const pattern = patternOf(positives.items, r * slots, slots);
-    const samePattern = usersByPattern.get(pattern)!;
-    const candidates = samePattern.size > 1 ? byPattern.get(pattern)! : allRows;
+    const candidates = eligibleFor(u, patternOf(positives.items, r * slots, slots));
     for (let k = 0; k < perPositive; k++) {
       const row = r * perPositive + k;
       users[row] = u;
-      let tries = 0;
-      for (;;) {
-        if (++tries > MAX_TRIES) throw new Error(`internal: no hard negative found for positive row ${r} (a single user in the split?)`);
-        const q = rng.pick(candidates);
-        if (positives.users[q] === u || userOutfits.has(`${u}|${keys[q]}`)) continue;
-        items.set(positives.items.subarray(q * slots, (q + 1) * slots), row * slots);
-        break;
-      }
+      const q = rng.pick(candidates);
+      items.set(positives.items.subarray(q * slots, (q + 1) * slots), row * slots);
     }
   }
   return { slots, users, items };
@@ -125,9 +162,17 @@ export function hardNegatives(rng: Rng, positives: OutfitTable, perPositive: num
 /**
  * One fill-in-the-blank question per positive (method.md §6.1): `candidates` consecutive rows, the
  * positive first, then outfits that differ from it in one slot, chosen uniformly among the present
- * slots, whose item is replaced by distinct items of that category from the split's pool.
+ * slots, whose item is replaced by distinct items of that category from the split's pool, never one
+ * of the user's items of another split (`own`, see otherSplitItems).
  */
-export function fillInTheBlank(rng: Rng, positives: OutfitTable, pools: Int32Array[], slotCategories: number[], candidates: number): OutfitTable {
+export function fillInTheBlank(
+  rng: Rng,
+  positives: OutfitTable,
+  pools: Int32Array[],
+  slotCategories: number[],
+  candidates: number,
+  own: ReadonlyArray<ReadonlySet<number>> = [],
+): OutfitTable {
   const { slots } = positives;
   const rowsIn = positives.users.length;
   const users = new Int32Array(rowsIn * candidates);
@@ -142,14 +187,18 @@ export function fillInTheBlank(rng: Rng, positives: OutfitTable, pools: Int32Arr
     const j = rng.pick(usable);
     const pool = pools[slotCategories[j]];
     const chosen = new Set<number>();
+    const ownItems = own[positives.users[r]];
     for (let k = 0; k < candidates; k++) {
       const row = r * candidates + k;
       users[row] = positives.users[r];
       items.set(answer, row * slots);
       if (k === 0) continue;
       let item: number;
-      do item = rng.pick(pool);
-      while (chosen.has(item) || answer.includes(item));
+      let tries = 0;
+      do {
+        if (++tries > MAX_TRIES) throw new Error(`internal: no fill-in-the-blank candidate found for row ${r} (split pool too small)`);
+        item = rng.pick(pool);
+      } while (chosen.has(item) || answer.includes(item) || (ownItems !== undefined && ownItems.has(item)));
       chosen.add(item);
       items[row * slots + j] = item;
     }

@@ -20,7 +20,7 @@ import { UserError } from '../../errors.js';
 import { Rng } from '../../rng.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
 import { CATEGORY_NAMES, NEGATIVES_PER_POSITIVE, SPLITS, isVariableLength, slotCategoriesFor, type OutfitTable, type SplitName } from '../types.js';
-import { fillInTheBlank, hardNegatives, randomNegatives, splitPools } from './candidates.js';
+import { fillInTheBlank, hardNegatives, otherSplitItems, randomNegatives, splitPools } from './candidates.js';
 import { DEFAULT_FASHION_MNIST_DIR, hasFashionMnist, loadFashionMnist } from './fashion-mnist.js';
 import { IMAGE_SIDE, fashionMnistSource, proceduralSource, writeItemImages, type ItemPicture, type PictureSource } from './images.js';
 import { CATEGORY_CLASSES, DEFAULT_KNOBS, HARMONY, PALETTE, UtilityModel, drawStyles, type Style, type SynthKnobs } from './model.js';
@@ -164,6 +164,7 @@ function checkRoot(out: string, expected: Pick<OracleFile, 'seed' | 'imageSource
     return;
   }
   const differences: string[] = [];
+  if (existing.version !== ORACLE_VERSION) differences.push(`benchmark version ${existing.version} vs ${ORACLE_VERSION}`);
   if (existing.seed !== expected.seed) differences.push(`seed ${existing.seed} vs ${expected.seed}`);
   if (existing.imageSource !== expected.imageSource) differences.push(`pictures ${existing.imageSource} vs ${expected.imageSource}`);
   if (JSON.stringify(existing.knobs) !== JSON.stringify(expected.knobs)) {
@@ -338,12 +339,15 @@ function buildSet(plan: SetPlan, seed: number, knobs: SynthKnobs, styles: Style[
   const splits = {} as BuiltSet['splits'];
   const splitItems = {} as Record<SplitName, number[]>;
   const falseNegativeShare = {} as SetReport['falseNegativeShare'];
+  const positives = { train: toGlobal(posPool.train), val: toGlobal(posPool.val), test: toGlobal(posPool.test) };
   for (const split of SPLITS) {
-    const posi = toGlobal(posPool[split]);
+    const posi = positives[split];
     const pools = splitPools(posi, slotCategories, CATEGORY_NAMES.length);
     splitItems[split] = pools.map((p) => p.length);
-    const nega = randomNegatives(new Rng(seed).fork(`nega-${set}-${split}`), posi, pools, slotCategories, NEGATIVES_PER_POSITIVE);
-    const negaHard = hardNegatives(new Rng(seed).fork(`nega_hard-${set}-${split}`), posi, NEGATIVES_PER_POSITIVE);
+    // no candidate holds one of its user's items of another split, as no positive does (method.md §6.3)
+    const own = otherSplitItems(split, positives, plan.users);
+    const nega = randomNegatives(new Rng(seed).fork(`nega-${set}-${split}`), posi, pools, slotCategories, NEGATIVES_PER_POSITIVE, own);
+    const negaHard = hardNegatives(new Rng(seed).fork(`nega_hard-${set}-${split}`), posi, NEGATIVES_PER_POSITIVE, own);
     const medians = userMedians(posi.users, utilities(posi), plan.users);
     const fnNega = flagAboveMedian(nega.users, utilities(nega), medians);
     const fnHard = flagAboveMedian(negaHard.users, utilities(negaHard), medians);
@@ -351,7 +355,7 @@ function buildSet(plan: SetPlan, seed: number, knobs: SynthKnobs, styles: Style[
     falseNegativeShare[split] = { nega: mean(fnNega), negaHard: mean(fnHard) };
   }
   const testPools = splitPools(splits.test.posi, slotCategories, CATEGORY_NAMES.length);
-  const fitb = fillInTheBlank(new Rng(seed).fork(`fitb-${set}`), splits.test.posi, testPools, slotCategories, 4);
+  const fitb = fillInTheBlank(new Rng(seed).fork(`fitb-${set}`), splits.test.posi, testPools, slotCategories, 4, otherSplitItems('test', positives, plan.users));
 
   let twoTopShare: number | undefined;
   if (variableLength) {

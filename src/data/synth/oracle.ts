@@ -19,7 +19,15 @@ import { CATEGORY_CLASSES, HARMONY, NUM_COLOURS, PALETTE, UtilityModel, classInd
 
 export const ORACLE_DIR = 'oracle';
 export const ORACLE_FORMAT = 'outfitrec-synth-oracle';
-export const ORACLE_VERSION = 1;
+/**
+ * Version of the benchmark a root holds. 2: no candidate (random, hard or fill-in-the-blank) holds
+ * one of its user's items of another split (method.md §6.3 "No item reuse"). 1: the earlier
+ * generator, whose candidates could (7.8 % of syn-630's test random mixes did, no positive can): a
+ * leak. Version-1 roots stay readable, so old results can be re-checked; `eval` says what they are.
+ */
+export const ORACLE_VERSION = 2;
+/** Oldest version still read. */
+export const ORACLE_LEAKY_VERSION = 1;
 
 export function oracleJsonPath(root: string): string {
   return join(root, ORACLE_DIR, 'oracle.json');
@@ -44,7 +52,7 @@ const knobsSchema = z.strictObject({
 
 export const oracleFileSchema = z.strictObject({
   format: z.literal(ORACLE_FORMAT),
-  version: z.literal(ORACLE_VERSION),
+  version: z.union([z.literal(ORACLE_LEAKY_VERSION), z.literal(ORACLE_VERSION)]),
   description: z.string(),
   seed: z.number().int().nonnegative(),
   imageSource: z.enum(['fashion-mnist', 'procedural']),
@@ -71,14 +79,27 @@ export interface Oracle {
   readonly root: string;
   readonly seed: number;
   readonly imageSource: 'fashion-mnist' | 'procedural';
+  /** The benchmark version of the root (ORACLE_VERSION; 1 = candidates with the item-reuse leak). */
+  readonly version: number;
   /**
    * True utility (nats: the user's log-probability of making the outfit, see model.ts) of each row
    * of `table` for that row's user in `set`. Items are global ids of `set.catalog`, matched to the
    * oracle by image name; -1 slots are absent. DataError when the set or an item is not the
-   * oracle's.
+   * oracle's. `noise: false` drops the invisible item term ε: the noise-free oracle, which scores
+   * only what the pictures show (a reference row, method.md §6.3).
    */
-  utility(set: PolyvoreSet, table: OutfitTable): Float32Array;
+  utility(set: PolyvoreSet, table: OutfitTable, opts?: { noise?: boolean }): Float32Array;
+  /**
+   * What a person sees of each item of `set.catalog` (by global id): its (category, class, colour)
+   * group, numbered 0..ITEM_GROUPS−1 over all categories. The count reference scorer's input.
+   */
+  itemGroups(set: PolyvoreSet): Int32Array;
 }
+
+/** Number of (category, class, colour) groups: what an item's picture shows. */
+export const ITEM_GROUPS = CATEGORY_CLASSES.reduce((n, classes) => n + classes.length * NUM_COLOURS, 0);
+/** First group of each category. */
+export const ITEM_GROUP_OFFSETS = CATEGORY_CLASSES.map((_, c) => CATEGORY_CLASSES.slice(0, c).reduce((n, classes) => n + classes.length * NUM_COLOURS, 0));
 
 /** Parses a JSON file against a schema; DataError naming the file otherwise. */
 function readJson<T>(path: string, schema: z.ZodType<T>): T {
@@ -208,7 +229,13 @@ export function loadOracle(root: string): Oracle | null {
     root,
     seed: file.seed,
     imageSource: file.imageSource,
-    utility(set: PolyvoreSet, table: OutfitTable): Float32Array {
+    version: file.version,
+    itemGroups(set: PolyvoreSet): Int32Array {
+      const attrs = attributesOf(setOracle(set.set), set.catalog);
+      return Int32Array.from(attrs.category, (c, id) => ITEM_GROUP_OFFSETS[c] + attrs.classIndex[id] * NUM_COLOURS + attrs.colour[id]);
+    },
+    utility(set: PolyvoreSet, table: OutfitTable, opts: { noise?: boolean } = {}): Float32Array {
+      const withNoise = opts.noise ?? true;
       const so = setOracle(set.set);
       const attrs = attributesOf(so, set.catalog);
       const rows = table.users.length;
@@ -230,7 +257,7 @@ export function loadOracle(root: string): Oracle | null {
           categories[count] = attrs.category[id];
           classIndices[count] = attrs.classIndex[id];
           colours[count] = attrs.colour[id];
-          noise[count] = attrs.noise[id];
+          noise[count] = withNoise ? attrs.noise[id] : 0;
           count++;
         }
         outfit.count = count;

@@ -37,7 +37,9 @@ export async function buildAlphaSection(ctx: ExperimentContext): Promise<ReportS
         title: `α of the FND objective on ${set} (docs/method.md §8.4)`,
         caption:
           'FND student (narrow backbone, Eq. S shift form, radius = mean teacher distance) for each α, in score units ' +
-          `(the score is a sum of ${plan.model.anchors} cosines). α = 0 is the softmax objective exactly. Gain = test AUC minus the student alone ` +
+          `(the score is a sum of ${plan.model.anchors} cosines). α > 0 is the paper's direction (a suspected false negative weighs more), ` +
+          'α < 0 the inverted variant (docs/method.md §4). α = 0 is the softmax objective exactly. ' +
+          `Gain = test AUC minus the student alone ` +
           `with the same seed. Mean ± std over ${plan.seeds.length} seed(s).`,
         columns: [{ key: 'alpha', label: 'α' }, ...METRIC_COLUMNS, { key: 'gain', label: 'AUC gain' }],
         rows,

@@ -14,7 +14,7 @@ import type { OutfitTable, PolyvoreSet } from '../../data/types.js';
 import { UserError } from '../../errors.js';
 import type { ItemInputSource } from '../../model/inputs.js';
 import { Rng } from '../../rng.js';
-import { COLD_START_STRATEGIES, fitAnchorsForNewUser, type ColdStartStrategy } from '../../train/cold-start.js';
+import { COLD_START_STRATEGIES, fitAnchorsForNewUser, soFitting, type ColdStartStrategy } from '../../train/cold-start.js';
 import { buildItemInputs, loadRun, type LoadedRun } from '../../runs/load.js';
 import { evaluateScorer, type EvalReport, type NegativeSource, type OutfitScorer } from '../../eval/evaluate.js';
 
@@ -93,6 +93,11 @@ export interface ColdStartResult {
   users: number;
   /** Outfits the new users were profiled from, in all. */
   outfitsUsed: number;
+  /**
+   * How the anchors were found (method.md §5): SO's objective ("Eq. T", or "pairwise + 0.01·L_reg"
+   * for an `lpae` run, soFitting), or "search" for SU/SA. Absent in results cached before it existed.
+   */
+  fitting?: string;
   report: EvalReport;
   /** Wall-clock seconds to fit one user's anchors, each user fitted on its own. */
   fitSeconds: { mean: number; median: number; max: number; total: number };
@@ -115,6 +120,7 @@ export async function runColdStart(ctx: ColdStartContext, opts: ColdStartRunOpti
   for (const r of shots.rows) rowsOfUser[train.users[r]].push(r);
   const times: number[] = [];
   const fitRng = rng.fork('fit');
+  const so = soFitting(run.config);
   for (let u = 0; u < coldSet.numUsers; u++) {
     if (rowsOfUser[u].length === 0) {
       throw new UserError(`${coldSet.dir}: cold user ${u} has no training outfits to profile from`);
@@ -127,6 +133,8 @@ export async function runColdStart(ctx: ColdStartContext, opts: ColdStartRunOpti
       pools: ctx.pools,
       candidateUsers: ctx.warmUsers,
       steps: opts.steps,
+      objective: so.objective,
+      regWeight: so.regWeight,
     });
     run.model.setUserAnchors(ctx.firstColdUser + u, anchors);
     times.push((performance.now() - t0) / 1000);
@@ -144,6 +152,7 @@ export async function runColdStart(ctx: ColdStartContext, opts: ColdStartRunOpti
     seed: opts.seed,
     users: coldSet.numUsers,
     outfitsUsed: shots.rows.length,
+    fitting: opts.strategy === 'so' ? so.label : 'search',
     report,
     fitSeconds: {
       mean: total / times.length,

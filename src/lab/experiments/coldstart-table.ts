@@ -9,7 +9,7 @@ import { lineChartSvg, type ChartPoint } from './charts.js';
 import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './cold-users.js';
 import { cached, summaryOrNull, type ExperimentContext } from './context.js';
 import { cellKey, makeCell, type TrainCell } from './grid.js';
-import { baselinesOf, baselineValues } from './main-table.js';
+import { baselinesOf, baselineValues, referenceRows } from './main-table.js';
 import type { ReportChart, ReportSection, TableValue } from './report.js';
 
 const BASE_METHODS = [
@@ -20,7 +20,8 @@ const BASE_METHODS = [
 /** The cold-start results of one trained base model, every shots × strategy pair. */
 async function coldStartResultsOf(ctx: ExperimentContext, base: TrainCell): Promise<ColdStartResult[]> {
   const { plan } = ctx;
-  return cached(ctx, `coldstart_${cellKey(base)}_steps${plan.coldStartSteps}`, () =>
+  // v2: SO fits an lpae run with its own pairwise loss + L_reg (earlier caches used Eq. T for every model)
+  return cached(ctx, `coldstart-v2_${cellKey(base)}_steps${plan.coldStartSteps}`, () =>
     coldStartAll(
       runDirOf(ctx.paths, base),
       { root: ctx.paths.root, shots: plan.shots, strategies: COLD_START_STRATEGIES, seed: base.seed, steps: plan.coldStartSteps },
@@ -36,8 +37,8 @@ export async function buildColdStartSection(ctx: ExperimentContext): Promise<Rep
   for (const set of plan.sets) {
     const coldSet = COLD_SET_OF[set];
     const base = await baselinesOf(ctx, coldSet);
-    const none = { shots: 'all (none fitted)', fitMs: null };
-    if (base.oracle) rows.push({ coldSet, model: 'oracle (true utility)', strategy: '—', ...none, ...pickFile(baselineValues([base.oracle])) });
+    const none = { shots: 'all (none fitted)', fitting: '—', fitMs: null };
+    for (const ref of referenceRows(base)) rows.push({ coldSet, model: ref.label, strategy: '—', ...none, ...pickFile(ref.values) });
     rows.push({ coldSet, model: 'random scores', strategy: '—', ...none, ...pickFile(baselineValues(base.random)) });
     for (const { method, label } of BASE_METHODS) {
       const perSeed: ColdStartResult[][] = [];
@@ -51,6 +52,7 @@ export async function buildColdStartSection(ctx: ExperimentContext): Promise<Rep
             model: `${label} (trained on ${set})`,
             strategy: strategy.toUpperCase(),
             shots,
+            fitting: matching[0]?.fitting ?? null,
             auc,
             ndcg: summaryOrNull(matching.map((r) => r.report.ndcg)),
             fitMs: summaryOrNull(matching.map((r) => r.fitSeconds.mean * 1000)),
@@ -65,7 +67,7 @@ export async function buildColdStartSection(ctx: ExperimentContext): Promise<Rep
     intro:
       `Models trained on ${plan.sets.join(' / ')} profile the new users of ${plan.sets.map((s) => COLD_SET_OF[s]).join(' / ')} from ` +
       `${plan.shots.join(' or ')} training outfit(s) each (docs/method.md §5): SO optimises fresh anchors for ${plan.coldStartSteps} Adam steps with ` +
-      'everything else frozen, SU copies the anchors of the existing user who scores the outfits highest, SA takes the existing anchors ' +
+      'everything else frozen, with the objective the model was trained with ("Fitting": LPAE\'s pairwise loss + 0.01·L_reg for LPAE, Eq. T for FND-CL), SU copies the anchors of the existing user who scores the outfits highest, SA takes the existing anchors ' +
       'nearest the outfits. Evaluation on the new users\' full test split with `tuples_test_nega`.',
     tables: [
       {
@@ -77,6 +79,7 @@ export async function buildColdStartSection(ctx: ExperimentContext): Promise<Rep
           { key: 'model', label: 'Model' },
           { key: 'strategy', label: 'Strategy' },
           { key: 'shots', label: 'Outfits/user' },
+          { key: 'fitting', label: 'Fitting' },
           { key: 'auc', label: 'AUC' },
           { key: 'ndcg', label: 'NDCG' },
           { key: 'fitMs', label: 'Fit ms/user', digits: 1 },

@@ -5,7 +5,7 @@
  */
 import { overSeeds, type ExperimentContext } from './context.js';
 import { mainRows } from './grid.js';
-import { baselinesOf, baselineValues } from './main-table.js';
+import { baselinesOf, baselineValues, REFERENCE_CAPTION, referenceRows } from './main-table.js';
 import type { ReportSection, TableValue } from './report.js';
 
 export async function buildHardNegSection(ctx: ExperimentContext): Promise<ReportSection> {
@@ -14,7 +14,7 @@ export async function buildHardNegSection(ctx: ExperimentContext): Promise<Repor
   const rows: Array<Record<string, TableValue>> = [];
   const base = await baselinesOf(ctx, set);
   const baseRow = (v: Record<string, TableValue>) => ({ aucHard: v.aucHard, ndcgHard: v.ndcgHard, auc: v.auc, ndcg: v.ndcg });
-  if (base.oracle) rows.push({ method: 'oracle (true utility)', training: '—', ...baseRow(baselineValues([base.oracle])) });
+  for (const ref of referenceRows(base)) rows.push({ method: ref.label, training: '—', ...baseRow(ref.values) });
   rows.push({ method: 'random scores', training: '—', ...baseRow(baselineValues(base.random)) });
   for (const [i, row] of mainRows(plan, set, 0).entries()) {
     for (const negatives of ['random', 'mixed'] as const) {
@@ -38,7 +38,8 @@ export async function buildHardNegSection(ctx: ExperimentContext): Promise<Repor
         caption:
           'Each method trained with 10 random-mix negatives per positive, or with 5 random + 5 hard (another user\'s positive); ' +
           'tested on `tuples_test_nega_hard` (hard) and `tuples_test_nega` (random mix). ' +
-          `FND students distil from a teacher trained in the same setting. Mean ± std over ${plan.seeds.length} seed(s).`,
+          `FND students distil from a teacher trained in the same setting. Mean ± std over ${plan.seeds.length} seed(s). ` +
+          REFERENCE_CAPTION,
         columns: [
           { key: 'method', label: 'Method' },
           { key: 'training', label: 'Training negatives' },

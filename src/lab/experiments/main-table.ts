@@ -9,6 +9,7 @@ import { loadOracle } from '../../data/synth/oracle.js';
 import { Rng } from '../../rng.js';
 import { readMetrics } from '../../runs/folder.js';
 import { randomScorer } from '../../eval/evaluate.js';
+import { REFERENCE_LABELS, referenceScorer, type ReferenceScorer } from '../../eval/reference.js';
 import { testMetrics, type CellResult, type TestMetrics } from './cells.js';
 import { lineChartSvg, type ChartPoint } from './charts.js';
 import { cached, overSeeds, resultOf, summaryOrNull, type ExperimentContext } from './context.js';
@@ -22,30 +23,59 @@ export const PUBLISHED_LPAE: Record<TrainSet, { auc: number; ndcg: number }> = {
   '519': { auc: 0.9188, ndcg: 0.8508 },
 };
 
-/** Oracle and random scorers on a set's test candidates (file and hard negatives). */
+/** Reference and random scorers on a set's test candidates (file and hard negatives). */
 export interface BaselineRows {
   oracle: Record<'file' | 'hard', TestMetrics> | null;
+  /** The oracle without item noise ε (absent in caches written before it existed). */
+  oracleNoiseless?: Record<'file' | 'hard', TestMetrics> | null;
+  /** The count scorer, no learning (absent in caches written before it existed). */
+  count?: Record<'file' | 'hard', TestMetrics> | null;
   /** One entry per seed. */
   random: Array<Record<'file' | 'hard', TestMetrics>>;
 }
 
 export async function baselinesOf(ctx: ExperimentContext, set: string): Promise<BaselineRows> {
-  return cached(ctx, `baselines_${set}_s${ctx.plan.seeds.length}`, () => computeBaselines(ctx.paths.root, set, ctx.plan.seeds));
+  return cached(ctx, `baselines-v2_${set}_s${ctx.plan.seeds.length}`, () => computeBaselines(ctx.paths.root, set, ctx.plan.seeds));
 }
 
-/** Oracle (when `root` has one) and one random scorer per seed on a set's test candidates. */
+/**
+ * The reference scorers of a synthetic root (oracle, oracle without ε, count scorer; method.md
+ * §6.3) and one random scorer per seed, on a set's test candidates.
+ */
 export async function computeBaselines(root: string, set: string, seeds: readonly number[]): Promise<BaselineRows> {
-  const data = loadPolyvoreSet(root, set, { splits: ['test'] });
+  const data = loadPolyvoreSet(root, set, { splits: ['train', 'test'] });
   const oracle = loadOracle(root);
   const random: BaselineRows['random'] = [];
   for (const seed of seeds) {
     const scorer = randomScorer(new Rng(seed).fork('random-row'));
     random.push({ file: await testMetrics(data, scorer, 'file', seed), hard: await testMetrics(data, scorer, 'hard', seed) });
   }
-  if (!oracle) return { oracle: null, random };
-  const utility = (table: Parameters<typeof oracle.utility>[1]) => oracle.utility(data, table);
-  return { oracle: { file: await testMetrics(data, utility, 'file', 0), hard: await testMetrics(data, utility, 'hard', 0) }, random };
+  if (!oracle) return { oracle: null, oracleNoiseless: null, count: null, random };
+  const both = async (kind: ReferenceScorer) => {
+    const scorer = referenceScorer(kind, data, oracle);
+    return { file: await testMetrics(data, scorer, 'file', 0), hard: await testMetrics(data, scorer, 'hard', 0) };
+  };
+  return { oracle: await both('oracle'), oracleNoiseless: await both('oracle-noiseless'), count: await both('count'), random };
 }
+
+/** The reference rows present in `base`, labelled, in the order oracle, oracle without ε, count. */
+export function referenceRows(base: BaselineRows): Array<{ label: string; values: Record<string, TableValue> }> {
+  const rows: Array<{ label: string; values: Record<string, TableValue> }> = [];
+  const add = (kind: ReferenceScorer, m: Record<'file' | 'hard', TestMetrics> | null | undefined) => {
+    if (m) rows.push({ label: REFERENCE_LABELS[kind], values: baselineValues([m]) });
+  };
+  add('oracle', base.oracle);
+  add('oracle-noiseless', base.oracleNoiseless);
+  add('count', base.count);
+  return rows;
+}
+
+/** Table caption text on the reference rows. */
+export const REFERENCE_CAPTION =
+  'Reference rows (no training): the oracle scores with the generator\'s true utility, a reference and not a ceiling ' +
+  '(a scorer can see through its invisible item noise ε, and against hard negatives it is not the best discriminator); ' +
+  'the oracle without ε scores what the pictures show; the count scorer learns nothing: per user, the add-one-smoothed ' +
+  'log-share of each item\'s (class, colour) group among the user\'s training items (docs/method.md §6.3). ';
 
 export const METRIC_COLUMNS: TableColumn[] = [
   { key: 'auc', label: 'AUC' },
@@ -83,7 +113,7 @@ export async function buildMainSection(ctx: ExperimentContext): Promise<ReportSe
   const rows: Array<Record<string, TableValue>> = [];
   for (const set of plan.sets) {
     const base = await baselinesOf(ctx, set);
-    if (base.oracle) rows.push({ set, method: 'oracle (true utility)', ...baselineValues([base.oracle]), bestEpoch: null, params: null, backbone: null });
+    for (const ref of referenceRows(base)) rows.push({ set, method: ref.label, ...ref.values, bestEpoch: null, params: null, backbone: null });
     rows.push({ set, method: 'random scores', ...baselineValues(base.random), bestEpoch: null, params: null, backbone: null });
     for (const [i, row] of mainRows(plan, set, 0).entries()) {
       const cellFor = (seed: number) => mainRows(plan, set, seed)[i].cell;
@@ -117,7 +147,11 @@ export async function buildMainSection(ctx: ExperimentContext): Promise<ReportSe
       `Test split of the synthetic ${plan.sets.join(' / ')} sets; AUC, NDCG and FITB with the fixed random-mix negatives ` +
       '(`tuples_test_nega`), and AUC/NDCG with the hard negatives (`tuples_test_nega_hard`). ' +
       `Mean ± std over ${plan.seeds.length} seed(s). Teacher/LPAE backbone width ${plan.teacherWidth}, student width ${plan.studentWidth}. ` +
-      'The oracle scores with the generator\'s true utility: the ceiling on these candidates. ' +
+      `FND rows at α = ${plan.alpha}: ` +
+      (plan.alpha < 0
+        ? 'the inverted variant (suspected false negatives weigh less), not the paper\'s α > 0 (docs/method.md §4). '
+        : 'the paper\'s direction (suspected false negatives weigh more, docs/method.md §4). ') +
+      REFERENCE_CAPTION +
       'The REFERENCE rows are the LPAE numbers on the REAL Polyvore-U data (ResNet-34 features, authors\' logs); ' +
       'they are printed for orientation only and are not comparable with the synthetic rows.',
     columns: [
