@@ -1,5 +1,5 @@
 /**
- * The package as a user gets it: `npm pack` (whose prepack step is `npm run build`) on a copy of the
+ * The package as a user gets it: `npm pack` (whose prepare step is `npm run build`) on a copy of the
  * project, the tarball unpacked into a fresh project, and the README's library example run there
  * with plain `node` — no tsx, no src/ — on a tiny trained run. Its printed AUC and composed outfits
  * must be those of the sources run in this process.
