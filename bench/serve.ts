@@ -6,7 +6,7 @@
  *
  *   node --import tsx bench/serve.ts --run RUN [--data DIR] [--set NAME] [--duration 10]
  *        [--connections 10,100] [--k 10] [--threads 1]
- *        [--scenarios compose,compose-exact,rank,onboard,mixed] [--server-args "--micro-batch"]
+ *        [--scenarios compose,compose-exact,rank,onboard,mixed,failover] [--server-args "--micro-batch"]
  *        [--db URL] [--replicas N] [--recall-sizes 10,20,30] [--recall-users 20] [--retrieve R --beam B]
  *
  * Scenarios (each with fresh server(s) and, without --db, a throwaway user database):
@@ -17,7 +17,11 @@
  *   rank           POST /users/:id/rank with 20 outfits;
  *   onboard        POST /users with 5 outfits (a new user per request);
  *   mixed          compose (all connections) + onboard (2 connections) + GET /health
- *                  (2 connections) at once: p99 of each (issue 16).
+ *                  (2 connections) at once: p99 of each (issue 16);
+ *   failover       (needs --replicas 2 or more) uncached composition from a client of our own
+ *                  that sends each request to one replica and, when the connection fails or
+ *                  the answer is a 5xx, retries it once on each other replica; halfway through,
+ *                  the first replica is killed (SIGKILL). Reports requests, retried, failed.
  * Requests rotate over the run's users. `--db URL` is passed to `serve --db` (e.g. a PostgreSQL
  * URL once the server accepts one); `--replicas N` starts N servers on one database and splits
  * the connections between them (one autocannon per replica, run together: req/s add up, the
@@ -118,7 +122,7 @@ if (recallSizes.length > 0) {
     const cpuMs = (used.user + used.system) / 1000 / n;
     process.stdout.write(JSON.stringify({ bench: 'serve-cpu', composition: label, ...search, k, compositions: n, cpuMsEach: cpuMs, wallMsEach: (performance.now() - started) / n }) + '\n');
   }
-  rec.close();
+  await rec.close();
   await rec.model.dispose();
 }
 
@@ -145,7 +149,7 @@ function startServer(extra: string[], database: string): Promise<{ child: ChildP
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   await exited;
@@ -200,6 +204,70 @@ function record(scenario: string, connections: number, results: AutocannonResult
   if (row.errors > 0) failed = true;
 }
 
+interface FailoverResult {
+  total: number;
+  retried: number;
+  failed: number;
+  latencies: number[];
+  killedAtMs: number;
+}
+
+/**
+ * The failover scenario's client: `connections` loops, each sending its requests to replica
+ * (loop mod replicas) first and to the next replicas on a connection error or a 5xx; the first
+ * replica is killed with SIGKILL halfway through. Latency counts from the first attempt.
+ */
+async function failover(servers: Array<{ child: ChildProcess; base: string }>, connections: number, pathOf: (i: number) => string): Promise<FailoverResult> {
+  if (servers.length < 2) throw new Error('the failover scenario needs --replicas 2 or more');
+  const result: FailoverResult = { total: 0, retried: 0, failed: 0, latencies: [], killedAtMs: (duration * 1000) / 2 };
+  const started = performance.now();
+  const killer = setTimeout(() => servers[0].child.kill('SIGKILL'), result.killedAtMs);
+  let next = 0;
+  const loop = async (c: number): Promise<void> => {
+    while (performance.now() - started < duration * 1000) {
+      const path = pathOf(next++);
+      const t0 = performance.now();
+      let ok = false;
+      for (let attempt = 0; attempt < servers.length && !ok; attempt++) {
+        if (attempt > 0) result.retried++;
+        try {
+          const res = await fetch(`${servers[(c + attempt) % servers.length].base}${path}`, { signal: AbortSignal.timeout(60_000) });
+          await res.arrayBuffer();
+          ok = res.status < 500;
+        } catch {
+          ok = false;
+        }
+      }
+      result.total++;
+      if (ok) result.latencies.push(performance.now() - t0);
+      else result.failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, (_, c) => loop(c)));
+  clearTimeout(killer);
+  return result;
+}
+
+function recordFailover(connections: number, r: FailoverResult): void {
+  const sorted = [...r.latencies].sort((a, b) => a - b);
+  const pct = (p: number): number => (sorted.length === 0 ? 0 : Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]));
+  const row: Row = {
+    scenario: 'failover',
+    connections,
+    requestsPerSecond: Math.round((sorted.length / duration) * 10) / 10,
+    total: sorted.length,
+    p50: pct(50),
+    p99: pct(99),
+    max: Math.round(sorted.at(-1) ?? 0),
+    errors: r.failed,
+  };
+  rows.push(row);
+  process.stdout.write(
+    JSON.stringify({ bench: 'serve', ...search, duration, k, threads: Number(threads), replicas, db: db ?? 'sqlite (temp)', serverArgs, ...row, requests: r.total, retried: r.retried, killedAfterMs: r.killedAtMs }) + '\n',
+  );
+  if (row.errors > 0) failed = true;
+}
+
 for (const connections of connectionCounts) {
   for (const scenario of scenarios) {
     const dir = mkdtempSync(join(tmpdir(), 'outfitrec-bench-serve-'));
@@ -238,7 +306,9 @@ for (const connections of connectionCounts) {
             autocannon({ url: s.base, connections: Math.max(1, Math.floor(total / replicas) + (i < total % replicas ? 1 : 0)), duration, timeout: 60, requests: [request] }),
           ),
         );
-      if (scenario === 'mixed') {
+      if (scenario === 'failover') {
+        recordFailover(connections, await failover(servers, connections, (i) => `/users/${i % health.runUsers}/outfits?k=${k}`));
+      } else if (scenario === 'mixed') {
         const [compose, onboard, healthResults] = await Promise.all([load(composeRequest, connections), load(onboardRequest, 2), load({ method: 'GET', path: '/health' }, 2)]);
         record('mixed: compose', connections, compose);
         record('mixed: onboard', 2, onboard);
