@@ -12,8 +12,9 @@
  * Items are global item ids of the set's catalog (src/data/types.ts); anywhere an item is accepted
  * its image name (as written in the image list, with or without extension) works too.
  *
- * Every method is synchronous: model work runs to completion inside one call, so requests of the
- * HTTP server are serialised by the event loop and never interleave inside tfjs.
+ * Model methods are async: ONNX Runtime runs each session call on this thread, and composition
+ * yields one event-loop turn per beam stage (compose.ts), so concurrent requests interleave between
+ * stages and other I/O is not starved. Onboarded users are read from the store on a cache miss.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';

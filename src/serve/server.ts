@@ -18,8 +18,8 @@
  * 4xx whose message names the field. Integers in the path and query string must be plain decimals
  * (no sign, spaces, hex, exponent or leading zeros) and are converted before validation. Problems only the
  * model can see (unknown user or item, a top in the shoe slot) are UserErrors: 404 for the
- * addressed resource, 400 for bad content. Model work is synchronous and bounded (LIMITS), so
- * requests are served one at a time by the event loop and none can hang the process; socket and
+ * addressed resource, 400 for bad content. Model work is bounded (LIMITS) and interleaves between
+ * concurrent requests one beam stage at a time; onboarding fits in worker threads; socket and
  * handler timeouts cut slow clients off.
  */
 import { readFileSync } from 'node:fs';
