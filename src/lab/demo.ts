@@ -195,7 +195,7 @@ function formatDemo(d: { out: string; root: string; setName: string; seed: numbe
     "  NDCG        how near the top of each user's candidate list the positives sit (1 = every positive first), averaged over users",
     '  FITB        fill in the blank: the right item picked among 4 candidates for an outfit with one item hidden (0.25 = chance)',
     '  params      trained weights of the model; train s = seconds spent training it',
-    '  oracle      the synthetic ground truth scoring the same candidates: the most this data allows; random = seeded coin flips, the floor',
+    '  oracle      the synthetic ground truth scoring the same candidates: a reference, not a ceiling (docs/method.md §6.3); random = seeded coin flips',
     '',
     'next:',
     `  outfitrec serve --run ${out}/student-fnd-cl      # the distilled student behind an HTTP API and a web page`,
