@@ -9,9 +9,7 @@ import { UserError } from '../errors.js';
 import type { Graph, Value } from '../engine/graph.js';
 import type { Rng } from '../rng.js';
 import { uniformInit, type ParamTable } from './params.js';
-import { addNormalizedRows, userVectorFromAnchors } from './scoring.js';
-
-export { userVectorFromAnchors };
+import { addNormalizedRows } from './scoring.js';
 
 /** Distinct values in first-seen order and, per input position, the index of its value among them. */
 export function dedupe(values: Int32Array): { unique: Int32Array; inverse: Int32Array } {

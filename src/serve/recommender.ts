@@ -25,7 +25,7 @@ import { findImageDir, resolveImagePaths } from '../data/polyvore.js';
 import { CATEGORY_NAMES, type Catalog, type OutfitTable, type PolyvoreSet } from '../data/types.js';
 import { UserError } from '../errors.js';
 import type { ItemInputSource } from '../model/inputs.js';
-import { userVectorFromAnchors } from '../model/anchors.js';
+import { userVectorFromAnchors } from '../model/scoring.js';
 import type { OutfitModel } from '../model/outfit-model.js';
 import { Rng } from '../rng.js';
 import {
