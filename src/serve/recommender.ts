@@ -44,6 +44,13 @@ import { openUserStore, type StoredUser, type UserStore } from './store.js';
 import { UserDirectory } from './users.js';
 import type { RetrievalKind } from './retrieval.js';
 
+/** A user as one request read it: Σ_k â_uk and, for onboarded users, their stored own anchors. */
+interface ResolvedUser {
+  readonly id: number;
+  readonly vector: Float32Array;
+  readonly ownAnchors?: Float32Array;
+}
+
 /** A user id that is neither a run user nor an onboarded one. */
 export class UnknownUserError extends UserError {
   override name = 'UnknownUserError';
@@ -299,8 +306,20 @@ export class Recommender {
 
   /** Like userVector, reading an onboarded user from the database when this process has not cached it. */
   async loadUserVector(id: number): Promise<Float32Array> {
-    if (Number.isInteger(id) && id >= this.runUsers) await this.users.find(id);
-    return this.userVector(id);
+    return (await this.resolveUser(id)).vector;
+  }
+
+  /**
+   * What one request needs of its user, read once: the vector and (for onboarded users) the stored
+   * anchors. A request keeps what it read, so a cache reset or eviction while it runs (a NOTIFY, the
+   * listener reconnecting) cannot make its later steps miss the user it has already found.
+   */
+  private async resolveUser(id: number): Promise<ResolvedUser> {
+    if (Number.isInteger(id) && id >= this.runUsers) {
+      const entry = this.users.cached(id) ?? (await this.users.find(id));
+      if (entry) return { id, vector: entry.vector, ownAnchors: entry.user.anchors };
+    }
+    return { id, vector: this.userVector(id) };
   }
 
   /** Deletes an onboarded user (from the database: every replica stops serving it). */
@@ -446,17 +465,21 @@ export class Recommender {
 
   /** s(user, o) for each outfit (method.md §3). */
   async scoreOutfits(user: number, outfits: ReadonlyArray<OutfitRefs> | OutfitTable): Promise<Float32Array> {
-    const v = await this.loadUserVector(user);
+    return this.scoreFor(await this.resolveUser(user), outfits);
+  }
+
+  private async scoreFor(user: ResolvedUser, outfits: ReadonlyArray<OutfitRefs> | OutfitTable): Promise<Float32Array> {
     const table = isTable(outfits) ? outfits : this.outfitTable(outfits);
     if (table.users.length === 0) return new Float32Array(0);
-    return this.composer.scoreItems(v, table.items, table.slots);
+    return this.composer.scoreItems(user.vector, table.items, table.slots);
   }
 
   /** The outfits sorted by score, best first; the first `k` (default all). */
   async rankCandidates(user: number, outfits: ReadonlyArray<OutfitRefs> | OutfitTable, k?: number, opts: { explain?: boolean } = {}): Promise<RankedOutfit[]> {
     const table = isTable(outfits) ? outfits : this.outfitTable(outfits);
     if (table.users.length > LIMITS.maxRankOutfits) throw new UserError(`at most ${LIMITS.maxRankOutfits} outfits per ranking, got ${table.users.length}`);
-    const scores = await this.scoreOutfits(user, table);
+    const resolved = await this.resolveUser(user);
+    const scores = await this.scoreFor(resolved, table);
     const ranked = Array.from(scores, (score, index) => ({
       index,
       items: Array.from(table.items.subarray(index * table.slots, (index + 1) * table.slots)),
@@ -464,7 +487,7 @@ export class Recommender {
     }));
     ranked.sort((a, b) => b.score - a.score || a.index - b.index);
     const top = k === undefined ? ranked : ranked.slice(0, k);
-    const served = await this.readable(user, top, opts.explain ?? false);
+    const served = await this.readable(resolved, top, opts.explain ?? false);
     return top.map((r, i) => ({ ...r, ...served[i] }));
   }
 
@@ -474,7 +497,8 @@ export class Recommender {
    */
   async compose(user: number, opts: ComposeRequest): Promise<ServedComposition> {
     if (!(Number.isInteger(opts.k) && opts.k >= 1 && opts.k <= LIMITS.maxK)) throw new UserError(`k must be an integer in 1..${LIMITS.maxK}, got ${opts.k}`);
-    const v = await this.loadUserVector(user);
+    const resolved = await this.resolveUser(user);
+    const v = resolved.vector;
     const fixed = (opts.fixed ?? []).map((ref) => this.requireBodyItem(ref, 'fixed'));
     const exclude = (opts.exclude ?? []).map((ref) => this.requireBodyItem(ref, 'exclude'));
     const maxShared = opts.maxShared ?? this.opts.maxShared ?? 1;
@@ -497,7 +521,7 @@ export class Recommender {
         if (this.composeCache.size > cacheSize) this.composeCache.delete(this.composeCache.keys().next().value!);
       }
     }
-    const served = await this.readable(user, result.outfits, opts.explain ?? false);
+    const served = await this.readable(resolved, result.outfits, opts.explain ?? false);
     return { ...result, outfits: result.outfits.map((o, i) => ({ ...o, ...served[i] })) };
   }
 
@@ -505,11 +529,12 @@ export class Recommender {
 
   /** A user's anchors [K·d]: own, then shared (LPAE-g); the order `OutfitExplanation.anchor` indexes. */
   userAnchors(id: number): Float32Array {
-    this.userVector(id); // unknown users fail here
     const cached = id < this.runUsers ? undefined : this.users.cached(id);
-    // deleted (by another replica) since the request read it in
-    if (id >= this.runUsers && cached === undefined) throw new UnknownUserError(`unknown user ${id}: it was deleted`);
-    const own = cached === undefined ? this.model.anchors.getUserAnchors(id) : cached.user.anchors;
+    return this.anchorsOf({ id, vector: this.userVector(id), ownAnchors: cached?.user.anchors });
+  }
+
+  private anchorsOf(user: ResolvedUser): Float32Array {
+    const own = user.ownAnchors ?? this.model.anchors.getUserAnchors(user.id);
     const shared = this.model.anchors.getSharedAnchors();
     if (!shared) return own;
     const out = new Float32Array(own.length + shared.length);
@@ -519,10 +544,9 @@ export class Recommender {
   }
 
   /** Percentile per outfit and, with `explain`, its explanation. */
-  private async readable(user: number, outfits: ReadonlyArray<{ items: readonly number[]; score: number }>, explain: boolean): Promise<Array<{ percentile: number; explanation?: OutfitExplanation }>> {
-    const v = this.userVector(user);
-    const percentiles = await this.composer.percentiles(v, outfits.map((o) => o.score));
-    const explanations = explain ? await this.composer.explain(v, this.userAnchors(user), outfits.map((o) => o.items)) : undefined;
+  private async readable(user: ResolvedUser, outfits: ReadonlyArray<{ items: readonly number[]; score: number }>, explain: boolean): Promise<Array<{ percentile: number; explanation?: OutfitExplanation }>> {
+    const percentiles = await this.composer.percentiles(user.vector, outfits.map((o) => o.score));
+    const explanations = explain ? await this.composer.explain(user.vector, this.anchorsOf(user), outfits.map((o) => o.items)) : undefined;
     return percentiles.map((percentile, i) => (explanations ? { percentile, explanation: explanations[i] } : { percentile }));
   }
 

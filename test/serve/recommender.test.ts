@@ -162,6 +162,36 @@ describe('Recommender on a trained tiny run (set 630)', () => {
     await assert.rejects(() => rec.onboard([]), /at least one outfit/);
     assert.throws(() => rec.requireItem('nope'), UnknownItemError);
   });
+
+  test('a request keeps the onboarded user it read: a cache reset during the read or the search is no 404', async () => {
+    const user = await rec.onboard([[top(1), bottom(2), shoe(3)]], { label: 'raced' });
+    // what PostgreSQL's listener does when it (re)connects, or NOTIFY on another replica's change
+    const directory = (rec as unknown as { users: { onChange(c: { kind: 'reset' }): void } }).users;
+    const reset = () => directory.onChange({ kind: 'reset' });
+    const store = rec.store as { get(id: number): Promise<unknown> };
+    const get = store.get.bind(store);
+    store.get = async (id: number) => {
+      const found = await get(id);
+      reset(); // the read raced with a reset: its result is not cached
+      return found;
+    };
+    try {
+      reset();
+      const composed = await rec.compose(user.id, { k: 3, explain: true });
+      assert.equal(composed.outfits.length, 3);
+      assert.ok(composed.outfits.every((o) => o.explanation !== undefined));
+      reset();
+      const outfits = Array.from({ length: 4 }, (_, i) => [top(i), bottom(i), shoe(i)]);
+      const ranked = await rec.rankCandidates(user.id, outfits, 2, { explain: true });
+      assert.equal(ranked.length, 2);
+      reset();
+      assert.equal((await rec.scoreOutfits(user.id, outfits)).length, 4);
+    } finally {
+      store.get = get;
+    }
+    await rec.deleteUser(user.id);
+    await assert.rejects(() => rec.compose(user.id, { k: 3 }), UnknownUserError);
+  });
 });
 
 describe('compose on a variable-length set (519: one or two tops)', () => {
