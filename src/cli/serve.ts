@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { setEngineThreads } from '../engine/runtime.js';
 import { UserError } from '../errors.js';
+import { isServeProcess, leaveCluster, reportFailed, reportReady, superviseServeProcesses } from '../serve/cluster.js';
 import { defaultOnboardWorkers } from '../serve/onboard-pool.js';
 import { Recommender } from '../serve/recommender.js';
 import { RETRIEVAL_KINDS, type RetrievalKind } from '../serve/retrieval.js';
@@ -28,6 +29,7 @@ interface ServeOptions {
   microBatch: boolean;
   retrieve: string;
   beam?: string;
+  processes: string;
 }
 
 export function register(command: Command): void {
@@ -49,7 +51,9 @@ export function register(command: Command): void {
     .option('--micro-batch', 'merge the model calls of concurrent compositions into one', false)
     .option('--retrieve <n>', 'items retrieved per category before the beam search', '16')
     .option('--beam <n>', 'partial outfits kept per beam stage (default max(k, 16))')
+    .option('--processes <n>', 'server processes sharing the port, each with its own model (composition uses one core per process); users are shared through --db', '1')
     .action(async (opts: ServeOptions) => {
+      const processes = parseInteger(opts.processes, '--processes', 1, 64);
       const port = parseInteger(opts.port, '--port', 0, 65535);
       const seed = parseInteger(opts.seed, '--seed', 0, 2 ** 31 - 1);
       const composeCacheSize = parseInteger(opts.composeCache, '--compose-cache', 0, 1_000_000);
@@ -62,39 +66,65 @@ export function register(command: Command): void {
       if (!(RETRIEVAL_KINDS as readonly string[]).includes(opts.retrieval)) throw new UserError(`--retrieval: '${opts.retrieval}' is not one of ${RETRIEVAL_KINDS.join(', ')}`);
       const retrieval = opts.retrieval as RetrievalKind;
       const compose = { retrieve: parseInteger(opts.retrieve, '--retrieve', 1, 10_000), beam: opts.beam === undefined ? undefined : parseInteger(opts.beam, '--beam', 1, 100_000) };
-      const started = performance.now();
-      const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize, onboardWorkers, retrieval, microBatch: opts.microBatch, compose });
-      const info = recommender.describe();
-      let app;
-      try {
-        app = await startServer(recommender, { port, host: opts.host }, { logger: opts.log, apiKey, rateLimit });
-      } catch (err) {
-        await recommender.close();
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-          throw new UserError(`cannot listen on ${opts.host}:${port}: ${code}`);
-        }
-        throw err;
+      if (processes > 1 && !isServeProcess()) {
+        // the primary: the processes run this same command line (architecture.md §6)
+        await superviseServeProcesses(processes);
+        return;
       }
-      const address = app.server.address();
-      const url = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/` : String(address);
-      process.stdout.write(
-        `outfitrec serve: set ${info.set}, ${info.runUsers} run users + ${info.onboardedUsers} onboarded, ${info.items} items, ` +
-          `ONNX Runtime (${threads} thread${threads > 1 ? 's' : ''}), ${recommender.onboardWorkers} onboarding worker(s), users in ${recommender.store.kind === 'postgres' ? recommender.store.location : 'SQLite'}, ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
-          `composition: ${retrieval} retrieval${retrieval === 'ann' ? ` (index built in ${(recommender.retrievalBuildMs / 1000).toFixed(1)} s)` : ''}${opts.microBatch ? ', micro-batched' : ''}\n` +
-          `access: ${apiKey !== undefined ? 'API key required (but /health and the page)' : 'no API key'}, ` +
-          `${rateLimit > 0 ? `at most ${rateLimit} requests per minute per client` : 'no rate limit'}\n` +
-          `listening on ${url}\n`,
-      );
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.stdout.write('outfitrec serve: shutting down\n');
-          app.close().then(resolve, resolve);
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      try {
+        await serveHere(opts, { port, seed, composeCacheSize, threads, rateLimit, onboardWorkers, apiKey, retrieval, compose });
+      } catch (err) {
+        if (!isServeProcess()) throw err;
+        reportFailed(err); // the primary prints it once
+        process.exitCode = 1;
+      } finally {
+        // a server process ends here (the IPC channel to the primary would keep it alive), served or failed
+        leaveCluster();
+      }
     });
+}
+
+/** One server process: loads the run, listens, serves until SIGINT / SIGTERM. */
+async function serveHere(
+  opts: ServeOptions,
+  p: { port: number; seed: number; composeCacheSize: number; threads: number; rateLimit: number; onboardWorkers: number; apiKey?: string; retrieval: RetrievalKind; compose: { retrieve: number; beam?: number } },
+): Promise<void> {
+  const { port, seed, composeCacheSize, threads, rateLimit, onboardWorkers, apiKey, retrieval, compose } = p;
+  const started = performance.now();
+  const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize, onboardWorkers, retrieval, microBatch: opts.microBatch, compose });
+  const info = recommender.describe();
+  let app;
+  try {
+    app = await startServer(recommender, { port, host: opts.host }, { logger: opts.log, apiKey, rateLimit });
+  } catch (err) {
+    await recommender.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new UserError(`cannot listen on ${opts.host}:${port}: ${code}`);
+    }
+    throw err;
+  }
+  const address = app.server.address();
+  const url = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/` : String(address);
+  const banner =
+    `outfitrec serve: set ${info.set}, ${info.runUsers} run users + ${info.onboardedUsers} onboarded, ${info.items} items, ` +
+    `ONNX Runtime (${threads} thread${threads > 1 ? 's' : ''}), ${recommender.onboardWorkers} onboarding worker(s), users in ${recommender.store.kind === 'postgres' ? recommender.store.location : 'SQLite'}, ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
+    `composition: ${retrieval} retrieval${retrieval === 'ann' ? ` (index built in ${(recommender.retrievalBuildMs / 1000).toFixed(1)} s)` : ''}${opts.microBatch ? ', micro-batched' : ''}\n` +
+    `access: ${apiKey !== undefined ? 'API key required (but /health and the page)' : 'no API key'}, ` +
+    `${rateLimit > 0 ? `at most ${rateLimit} requests per minute per client` : 'no rate limit'}\n`;
+  if (isServeProcess()) reportReady(banner, url);
+  else process.stdout.write(`${banner}listening on ${url}\n`);
+  await new Promise<void>((resolve) => {
+    let closing = false;
+    const stop = (): void => {
+      if (closing) return;
+      closing = true;
+      if (!isServeProcess()) process.stdout.write('outfitrec serve: shutting down\n');
+      app.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 }
 
 function parseInteger(value: string, flag: string, min: number, max: number): number {
