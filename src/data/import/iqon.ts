@@ -1,8 +1,9 @@
 /**
  * Reader of IQON3000 (method.md §6.6): Song, Han, Li, Chen, Xu and Nie, "GP-BPR: Personalized
  * Compatibility Modeling for Clothing Matching", ACM Multimedia 2019
- * (<https://xuemengsong.github.io/fp506-songA.pdf>); the dataset is linked from the paper's
- * project page and from the GP-BPR code (<https://github.com/hanxjing/GP-BPR>).
+ * (<https://xuemengsong.github.io/fp506-songA.pdf>); the dataset (folders user/outfit/item) is
+ * linked from the GP-BPR code's README
+ * (<https://github.com/hanxjing/GP-BPR-Personalized-Compatibility-Modeling-for-Clothing-Matching>).
  *
  * Layout read: `<root>/<user>/<set>/<set>.json` plus the item images `<item id>_m.jpg` beside it
  * (`<root>/IQON3000/` is entered when `<root>` holds it). A user's outfits are their set folders.
@@ -11,7 +12,7 @@
  * the `color` attribute), `itemName` (title), `price` (attribute), `imgUrl` (its file name is a
  * fallback image name). Not used: `setUrl`, `likeCount`, `itemUrl`, `breadcrumb`, `brands`,
  * `categorys`, `options`, `colors`, `expressions`. The JSON has no date, so outfits carry no
- * timestamp and the import splits them at random (method.md §6.4).
+ * timestamp and the import shuffles them (seeded) before its per-user split.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';

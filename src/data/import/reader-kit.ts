@@ -1,8 +1,8 @@
 /**
  * What the readers of the public datasets share (method.md §6.6): the registry entry each exports,
  * their options, the problem collector (every problem with file:line, reported together), the
- * image check, and the cleaning that turns a published outfit list into outfits the import
- * accepts (method.md §6.4).
+ * image check, and the cleaning that turns a published outfit list into outfits the shop import
+ * accepts.
  */
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
