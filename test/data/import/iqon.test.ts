@@ -6,7 +6,8 @@ import { after, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { IQON_FORMAT, readIqon3000, scanJson } from '../../../src/data/import/iqon.js';
 import type { ShopRecords } from '../../../src/data/import/records.js';
-import { DataError, DataErrors, UserError } from '../../../src/errors.js';
+import { UserError } from '../../../src/errors.js';
+import { problemMessages } from '../../helpers/data-problems.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'outfitrec-iqon-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -75,12 +76,6 @@ async function goodTree(root: string): Promise<void> {
     { itemId: 6, 'category x color': 'Tシャツ × グレー' },
     { itemId: 11, 'category x color': 'ナゾ × ブルー' },
   ]);
-}
-
-function problemsOf(err: unknown): string[] {
-  if (err instanceof DataErrors) return err.errors.map((e) => e.message);
-  if (err instanceof DataError) return [err.message];
-  throw err;
 }
 
 describe('IQON3000 reader (method.md §6.6)', () => {
@@ -153,7 +148,7 @@ describe('IQON3000 reader (method.md §6.6)', () => {
     let err: unknown;
     await readIqon3000(root).catch((e: unknown) => (err = e));
     assert.ok(err instanceof UserError, 'a data problem is a user error (one line each, no stack)');
-    const problems = problemsOf(err);
+    const problems = problemMessages(err);
     assert.deepEqual(problems.slice(0, 4), [
       `${broken}:5: malformed JSON: expected ',' or ']', found "{"`,
       `${noId}:15: items[1]: missing or empty itemId`,
@@ -165,7 +160,7 @@ describe('IQON3000 reader (method.md §6.6)', () => {
     rmSync(join(root, '1003', '303'), { recursive: true });
     rmSync(join(root, '1003', '305'), { recursive: true });
     writeFileSync(join(root, '1001', '101', '3_m.jpg'), 'not an image');
-    const imageProblems = problemsOf(await readIqon3000(root).then(() => assert.fail('expected image problems'), (e: unknown) => e));
+    const imageProblems = problemMessages(await readIqon3000(root).then(() => assert.fail('expected image problems'), (e: unknown) => e));
     assert.equal(imageProblems.length, 2, imageProblems.join('\n'));
     assert.match(imageProblems[0], new RegExp(`^${escape(join(root, '1001', '101', '101.json'))}:\\d+: item 3: image .*3_m\\.jpg cannot be decoded`));
     assert.match(imageProblems[1], new RegExp(`^${escape(noImage)}:\\d+: item 14: image .*14_m\\.jpg is missing$`));

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { POG_FORMAT, readPog } from '../../../src/data/import/pog.js';
-import { DataError, DataErrors, UserError } from '../../../src/errors.js';
+import { UserError } from '../../../src/errors.js';
+import { problemMessages } from '../../helpers/data-problems.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'outfitrec-pog-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -37,12 +38,6 @@ async function pogTree(lines: { items?: string[]; outfits?: string[]; users?: st
   }
   writeFileSync(join(images, 'notes.txt'), 'not an image, ignored');
   return { root, images };
-}
-
-function problemsOf(err: unknown): string[] {
-  if (err instanceof DataErrors) return err.errors.map((e) => e.message);
-  if (err instanceof DataError) return [err.message];
-  throw err;
 }
 
 describe('POG / iFashion reader (method.md §6.6)', () => {
@@ -87,7 +82,7 @@ describe('POG / iFashion reader (method.md §6.6)', () => {
     let err: unknown;
     await readPog(root, { images }).catch((e: unknown) => (err = e));
     assert.ok(err instanceof UserError);
-    assert.deepEqual(problemsOf(err), [
+    assert.deepEqual(problemMessages(err), [
       `${files.users}:7: expected 3 fields: user_id,item_id;item_id;...,outfit_id`,
       `${files.outfits}:6: duplicate outfit_id o2`,
       `${files.items}:6: expected 4 fields: item_id,cate_id,pic_url,title`,
@@ -98,7 +93,7 @@ describe('POG / iFashion reader (method.md §6.6)', () => {
     ]);
     // the structure fixed, the images are checked: i4 has none in the folder
     const fixed = await pogTree({}, ['i1', 'i2', 'i3', 'i5']);
-    const imageProblems = problemsOf(await readPog(fixed.root, { images: fixed.images }).then(() => assert.fail('expected a missing image'), (e: unknown) => e));
+    const imageProblems = problemMessages(await readPog(fixed.root, { images: fixed.images }).then(() => assert.fail('expected a missing image'), (e: unknown) => e));
     assert.deepEqual(imageProblems, [`${join(fixed.root, 'item_data.txt')}:4: item i4: image ${join(fixed.images, 'i4.jpg')} is missing`]);
   });
 
