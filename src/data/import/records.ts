@@ -1,5 +1,6 @@
 /**
- * A catalog and its outfits as every importer sees them, before ids are assigned (method.md §6.4):
+ * A catalog and its outfits as every importer sees them, before ids are assigned (the shop
+ * format's section of docs/method.md, and method.md §6.6 for the public datasets):
  * the shop format's files (shop.ts), IQON3000 and POG / iFashion all parse into these records, and
  * one writer (write.ts) turns them into a dataset folder that the rest of the project reads.
  *
