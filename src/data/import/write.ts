@@ -484,32 +484,29 @@ function fillInBlank(test: OutfitTable, testSampler: NegativeSampler, wholeSampl
   let skipped = 0;
   for (let r = 0; r < test.users.length; r++) {
     const answer = Array.from(test.items.subarray(r * slots, (r + 1) * slots));
-    const choices: Array<{ slot: number; pool: number[] }> = [];
+    const choices: Array<{ slot: number; pool: Int32Array }> = [];
     for (let j = 0; j < slots; j++) {
       if (answer[j] < 0) continue;
       const c = slotCategories[j];
-      for (const pools of [testSampler.pools, wholeSampler.pools]) {
-        const pool = Array.from(pools.byCategory[c]).filter((item) => !answer.includes(item));
-        if (pool.length >= wrong) {
-          choices.push({ slot: j, pool });
-          break;
-        }
-      }
+      // the answer's items of category c are in both pools (they come from the positives)
+      const own = answer.filter((item, k) => item >= 0 && slotCategories[k] === c).length;
+      const pool = [testSampler.pools.byCategory[c], wholeSampler.pools.byCategory[c]].find((p) => p.length - own >= wrong);
+      if (pool) choices.push({ slot: j, pool });
     }
     if (choices.length === 0) {
       skipped++;
       continue;
     }
     const { slot, pool } = rng.pick(choices);
-    // a partial Fisher–Yates shuffle: the first `wrong` entries are distinct uniform draws
-    for (let k = 0; k < wrong; k++) {
-      const m = k + rng.int(pool.length - k);
-      [pool[k], pool[m]] = [pool[m], pool[k]];
+    const chosen: number[] = [];
+    while (chosen.length < wrong) {
+      const item = rng.pick(pool);
+      if (!answer.includes(item) && !chosen.includes(item)) chosen.push(item);
     }
     for (let k = 0; k < FITB_CANDIDATES; k++) {
       users.push(test.users[r]);
       const row = answer.slice();
-      if (k > 0) row[slot] = pool[k - 1];
+      if (k > 0) row[slot] = chosen[k - 1];
       items.push(...row);
     }
   }
