@@ -18,6 +18,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../../errors.js';
 import { Rng } from '../../rng.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
+import { concatTables } from '../batches.js';
 import { NegativeSampler } from '../negatives.js';
 import { FITB_CANDIDATES } from '../polyvore.js';
 import { NEGATIVES_PER_POSITIVE, SPLITS, type Catalog, type OutfitTable, type PolyvoreSet, type SplitName } from '../types.js';
@@ -391,20 +392,6 @@ function inMemorySet(root: string, set: string, layout: DatasetLayout, catalog: 
   const splits = {} as PolyvoreSet['splits'];
   for (const split of SPLITS) splits[split] = { posi: positives[split], nega: empty };
   return { root, set, dir: join(root, `tuples_${set}`), variableLength: layout.required.some((r) => !r), slotCategories, numUsers, catalog, splits };
-}
-
-function concatTables(tables: OutfitTable[]): OutfitTable {
-  const slots = tables[0].slots;
-  const n = tables.reduce((s, t) => s + t.users.length, 0);
-  const users = new Int32Array(n);
-  const items = new Int32Array(n * slots);
-  let at = 0;
-  for (const t of tables) {
-    users.set(t.users, at);
-    items.set(t.items, at * slots);
-    at += t.users.length;
-  }
-  return { slots, users, items };
 }
 
 interface SetNegatives {
