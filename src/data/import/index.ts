@@ -7,7 +7,7 @@ import { UserError } from '../../errors.js';
 import type { ShopRecords } from './records.js';
 import { parseShopFolder } from './shop.js';
 import { DEFAULT_MAX_PER_CATEGORY, validateRecords } from './validate.js';
-import { checkOutFree, DEFAULT_NEW_USERS, writeDataset, type ImportSummary } from './write.js';
+import { checkWriteOptions, DEFAULT_NEW_USERS, writeDataset, type ImportSummary } from './write.js';
 
 /** A source format: reads a folder (or file) into records, throwing DataError(s) naming file and line. */
 export type ImportParser = (path: string) => ShopRecords | Promise<ShopRecords>;
@@ -39,18 +39,12 @@ export async function importDataset(source: string, opts: ImportOptions): Promis
   if (!parser) throw new UserError(`--format '${format}': not one of ${Object.keys(IMPORT_FORMATS).join(', ')}`);
   const maxPerCategory = opts.maxPerCategory ?? DEFAULT_MAX_PER_CATEGORY;
   if (!(Number.isInteger(maxPerCategory) && maxPerCategory >= 1)) throw new UserError(`--max-per-category: ${maxPerCategory} is not a positive integer`);
-  // a taken --out is refused before the (possibly long) image checks
-  checkOutFree(opts.out);
+  const target = { out: opts.out, set: opts.set ?? 'shop', newUsers: opts.newUsers ?? DEFAULT_NEW_USERS };
+  // bad options and a taken --out are refused before the (possibly long) image checks
+  checkWriteOptions(target);
   const records = await parser(source);
   const imageFormats = await validateRecords(records, { categories: opts.categories, maxPerCategory });
-  return writeDataset(records, {
-    out: opts.out,
-    set: opts.set ?? 'shop',
-    seed: opts.seed ?? 0,
-    newUsers: opts.newUsers ?? DEFAULT_NEW_USERS,
-    categories: opts.categories,
-    imageFormats,
-  });
+  return writeDataset(records, { ...target, seed: opts.seed ?? 0, categories: opts.categories, imageFormats });
 }
 
 export type { ImportSummary, DatasetLayout, SetSummary } from './write.js';

@@ -86,17 +86,24 @@ export interface ImportSummary {
 
 /** Refuses an `out` that exists and is not an empty folder (before any work, and again before the rename). */
 export function checkOutFree(out: string): void {
+  const parent = dirname(resolve(out));
+  if (existsSync(parent) && !statSync(parent).isDirectory()) throw new UserError(`--out ${out}: ${parent} is a file, not a folder`);
   if (!existsSync(out)) return;
   if (!statSync(out).isDirectory()) throw new UserError(`--out ${out}: is a file; import writes a new dataset folder`);
   if (readdirSync(out).length > 0) throw new UserError(`--out ${out}: folder exists and is not empty; import writes a new dataset folder (remove it or choose another --out)`);
 }
 
-/** Writes the dataset folder; returns what was written. */
-export function writeDataset(records: ShopRecords, opts: WriteOptions): ImportSummary {
+/** Refuses a bad set name, new-user share or taken `out` (cheap checks, made before reading any source). */
+export function checkWriteOptions(opts: Pick<WriteOptions, 'out' | 'set' | 'newUsers'>): void {
   if (!SET_NAME.test(opts.set)) throw new UserError(`--set '${opts.set}': a set name may only hold letters, digits, "_" and "-"`);
   if (!(opts.newUsers >= 0 && opts.newUsers <= 1)) throw new UserError(`--new-users: ${opts.newUsers} is not a fraction in 0..1`);
+  checkOutFree(opts.out);
+}
+
+/** Writes the dataset folder; returns what was written. */
+export function writeDataset(records: ShopRecords, opts: WriteOptions): ImportSummary {
+  checkWriteOptions(opts);
   const out = resolve(opts.out);
-  checkOutFree(out);
 
   const layoutInfo = deriveLayout(records, opts.categories);
   const { catalog, items } = buildCatalog(layoutInfo.categories, layoutInfo.itemsByCategory);

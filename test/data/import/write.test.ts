@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import sharp from 'sharp';
 import { makeShop, type ShopFixture } from '../../helpers/make-shop.js';
 import { runCli, scratchDir } from '../../reliability/helpers.js';
 
@@ -223,6 +224,23 @@ describe('data import: a six-category shop', () => {
     mkdirSync(empty);
     assert.equal((await runCli(['data', 'import', shop.dir, '--out', empty, '--new-users', '0'])).code, 0);
     assert.deepEqual(readdirSync(empty).sort(), ['images', 'tuples_shop']);
+  });
+});
+
+describe('data import: a failure while writing leaves nothing behind', () => {
+  it('a catalog too small for negatives: one line, exit 1, no --out and no temp folder', async () => {
+    const dir = join(scratchDir('import-tiny'), 'shop');
+    mkdirSync(dir);
+    for (const id of ['t', 'b']) await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toFile(join(dir, `${id}.png`));
+    writeFileSync(join(dir, 'items.csv'), 'id,category,image\nt,top,t.png\nb,bottom,b.png\n');
+    // the only mix of one top and one bottom is the positive itself
+    writeFileSync(join(dir, 'outfits.csv'), 'user,items\nann,t;b\nbob,t;b\n');
+    const parent = join(dir, '..', 'out');
+    const r = await runCli(['data', 'import', dir, '--out', join(parent, 'data')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^outfitrec: set shop: too few distinct items to draw random-mix negatives/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.deepEqual(readdirSync(parent), [], 'the temp folder (images already linked) is removed');
   });
 });
 
