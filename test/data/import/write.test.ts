@@ -10,7 +10,8 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { makeShop, type ShopFixture } from '../../helpers/make-shop.js';
+import { loadPolyvoreSet } from '../../../src/data/polyvore.js';
+import { makeShop, writeShop, type ShopFixture } from '../../helpers/make-shop.js';
 import { runCli, scratchDir } from '../../reliability/helpers.js';
 
 const SPLIT_NAMES = ['train', 'val', 'test'] as const;
@@ -224,6 +225,29 @@ describe('data import: a six-category shop', () => {
     mkdirSync(empty);
     assert.equal((await runCli(['data', 'import', shop.dir, '--out', empty, '--new-users', '0'])).code, 0);
     assert.deepEqual(readdirSync(empty).sort(), ['images', 'tuples_shop']);
+  });
+});
+
+describe('data import: an FHN-shaped shop', () => {
+  it('one top, bottom and shoe per outfit gives the 630 layout, and today\'s Polyvore reader loads the folder', async () => {
+    const dir = join(scratchDir('import-fhn'), 'shop');
+    const fhn = await makeShop(dir, 0);
+    fhn.items = fhn.items.filter((it) => ['top', 'bottom', 'shoe'].includes(it.category));
+    for (let u = 0; u < 10; u++) {
+      for (let o = 0; o < 3 + (u % 4); o++) fhn.outfits.push({ user: `u${u}`, items: [`top-${(u + o) % 8}`, `bottom-${(u * 2 + o) % 6}`, `shoe-${(u + 3 * o) % 6}`] });
+    }
+    writeShop(fhn);
+    const root = join(dir, '..', 'data');
+    const r = await runCli(['data', 'import', dir, '--out', root, '--categories', 'top,bottom,shoe']);
+    assert.equal(r.code, 0, r.stderr);
+    const layout = JSON.parse(readFileSync(join(root, 'tuples_shop', 'layout.json'), 'utf8')) as { slots: string[]; required: boolean[]; minItems: number };
+    assert.deepEqual([layout.slots, layout.required, layout.minItems], [['top', 'bottom', 'shoe'], [true, true, true], 3]);
+    for (const set of ['shop', 'shop-new']) {
+      const loaded = loadPolyvoreSet(root, set);
+      assert.deepEqual(loaded.catalog.counts, [8, 6, 6]);
+      assert.equal(loaded.numUsers, (JSON.parse(readFileSync(join(root, `tuples_${set}`, 'users.json'), 'utf8')) as string[]).length);
+      assert.equal(loaded.splits.test.nega.users.length, 10 * loaded.splits.test.posi.users.length);
+    }
   });
 });
 
