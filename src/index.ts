@@ -26,6 +26,8 @@
 export { loadPolyvoreSet, checkPolyvoreRoot, findSetNames, type LoadOptions, type RootCheck, type CheckedSet } from './data/polyvore.js';
 /** Writes a synthetic Polyvore-U root with its ground-truth oracle (method.md §6.3). */
 export { generateSynthetic, loadOracle, PRESETS, type SynthOptions, type SynthReport, type Oracle } from './data/synth/index.js';
+/** Imports a shop's catalog and outfits (or another registered format) as a dataset folder (method.md §6.4). */
+export { importDataset, IMPORT_FORMATS, type ImportOptions, type ImportSummary, type ShopRecords } from './data/import/index.js';
 export { CATEGORY_NAMES, SET_NAMES, SPLITS, type Catalog, type OutfitTable, type PolyvoreSet, type SetName, type SplitName } from './data/types.js';
 
 // ---- configuration and training (method.md §4; architecture.md §4.1, §4.2) ---------------------

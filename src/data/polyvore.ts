@@ -59,7 +59,7 @@ export interface ImageDir {
 }
 
 /** Collects problems, capping the number kept per file. */
-class ProblemSink {
+export class ProblemSink {
   readonly errors: DataError[] = [];
   private readonly perFile = new Map<string, number>();
 

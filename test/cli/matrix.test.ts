@@ -29,6 +29,8 @@ interface Paths {
   unreadableConfig: string;
   /** A working run and its data (for the commands that need one besides the broken path). */
   run: TinyRun;
+  /** A shop folder (data import) whose items.csv cannot be read. */
+  unreadableShop: string;
   /** A fresh folder for outputs. */
   out: string;
 }
@@ -60,6 +62,12 @@ const COMMANDS: CommandCases[] = [
     missing: (p) => ['data', 'synth', '--preset', 'tiny', '--out', join(p.out, 'synth'), '--images', 'fashion-mnist', '--fashion-mnist', p.missing],
     fileForFolder: (p) => ['data', 'synth', '--preset', 'tiny', '--out', p.file],
     unreadable: { na: 'data synth reads no user file but Fashion-MNIST, whose unreadable file is the missing case' },
+  },
+  {
+    name: 'data import',
+    missing: (p) => ['data', 'import', p.missing, '--out', join(p.out, 'import-missing')],
+    fileForFolder: (p) => ['data', 'import', p.file, '--out', join(p.out, 'import-file')],
+    unreadable: (p) => ['data', 'import', p.unreadableShop, '--out', join(p.out, 'import-unreadable')],
   },
   {
     name: 'train',
@@ -130,9 +138,14 @@ describe('every command: one line and exit 1 on a bad path', () => {
     const unreadableConfig = join(dir, 'config.json');
     writeFileSync(unreadableConfig, '{}\n');
     chmodSync(unreadableConfig, 0o000);
+    const unreadableShop = join(dir, 'shop-unreadable');
+    mkdirSync(unreadableShop);
+    writeFileSync(join(unreadableShop, 'items.csv'), 'id,category,image\n');
+    writeFileSync(join(unreadableShop, 'outfits.csv'), 'user,items\n');
+    chmodSync(join(unreadableShop, 'items.csv'), 0o000);
     const out = join(dir, 'out');
     mkdirSync(out);
-    paths = { missing: join(dir, 'no-such-path'), file, unreadableRoot, unreadableSets, unreadableRun, unreadableConfig, run, out };
+    paths = { missing: join(dir, 'no-such-path'), file, unreadableRoot, unreadableSets, unreadableRun, unreadableConfig, unreadableShop, run, out };
   });
 
   for (const c of COMMANDS) {
@@ -142,7 +155,7 @@ describe('every command: one line and exit 1 on a bad path', () => {
       it(`${c.name}: ${kind === 'fileForFolder' ? 'a file for a folder' : kind === 'missing' ? 'a missing path' : 'an unreadable file'}`, { skip }, async () => {
         if ('na' in spec) return;
         const args = spec(paths);
-        const named = kind === 'missing' ? paths.missing : kind === 'fileForFolder' ? paths.file : /(tuples_train_posi|config\.json)/.source;
+        const named = kind === 'missing' ? paths.missing : kind === 'fileForFolder' ? paths.file : /(tuples_train_posi|config\.json|items\.csv)/.source;
         const r = await runCli(args);
         assertOneLineError(r, new RegExp(named.replace(/[.*+?^${}()|[\]\\/]/g, (ch) => (kind === 'unreadable' ? ch : `\\${ch}`))), assert);
       });
