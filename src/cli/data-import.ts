@@ -14,6 +14,9 @@ interface ImportCliOptions {
   newUsers?: string;
   categories?: string;
   maxPerCategory?: string;
+  images?: string;
+  skipMissingImages?: boolean;
+  iqonCategories: string;
   json?: boolean;
 }
 
@@ -29,10 +32,15 @@ export function register(data: Command): void {
     .option('--new-users <fraction>', `share of the users with 3 or more outfits held out as new (cold-start) users (default ${DEFAULT_NEW_USERS})`)
     .option('--categories <a,b,c>', 'the only categories allowed, in this order in the layout (default: every category, most frequent first)')
     .option('--max-per-category <n>', `most items of one category in one outfit (default ${DEFAULT_MAX_PER_CATEGORY})`)
+    .option('--images <dir>', 'pog: the folder of the downloaded item images, named <item id>.jpg|.jpeg|.png|.webp (the release lists URLs; nothing is downloaded)')
+    .option('--skip-missing-images', 'iqon3000, pog: drop items whose image is missing or undecodable, and their outfits (default: an error)', false)
+    .option('--iqon-categories <names>', 'iqon3000: category names, coarse (8 garment groups) or fine (one per IQON category)', 'coarse')
     .option('--json', 'print the summary as JSON')
     .action(async (folder: string, opts: ImportCliOptions) => {
       if (!opts.out) throw new UserError('data import: --out DIR is required');
       const categories = opts.categories === undefined ? undefined : parseCategories(opts.categories);
+      if (opts.iqonCategories !== 'coarse' && opts.iqonCategories !== 'fine') throw new UserError(`--iqon-categories: '${opts.iqonCategories}' is not one of coarse, fine`);
+      const notes: string[] = [];
       const summary = await importDataset(folder, {
         out: opts.out,
         format: opts.format,
@@ -41,8 +49,9 @@ export function register(data: Command): void {
         newUsers: parseNumber(opts.newUsers, '--new-users'),
         categories,
         maxPerCategory: opts.maxPerCategory === undefined ? undefined : parsePositiveInt(opts.maxPerCategory, '--max-per-category'),
+        reader: { images: opts.images, missingImages: opts.skipMissingImages ? 'skip' : 'error', iqonCategories: opts.iqonCategories, note: (line) => notes.push(line) },
       });
-      process.stdout.write(opts.json ? JSON.stringify(summary, null, 2) + '\n' : formatSummary(summary));
+      process.stdout.write(opts.json ? JSON.stringify({ ...summary, notes }, null, 2) + '\n' : notes.map((n) => `note: ${n}\n`).join('') + formatSummary(summary));
     });
 }
 

@@ -4,10 +4,11 @@
  * image check, and the cleaning that turns a published outfit list into outfits the shop import
  * accepts.
  */
-import { stat } from 'node:fs/promises';
-import sharp from 'sharp';
 import { DataError, DataErrors, UserError } from '../../errors.js';
 import type { ItemRecord, OutfitRecord, RecordSource, ShopRecords } from './records.js';
+import { CATEGORY_NAME, inspectImages } from './validate.js';
+
+export { CATEGORY_NAME };
 
 /** Options a reader understands; each reader documents the ones it uses. */
 export interface ReaderOptions {
@@ -32,12 +33,6 @@ export interface ImportFormat {
   readonly describe: string;
   read(path: string, opts?: ReaderOptions): Promise<ShopRecords>;
 }
-
-/** Category names the dataset folder accepts (shop contract: they become file names). */
-export const CATEGORY_NAME = /^[A-Za-z0-9 _-]+$/;
-
-/** Image formats the import accepts (sharp's names). */
-const IMAGE_FORMATS = new Set(['jpeg', 'png', 'webp']);
 
 /** Problems kept before the rest are only counted. */
 const MAX_LISTED = 50;
@@ -70,40 +65,15 @@ export class Problems {
   }
 }
 
-/**
- * Checks one image per item (a non-empty file sharp can read, JPEG/PNG/WebP) with a bounded number
- * in flight; returns the problem per failing item id.
- */
+/** The problem of each item whose image is missing, empty or undecodable, by item id (validate.ts's check). */
 export async function checkImages(items: readonly { id: string; image: string }[], concurrency = 8): Promise<Map<string, string>> {
+  const { problems } = await inspectImages([...new Set(items.map((it) => it.image))], concurrency);
   const bad = new Map<string, string>();
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++];
-      const problem = await imageProblem(item.image);
-      if (problem) bad.set(item.id, problem);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  for (const item of items) {
+    const problem = problems.get(item.image);
+    if (problem !== undefined) bad.set(item.id, problem);
+  }
   return bad;
-}
-
-async function imageProblem(path: string): Promise<string | undefined> {
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) return `image ${path} is not a file`;
-    if (st.size === 0) return `image ${path} is empty (0 bytes)`;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? `image ${path} is missing` : `image ${path} cannot be read (${code ?? (err as Error).message})`;
-  }
-  try {
-    const meta = await sharp(path).metadata();
-    if (!meta.format || !IMAGE_FORMATS.has(meta.format)) return `image ${path} is ${meta.format ?? 'of an unknown format'}, expected JPEG, PNG or WebP`;
-    return undefined;
-  } catch (err) {
-    return `image ${path} cannot be decoded (${(err instanceof Error ? err.message : String(err)).split('\n')[0]})`;
-  }
 }
 
 /**

@@ -7,6 +7,7 @@
  * Problems are collected (up to 20 per file) and thrown together, each at the file and line of the
  * record (ShopRecords keep their source), so one run lists what to fix.
  */
+import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import { DataError } from '../../errors.js';
 import { ProblemSink, throwIfProblems } from '../polyvore.js';
@@ -99,29 +100,50 @@ export async function validateRecords(records: ShopRecords, rules: ImportRules):
 
 /** Reads every image's header with sharp; reports missing, undecodable and unsupported files. */
 async function checkImages(items: ItemRecord[], report: (item: ItemRecord, detail: string) => void): Promise<Map<string, ImageFormat>> {
-  const formats = new Map<string, ImageFormat>();
-  const failures = new Map<string, string>();
-  const paths = [...new Set(items.map((it) => it.image))];
-  for (let start = 0; start < paths.length; start += IMAGE_CHECK_BATCH) {
-    const batch = paths.slice(start, start + IMAGE_CHECK_BATCH);
-    const results = await Promise.allSettled(batch.map((p) => sharp(p).metadata()));
-    results.forEach((r, k) => {
-      const path = batch[k];
-      if (r.status === 'rejected') {
-        const message = r.reason instanceof Error ? r.reason.message : String(r.reason);
-        failures.set(path, /missing|no such file|not exist/i.test(message) ? `image ${path} not found` : `image ${path} cannot be decoded (${message})`);
-      } else if (!r.value.format || !IMAGE_FORMATS.includes(r.value.format)) {
-        failures.set(path, `image ${path} is ${r.value.format ?? 'of an unknown format'}, expected JPEG, PNG or WebP`);
-      } else {
-        formats.set(path, r.value.format as ImageFormat);
-      }
-    });
-  }
+  const { formats, problems } = await inspectImages([...new Set(items.map((it) => it.image))]);
   for (const item of items) {
-    const failure = failures.get(item.image);
-    if (failure !== undefined) report(item, failure);
+    const problem = problems.get(item.image);
+    if (problem !== undefined) report(item, problem);
   }
   return formats;
+}
+
+/**
+ * The one image check of every importer: per path, its format when it is a non-empty file sharp
+ * reads as JPEG, PNG or WebP, else the problem in words; `concurrency` headers are read at once.
+ */
+export async function inspectImages(paths: readonly string[], concurrency = IMAGE_CHECK_BATCH): Promise<{ formats: Map<string, ImageFormat>; problems: Map<string, string> }> {
+  const formats = new Map<string, ImageFormat>();
+  const problems = new Map<string, string>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < paths.length) {
+      const path = paths[next++];
+      const result = await inspectImage(path);
+      if (typeof result === 'string') problems.set(path, result);
+      else formats.set(path, result.format);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, paths.length)) }, worker));
+  return { formats, problems };
+}
+
+async function inspectImage(path: string): Promise<{ format: ImageFormat } | string> {
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) return `image ${path} is not a file`;
+    if (st.size === 0) return `image ${path} is empty (0 bytes)`;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `image ${path} not found` : `image ${path} cannot be read (${code ?? (err as Error).message})`;
+  }
+  try {
+    const meta = await sharp(path).metadata();
+    if (!meta.format || !IMAGE_FORMATS.includes(meta.format)) return `image ${path} is ${meta.format ?? 'of an unknown format'}, expected JPEG, PNG or WebP`;
+    return { format: meta.format as ImageFormat };
+  } catch (err) {
+    return `image ${path} cannot be decoded (${(err instanceof Error ? err.message : String(err)).split('\n')[0]})`;
+  }
 }
 
 /** "line 4" in the same file, else "file:4". */

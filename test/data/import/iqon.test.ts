@@ -163,7 +163,7 @@ describe('IQON3000 reader (method.md §6.6)', () => {
     const imageProblems = problemMessages(await readIqon3000(root).then(() => assert.fail('expected image problems'), (e: unknown) => e));
     assert.equal(imageProblems.length, 2, imageProblems.join('\n'));
     assert.match(imageProblems[0], new RegExp(`^${escape(join(root, '1001', '101', '101.json'))}:\\d+: item 3: image .*3_m\\.jpg cannot be decoded`));
-    assert.match(imageProblems[1], new RegExp(`^${escape(noImage)}:\\d+: item 14: image .*14_m\\.jpg is missing$`));
+    assert.match(imageProblems[1], new RegExp(`^${escape(noImage)}:\\d+: item 14: image .*14_m\\.jpg not found$`));
   });
 
   it("missingImages 'skip' drops the item's outfits and says so", async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -7,10 +7,11 @@ import sharp from 'sharp';
 import { POG_FORMAT, readPog } from '../../../src/data/import/pog.js';
 import { UserError } from '../../../src/errors.js';
 import { problemMessages } from '../../helpers/data-problems.js';
+import { runCli } from '../../reliability/helpers.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'outfitrec-pog-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-
+after(() => rmSync(scratch, { recursive: true, force: true }));
 const ITEMS = [
   'i1,50010850,https://img.example.invalid/i1.jpg,red shirt, cotton',
   'i2,50012938,https://img.example.invalid/i2.jpg,jeans',
@@ -94,7 +95,23 @@ describe('POG / iFashion reader (method.md §6.6)', () => {
     // the structure fixed, the images are checked: i4 has none in the folder
     const fixed = await pogTree({}, ['i1', 'i2', 'i3', 'i5']);
     const imageProblems = problemMessages(await readPog(fixed.root, { images: fixed.images }).then(() => assert.fail('expected a missing image'), (e: unknown) => e));
-    assert.deepEqual(imageProblems, [`${join(fixed.root, 'item_data.txt')}:4: item i4: image ${join(fixed.images, 'i4.jpg')} is missing`]);
+    assert.deepEqual(imageProblems, [`${join(fixed.root, 'item_data.txt')}:4: item i4: image ${join(fixed.images, 'i4.jpg')} not found`]);
+  });
+
+  it('outfitrec data import --format pog writes a dataset folder, with the notes of what was dropped', async () => {
+    const { root, images } = await pogTree();
+    const out = join(scratch, 'pog-dataset');
+    const r = await runCli(['data', 'import', root, '--format', 'pog', '--images', images, '--out', out, '--new-users', '0']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^note: 1 outfit dropped: fewer than two categories$/m);
+    const layout = JSON.parse(readFileSync(join(out, 'tuples_shop', 'layout.json'), 'utf8')) as { categories: string[]; required: boolean[] };
+    assert.deepEqual([...layout.categories].sort(), ['50010850', '50011740', '50012938']);
+    assert.deepEqual(layout.required, [true, true, false], 'the shoe category (50011740) is missing from o2');
+    // header + four outfits of three users: u1 keeps two, u2 and u3 one each (train only with fewer than three)
+    assert.equal(readFileSync(join(out, 'tuples_shop', 'tuples_train_posi'), 'utf8').trim().split('\n').length, 5);
+    const missing = await runCli(['data', 'import', root, '--format', 'pog', '--out', join(scratch, 'pog-no-images')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /--images DIR/);
   });
 
   it('needs --images and the three files, and never downloads', async () => {
