@@ -10,7 +10,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { UserError, withPath, type DataError } from '../errors.js';
 import { LoadedModel, type ModelValueInfo } from '../engine/runtime.js';
 import { writeFeatureMatrix } from '../data/features.js';
-import { findSetNames, loadPolyvoreSet, locateImages, throwIfProblems } from '../data/polyvore.js';
+import { findImageDir, findSetNames, loadPolyvoreSet, resolveImagePaths, throwIfProblems } from '../data/polyvore.js';
 import { describedShape, inputSize, preprocessImage, readPreprocessFile, type Preprocess } from '../data/preprocess.js';
 import { Progress } from '../util/progress.js';
 
@@ -45,20 +45,18 @@ export interface ExtractSummary {
   seconds: number;
 }
 
-/** The catalog's distinct image names over `sets`, each with its image file. */
+/** The catalog's distinct image names over `sets`, each with its image file (a missing image is a DataError naming its list and line). */
 function catalogImages(root: string, sets: readonly string[]): { names: string[]; paths: string[] } {
   const byName = new Map<string, string>();
-  const errors: DataError[] = [];
   for (const set of sets) {
-    const data = loadPolyvoreSet(root, set, { splits: [] });
-    const located = locateImages(root, data.dir, data.catalog);
-    errors.push(...located.errors);
+    const data = loadPolyvoreSet(root, set, { splits: [], requireImages: true });
+    const imageDir = findImageDir(root);
+    if (!imageDir) throw new Error(`internal: ${root} passed the image check without an image folder`);
+    const { paths } = resolveImagePaths(data.catalog, imageDir);
     data.catalog.names.forEach((name, id) => {
-      const path = located.paths[id];
-      if (path !== undefined && !byName.has(name)) byName.set(name, path);
+      if (!byName.has(name)) byName.set(name, paths[id] as string);
     });
   }
-  throwIfProblems(errors);
   return { names: [...byName.keys()], paths: [...byName.values()] };
 }
 

@@ -6,7 +6,7 @@
  * match it give one line, exit 1 and no output files.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -119,6 +119,15 @@ describe('outfitrec features: a pretrained ONNX encoder over the catalog images'
     assert.equal(config.model.backbone.inputDim, F);
     assert.equal(config.data.features.names, `${out}.names`);
     assert.ok(existsSync(join(run, 'best.safetensors')));
+  });
+
+  it('a missing image: one line naming its image list and line, nothing written', async () => {
+    const broken = fixtureCopy('features-missing-image');
+    rmSync(join(broken, 'images', '16x16', 'shoe_b.jpg'));
+    const out = join(dir, 'missing-image');
+    const r = await runCli(['features', '--data', broken, '--set', '630', '--encoder', join(dir, 'nchw.onnx'), '--preprocess', join(dir, 'nchw.json'), '--out', out, '--quiet']);
+    assertOneLineError(r, /tuples_630\/image_list_shoe:2: image "shoe_b.jpg" not found/, assert);
+    assert.equal(existsSync(`${out}.npy`), false);
   });
 
   const bad: Array<{ label: string; preprocess: string; encoder?: () => string; error: RegExp }> = [
