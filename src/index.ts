@@ -27,6 +27,9 @@ export { loadPolyvoreSet, checkPolyvoreRoot, findSetNames, type LoadOptions, typ
 /** Writes a synthetic Polyvore-U root with its ground-truth oracle (method.md §6.3). */
 export { generateSynthetic, loadOracle, PRESETS, type SynthOptions, type SynthReport, type Oracle } from './data/synth/index.js';
 export { CATEGORY_NAMES, SET_NAMES, SPLITS, type Catalog, type OutfitTable, type PolyvoreSet, type SetName, type SplitName } from './data/types.js';
+/** Pretrained image features (method.md §2.4): an ONNX image encoder over a root's catalog → `.npy` + `.names`. */
+export { extractFeatures, type ExtractOptions, type ExtractSummary } from './model/pretrained.js';
+export { PreprocessSchema, parsePreprocess, type Preprocess, type PreprocessJson } from './data/preprocess.js';
 
 // ---- configuration and training (method.md §4; architecture.md §4.1, §4.2) ---------------------
 
