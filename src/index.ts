@@ -29,6 +29,9 @@ export { generateSynthetic, loadOracle, PRESETS, type SynthOptions, type SynthRe
 /** Imports a shop's catalog and outfits (or another registered format) as a dataset folder (method.md §6.4). */
 export { importDataset, IMPORT_FORMATS, type ImportOptions, type ImportSummary, type ShopRecords } from './data/import/index.js';
 export { CATEGORY_NAMES, SET_NAMES, SPLITS, type Catalog, type OutfitTable, type PolyvoreSet, type SetName, type SplitName } from './data/types.js';
+/** Pretrained image features (method.md §2.4): an ONNX image encoder over a root's catalog → `.npy` + `.names`. */
+export { extractFeatures, type ExtractOptions, type ExtractSummary } from './model/pretrained.js';
+export { PreprocessSchema, parsePreprocess, type Preprocess, type PreprocessJson } from './data/preprocess.js';
 
 // ---- configuration and training (method.md §4; architecture.md §4.1, §4.2) ---------------------
 

@@ -19,6 +19,11 @@ interface CommandEntry {
 const COMMANDS: CommandEntry[] = [
   { name: 'data', summary: 'read, check and synthesise Polyvore-U datasets', load: () => import('./data.js') },
   { name: 'eval', summary: 'evaluate scorers (AUC, NDCG, FITB) on one split of a Polyvore-U set; several scorers share the same candidates', load: () => import('./eval.js') },
+  {
+    name: 'features',
+    summary: 'run a pretrained ONNX image encoder over a dataset\'s item images and write the .npy + .names features that train --features reads',
+    load: () => import('./features.js'),
+  },
   { name: 'train', summary: 'train a model (lpae, softmax, softmax+cl, fnd, fnd+cl) into a run folder', load: () => import('./train.js') },
   { name: 'demo', summary: 'end to end on a small synthetic set: teacher, distilled fnd+cl student, student alone, evaluated beside the oracle', load: () => import('./demo.js') },
   {

@@ -70,7 +70,7 @@ export function register(command: Command): void {
     .addOption(new Option('--negatives <kind>', 'deprecated spelling of --train-negatives').hideHelp())
     .option('--image-size <px>', 'side of the square item images (image backbones) (default: 14 for convnet, 291 for alexnet)')
     .option('--features <npy>', 'precomputed item features (.npy float32 matrix) for the features backbone')
-    .option('--feature-names <file>', 'image name per row of --features')
+    .option('--feature-names <file>', 'image name per row of --features (default: --features with .npy replaced by .names, as outfitrec features writes them)')
     .option('--config <file>', 'JSON run config; command-line options override it')
     .option('--seed <n>', `random seed${dflt(d.seed)}`)
     .option('--threads <n>', `ONNX Runtime intra-op threads${dflt(d.threads)}`)
@@ -102,15 +102,15 @@ export function register(command: Command): void {
 
 /** The run-config fields the command line sets (undefined = not given, the file or default decides). */
 export function cliOverrides(opts: TrainCliOptions): Record<string, unknown> {
-  if ((opts.features === undefined) !== (opts.featureNames === undefined)) {
-    throw new UserError('--features and --feature-names go together');
-  }
+  if (opts.features === undefined && opts.featureNames !== undefined) throw new UserError('--feature-names needs --features');
+  // `outfitrec features --out P` writes P.npy + P.names: --features P.npy alone finds the names
+  const featureNames = opts.featureNames ?? opts.features?.replace(/(\.npy)?$/, '.names');
   return {
     data: {
       root: opts.data,
       set: opts.set,
       imageSize: parseNumber(opts.imageSize, '--image-size', true),
-      features: opts.features ? { npy: opts.features, names: opts.featureNames } : undefined,
+      features: opts.features ? { npy: opts.features, names: featureNames } : undefined,
     },
     model: {
       dim: parseNumber(opts.dim, '--dim', true),

@@ -15,7 +15,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } fro
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { DataError, UserError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
 import { locateImages, throwIfProblems } from './polyvore.js';
@@ -186,6 +186,21 @@ export async function verifyImages(
   return decodeAll([...paths], width, height, size, scratch, opts);
 }
 
+/**
+ * RGB bytes (HWC) of an image fitted to width×height: transparency flattened onto white, grey
+ * expanded to RGB, then resized with `fit` ('contain' pads with white, 'cover' crops the centre,
+ * 'fill' stretches). The item-image cache and `outfitrec features` (method.md §2.4) share it, so
+ * an exported run encoder sees the pixels its run was trained on.
+ */
+export function fitImage(image: Sharp, width: number, height: number, fit: 'contain' | 'cover' | 'fill'): Promise<{ data: Buffer; info: OutputInfo }> {
+  return image
+    .flatten({ background: WHITE })
+    .toColourspace('srgb')
+    .resize(width, height, { fit, background: WHITE, position: 'centre' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+}
+
 async function decodeInto(path: string, width: number, height: number, size: number, out: Uint8Array): Promise<DataError | undefined> {
   try {
     const st = await stat(path);
@@ -200,12 +215,7 @@ async function decodeInto(path: string, width: number, height: number, size: num
     if (meta.width !== width || meta.height !== height) {
       return new DataError(path, undefined, `image is ${meta.width}x${meta.height}, expected ${width}x${height} (the size its folder name states)`);
     }
-    const { data, info } = await image
-      .flatten({ background: WHITE })
-      .toColourspace('srgb')
-      .resize(size, size, { fit: IMAGE_FIT, background: WHITE })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await fitImage(image, size, size, IMAGE_FIT);
     if (info.channels !== 3 || info.width !== size || info.height !== size || data.length !== out.length) {
       return new DataError(path, undefined, `decoded to ${info.width}x${info.height}x${info.channels}, expected ${size}x${size}x3`);
     }

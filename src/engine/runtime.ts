@@ -25,6 +25,19 @@ export function setEngineThreads(threads: number): void {
   intraOpThreads = threads;
 }
 
+/** The one session set-up of the engine (CPU provider, the process-wide thread count): graphs and loaded models alike. */
+function sessionOptions(): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    // OUTFITREC_ORT_PROFILE=prefix writes ONNX Runtime's per-node timings (bench/README.md)
+    ...(process.env.OUTFITREC_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.OUTFITREC_ORT_PROFILE } : {}),
+  };
+}
+
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', bool: 'bool' };
 
 export class CompiledGraph {
@@ -46,14 +59,7 @@ export class CompiledGraph {
    */
   static async create(g: Graph, opts: { name?: string; reuseOutputs?: boolean } = {}): Promise<CompiledGraph> {
     const bytes = toOnnx(g, { name: opts.name });
-    const session = await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      // OUTFITREC_ORT_PROFILE=prefix writes ONNX Runtime's per-node timings (bench/README.md)
-      ...(process.env.OUTFITREC_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.OUTFITREC_ORT_PROFILE } : {}),
-    });
+    const session = await ort.InferenceSession.create(bytes, sessionOptions());
     const inputs = g.inputs.map((i) => ({ name: i.value.name, dtype: i.value.dtype }));
     let fetches: Record<string, ort.Tensor> | null = null;
     if (opts.reuseOutputs) {
@@ -80,6 +86,49 @@ export class CompiledGraph {
       ? await this.session.run(ortFeeds, Object.fromEntries(this.outputNames.map((n) => [n, this.fetches?.[n] ?? null])))
       : await this.session.run(ortFeeds);
     return this.outputNames.map((n) => result[n].data as TypedArray);
+  }
+
+  async release(): Promise<void> {
+    if (process.env.OUTFITREC_ORT_PROFILE) this.session.endProfiling();
+    await this.session.release();
+  }
+}
+
+/** An input or output of a loaded model as the model declares it; `shape` entries are sizes or symbolic names. */
+export interface ModelValueInfo {
+  readonly name: string;
+  /** ONNX Runtime's element type ('float32', 'float16', 'int64', …); undefined for a non-tensor value. */
+  readonly type: string | undefined;
+  /** Undefined when the model declares no shape. */
+  readonly shape: ReadonlyArray<number | string> | undefined;
+}
+
+/**
+ * A model made elsewhere (a user's ONNX file), run on the same session set-up as the engine's own
+ * graphs: the declared inputs and outputs for checking, and float32 runs of one input → one output.
+ * Loading throws a plain Error carrying ONNX Runtime's message; callers name the file.
+ */
+export class LoadedModel {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly inputs: readonly ModelValueInfo[],
+    readonly outputs: readonly ModelValueInfo[],
+  ) {}
+
+  /** From a file path (weights in external data files beside it are found) or the model's bytes. */
+  static async load(model: string | Uint8Array): Promise<LoadedModel> {
+    const session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions()) : await ort.InferenceSession.create(model, sessionOptions());
+    const info = (m: ort.InferenceSession.ValueMetadata): ModelValueInfo =>
+      m.isTensor ? { name: m.name, type: m.type, shape: m.shape.length > 0 ? [...m.shape] : undefined } : { name: m.name, type: undefined, shape: undefined };
+    return new LoadedModel(session, session.inputMetadata.map(info), session.outputMetadata.map(info));
+  }
+
+  /** Feeds `input` with `feed` (float32) and returns `output` with its dimensions. */
+  async run(input: string, feed: { data: Float32Array; dims: readonly number[] }, output: string): Promise<{ data: Float32Array; dims: number[] }> {
+    const result = await this.session.run({ [input]: new ort.Tensor('float32', feed.data, [...feed.dims]) }, [output]);
+    const t = result[output];
+    if (t.type !== 'float32') throw new Error(`output '${output}' is ${t.type}, expected float32`);
+    return { data: t.data as Float32Array, dims: [...t.dims] };
   }
 
   async release(): Promise<void> {

@@ -23,10 +23,14 @@ export interface ItemInputSource {
   gather(ids: Int32Array): ItemBatch;
 }
 
+/** Mean and standard deviation of (x/255 − mean)/std, the image backbones' input (same for r, g, b). */
+export const PIXEL_MEAN = 0.5;
+export const PIXEL_STD = 0.25;
+
 /** (x/255 − 0.5)/0.25: roughly zero-mean, unit-scale inputs for a CNN trained from scratch. */
 const PIXEL_TO_FLOAT = (() => {
   const lut = new Float32Array(256);
-  for (let v = 0; v < 256; v++) lut[v] = (v / 255 - 0.5) / 0.25;
+  for (let v = 0; v < 256; v++) lut[v] = (v / 255 - PIXEL_MEAN) / PIXEL_STD;
   return lut;
 })();
 

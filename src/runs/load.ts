@@ -25,7 +25,7 @@ export async function buildItemInputs(
 ): Promise<ItemInputSource> {
   if (backboneKindOf(cfg) === 'features') {
     const files = cfg.data.features;
-    if (!files) throw new UserError("the 'features' backbone needs precomputed features: give --features NPY --feature-names FILE");
+    if (!files) throw new UserError("the 'features' backbone needs precomputed features: give --features NPY (and --feature-names FILE unless it is NPY's .names)");
     for (const f of [files.npy, files.names]) if (!existsSync(f)) throw new UserError(`feature file ${f} does not exist`);
     const matrix = loadFeatureMatrix(files.npy, files.names);
     return featureInputSource(featuresForCatalog(matrix, set.catalog), matrix.dim);

@@ -8,7 +8,9 @@
  * - `outfit-scorer.onnx`: item embeddings [rows, d], each outfit's rows of them [n, S] (−1 =
  *   absent slot) and each outfit's user anchors [n, K, d] → scores [n], so that any user's anchors
  *   (an onboarded user's too) can be given;
- * - `outfit-scorer-users.onnx`: the same with the run's anchor table baked in and user ids [n].
+ * - `outfit-scorer-users.onnx`: the same with the run's anchor table baked in and user ids [n];
+ * - `item-encoder.preprocess.json` (image backbones): the preprocessing that `outfitrec features`
+ *   reads to run the item encoder over another catalog's images (method.md §2.4).
  *
  * The graphs are the model's own graph pieces (src/model/outfit-model.ts); the test
  * test/serve/export.test.ts scores with the exported files in a fresh session and matches the
@@ -19,6 +21,9 @@ import { join, resolve } from 'node:path';
 import { Graph, type ConstTensor, type Value } from '../engine/graph.js';
 import { OPSET, toOnnx } from '../engine/onnx.js';
 import { UserError } from '../errors.js';
+import { IMAGE_FIT } from '../data/images.js';
+import type { PreprocessJson } from '../data/preprocess.js';
+import { PIXEL_MEAN, PIXEL_STD } from '../model/inputs.js';
 import { SHARED_ANCHORS, USER_ANCHORS, userVectorsInGraph } from '../model/anchors.js';
 import { MASKED_LOGIT } from '../model/set-transformer.js';
 import { weightInputs, type OutfitModel } from '../model/outfit-model.js';
@@ -30,6 +35,8 @@ export const EXPORT_FILES = {
   outfitScorer: 'outfit-scorer.onnx',
   outfitScorerUsers: 'outfit-scorer-users.onnx',
   sidecar: 'outfitrec-export.json',
+  /** How `outfitrec features` feeds images to the item encoder (image backbones only; method.md §2.4). */
+  itemEncoderPreprocess: 'item-encoder.preprocess.json',
 } as const;
 
 export interface ExportSummary {
@@ -101,6 +108,22 @@ export async function exportRun(runDir: string, out: string, opts: { root?: stri
   ];
   for (const [name, bytes] of files) writeFileAtomic(join(dir, name), [bytes]);
   const images = cfg.backbone.kind !== 'features';
+  const written: string[] = files.map(([f]) => f);
+  if (images) {
+    // the run's own pixels: the image cache's fit, the backbones' (x/255 − mean)/std, NHWC
+    const preprocess: PreprocessJson = {
+      size: [itemShape[0], itemShape[1]],
+      resize: IMAGE_FIT,
+      mean: [PIXEL_MEAN, PIXEL_MEAN, PIXEL_MEAN],
+      std: [PIXEL_STD, PIXEL_STD, PIXEL_STD],
+      scale: 1 / 255,
+      layout: 'NHWC',
+      input: 'items',
+      output: 'embeddings',
+    };
+    writeJsonAtomic(join(dir, EXPORT_FILES.itemEncoderPreprocess), preprocess);
+    written.push(EXPORT_FILES.itemEncoderPreprocess);
+  }
   writeJsonAtomic(join(dir, EXPORT_FILES.sidecar), {
     format: 'outfitrec-export-1',
     opset: OPSET,
@@ -147,5 +170,5 @@ export async function exportRun(runDir: string, out: string, opts: { root?: stri
     },
   });
   await model.dispose();
-  return { dir, files: [...files.map(([f]) => f), EXPORT_FILES.sidecar], slots };
+  return { dir, files: [...written, EXPORT_FILES.sidecar], slots };
 }

@@ -76,6 +76,12 @@ const COMMANDS: CommandCases[] = [
     unreadable: (p) => ['train', '--config', p.unreadableConfig, '--out', join(p.out, 'train-unreadable'), '--quiet'],
   },
   {
+    name: 'features',
+    missing: (p) => ['features', '--data', p.missing, '--encoder', p.file, '--preprocess', p.file, '--out', join(p.out, 'features-missing'), '--quiet'],
+    fileForFolder: (p) => ['features', '--data', p.file, '--encoder', p.file, '--preprocess', p.file, '--out', join(p.out, 'features-file'), '--quiet'],
+    unreadable: (p) => ['features', '--data', p.unreadableRoot, '--set', '630', '--encoder', p.file, '--preprocess', p.file, '--out', join(p.out, 'features-unreadable'), '--quiet'],
+  },
+  {
     name: 'eval',
     missing: (p) => ['eval', '--data', p.missing, '--set', '630', '--random'],
     fileForFolder: (p) => ['eval', '--data', p.file, '--set', '630', '--random'],

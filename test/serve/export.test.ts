@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
+import { loadFeatureMatrix } from '../../src/data/features.js';
 import { UserError } from '../../src/errors.js';
+import { extractFeatures } from '../../src/model/pretrained.js';
 import { EXPORT_FILES, exportRun } from '../../src/serve/export.js';
 import { loadRun, type LoadedRun } from '../../src/runs/load.js';
 import { tinyRun, type TinyRun } from './tiny-run.js';
@@ -76,6 +78,33 @@ describe('outfitrec export (ONNX models of a run)', () => {
       scores.forEach((s, i) => assert.ok(Math.abs(s - expected[i]) < 1e-5, `${label} scorer, outfit ${i}: ${s} vs run ${expected[i]}`));
     }
     await Promise.all([encoder.release(), byUser.release(), byAnchors.release()]);
+  });
+
+  test("features with the exported encoder and its preprocess JSON give the run's own item embeddings", async () => {
+    const features = join(dir, 'features');
+    const summary = await extractFeatures({
+      root: run.root,
+      sets: ['630'],
+      encoder: join(out, EXPORT_FILES.itemEncoder),
+      preprocess: join(out, EXPORT_FILES.itemEncoderPreprocess),
+      out: features,
+      progressStream: null,
+    });
+    const m = loadFeatureMatrix(summary.npy, summary.names);
+    const inputs = loaded.inputs;
+    assert.ok(inputs);
+    assert.deepEqual(m.names, loaded.set.catalog.names);
+    assert.equal(m.dim, loaded.model.config.dim);
+    // the run's own pipeline: its image cache and input normalisation, through the run's model
+    const ids = Int32Array.from({ length: m.names.length }, (_, i) => i);
+    const encoder = await ort.InferenceSession.create(join(out, EXPORT_FILES.itemEncoder));
+    const batch = inputs.gather(ids);
+    const { embeddings } = await encoder.run({ items: new ort.Tensor('float32', batch.data, batch.dims as number[]) });
+    const want = embeddings.data as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(m.values[i] - want[i]));
+    assert.ok(worst < 1e-4, `largest difference ${worst}`);
+    await encoder.release();
   });
 
   test('onnx.checker accepts every exported model (where python3-onnx is installed)', (t) => {
