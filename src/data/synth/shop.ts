@@ -20,6 +20,7 @@ import { DataError, UserError } from '../../errors.js';
 import { Rng } from '../../rng.js';
 import { csvLine } from '../../util/csv.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
+import { checkOutAndSeed } from './generate.js';
 import { writeItemImages } from './images.js';
 import { PALETTE } from './model.js';
 import { shopPictureSource, typeIndexOf } from './shop-images.js';
@@ -78,9 +79,7 @@ export interface ShopReport {
 }
 
 function validate(opts: ShopOptions): { seed: number; users: number; knobs: ShopKnobs } {
-  if (!opts.out) throw new UserError('data synth: --out DIR is required');
-  const seed = opts.seed ?? 1;
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UserError(`--seed must be an integer in 0..4294967295, got ${seed}`);
+  const seed = checkOutAndSeed(opts);
   const users = opts.users ?? SHOP_DEFAULT_USERS;
   if (!(Number.isInteger(users) && users >= 2 && users <= SHOP_MAX_USERS)) throw new UserError(`--users must be an integer in 2..${SHOP_MAX_USERS}, got ${users}`);
   const knobs = { ...DEFAULT_SHOP_KNOBS, ...opts.knobs };
