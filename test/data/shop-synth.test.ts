@@ -10,6 +10,7 @@ import { UserError } from '../../src/errors.js';
 import { CAT, DEFAULT_SHOP_KNOBS, SHOP_CATEGORIES, ShopTruth, drawShopStyles, drawShopUser, type ShopItem } from '../../src/data/synth/shop-model.js';
 import { ITEMS_CSV_HEADER, generateShop, loadShopOracle, type ShopReport } from '../../src/data/synth/shop.js';
 import { csvLine } from '../../src/util/csv.js';
+import { assertOneLineError, runCli } from '../reliability/helpers.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'outfitrec-shop-synth-test-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -174,5 +175,16 @@ describe('data synth --preset shop', () => {
     writeFileSync(join(scratch, 'file'), 'x');
     await assert.rejects(generateShop({ out: join(scratch, 'file') }), /is a file/);
     assert.deepEqual(readdirSync(scratch).filter((f) => f.endsWith('.tmp')), []);
+  });
+
+  it('runs from the command line, and refuses the options of the Polyvore-like presets in one line', async () => {
+    const out = join(scratch, 'cli');
+    const ok = await runCli(['data', 'synth', '--preset', 'shop', '--out', out, '--users', '3', '--seed', '3', '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const r = JSON.parse(ok.stdout) as ShopReport;
+    assert.equal(r.users, 3);
+    assert.equal(readFileSync(join(out, 'outfits.jsonl'), 'utf8').trim().split('\n').length, r.outfits);
+    assertOneLineError(await runCli(['data', 'synth', '--preset', 'shop', '--out', join(scratch, 'cli2'), '--scale', '2']), /--scale not used by the shop preset/, assert);
+    assert.equal(existsSync(join(scratch, 'cli2')), false);
   });
 });
