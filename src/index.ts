@@ -24,6 +24,8 @@
 
 /** Reads one Polyvore-U set (`tuples_<set>/` of a dataset root) and checks it, naming file and line of any problem. */
 export { loadPolyvoreSet, checkPolyvoreRoot, findSetNames, type LoadOptions, type RootCheck, type CheckedSet } from './data/polyvore.js';
+/** Writes the example shop of `data synth --preset shop` in the shop format, with its ground truth (method.md §6.3). */
+export { generateShop, loadShopOracle, type ShopOptions, type ShopOracle, type ShopReport } from './data/synth/index.js';
 /** Writes a synthetic Polyvore-U root with its ground-truth oracle (method.md §6.3). */
 export { generateSynthetic, loadOracle, PRESETS, type SynthOptions, type SynthReport, type Oracle } from './data/synth/index.js';
 /** Imports a shop's catalog and outfits (or another registered format) as a dataset folder (method.md §6.4). */

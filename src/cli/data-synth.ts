@@ -5,6 +5,8 @@ import { DEFAULT_FASHION_MNIST_DIR } from '../data/synth/fashion-mnist.js';
 import { generateSynthetic, type ImageChoice, type SynthReport } from '../data/synth/generate.js';
 import { DEFAULT_KNOBS, type SynthKnobs } from '../data/synth/model.js';
 import { DEFAULT_USER_SCALE, PRESETS } from '../data/synth/presets.js';
+import { DEFAULT_SHOP_KNOBS } from '../data/synth/shop-model.js';
+import { SHOP_DEFAULT_USERS, generateShop, type ShopReport } from '../data/synth/shop.js';
 import { parseNumber } from './parse.js';
 
 interface SynthCliOptions {
@@ -23,10 +25,11 @@ interface SynthCliOptions {
 }
 
 export function register(data: Command): void {
-  const presets = PRESETS.map((p) => `  ${p.name.padEnd(8)} ${p.description}`).join('\n');
+  const shopLine = `  ${'shop'.padEnd(8)} an example shop in the shop format (items.csv, outfits.jsonl, images/; docs/method.md §6.4) for \`data import\`: ${SHOP_DEFAULT_USERS} users by default, temperature ${DEFAULT_SHOP_KNOBS.temperature}`;
+  const presets = [...PRESETS.map((p) => `  ${p.name.padEnd(8)} ${p.description}`), shopLine].join('\n');
   data
     .command('synth')
-    .description('write a synthetic Polyvore-U benchmark (docs/method.md §6.1 layout) with its ground-truth oracle')
+    .description('write a synthetic Polyvore-U benchmark (docs/method.md §6.1 layout), or an example shop (--preset shop), with its ground-truth oracle')
     .option('--preset <name>', `one of:\n${presets}`)
     .option('--out <dir>', 'dataset root to write (several presets may share one root when seed and knobs agree)')
     .option('--seed <n>', 'random seed: same seed and options give byte-identical files', '1')
@@ -42,6 +45,7 @@ export function register(data: Command): void {
     .action(async (opts: SynthCliOptions) => {
       if (!opts.preset) throw new UserError(`data synth: --preset NAME is required (${PRESETS.map((p) => p.name).join(', ')})`);
       if (!opts.out) throw new UserError('data synth: --out DIR is required');
+      if (opts.preset === 'shop') return synthShop(opts);
       const knobs: Partial<SynthKnobs> = {};
       const temperature = parseNumber(opts.temperature, '--temperature');
       const harmony = parseNumber(opts.harmony, '--harmony');
@@ -64,6 +68,43 @@ export function register(data: Command): void {
       });
       process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
     });
+}
+
+/** `--preset shop` (src/data/synth/shop.ts): only --seed, --users, --temperature and --item-noise apply. */
+async function synthShop(opts: SynthCliOptions): Promise<void> {
+  const unused = [
+    ['--scale', opts.scale],
+    ['--outfit-scale', opts.outfitScale],
+    ['--fashion-mnist', opts.fashionMnist],
+    ['--harmony', opts.harmony],
+    ['--images', opts.images === 'auto' ? undefined : opts.images],
+  ].filter(([, v]) => v !== undefined);
+  if (unused.length > 0) throw new UserError(`data synth --preset shop: ${unused.map(([k]) => k).join(', ')} not used by the shop preset (it takes --seed, --users, --temperature, --item-noise)`);
+  const temperature = parseNumber(opts.temperature, '--temperature');
+  const itemNoise = parseNumber(opts.itemNoise, '--item-noise');
+  const report = await generateShop({
+    out: opts.out!,
+    seed: parseNumber(opts.seed, '--seed', true),
+    users: parseNumber(opts.users, '--users', true),
+    knobs: { ...(temperature !== undefined && { temperature }), ...(itemNoise !== undefined && { itemNoise }) },
+    log: opts.json === true ? undefined : (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatShopReport(report));
+}
+
+function formatShopReport(r: ShopReport): string {
+  const sizes = Object.entries(r.sizes)
+    .map(([n, k]) => `${n}: ${k}`)
+    .join(', ');
+  const categories = Object.entries(r.itemsPerCategory)
+    .map(([c, n]) => `${c} ${n}`)
+    .join(', ');
+  return [
+    `wrote ${r.root} (shop preset, seed ${r.seed}) in ${r.seconds.toFixed(1)} s`,
+    `  ${r.users} users, ${r.outfits} outfits (items per outfit ${sizes}), ${r.items} items (${categories})`,
+    `  the truth (oracle/) scores ${(100 * r.oracleAccuracy).toFixed(1)}% of the outfits above a random mix of the same categories`,
+    `  next: outfitrec data import ${r.root} --out <dataset>`,
+  ].join('\n') + '\n';
 }
 
 function formatReport(r: SynthReport): string {

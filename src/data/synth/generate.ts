@@ -116,10 +116,16 @@ interface BuiltSet {
   report: SetReport;
 }
 
-function validateOptions(opts: SynthOptions): { seed: number; knobs: SynthKnobs; images: ImageChoice } {
+/** The checks every preset shares (the shop preset too): `out` given, the seed (default 1) a u32. */
+export function checkOutAndSeed(opts: { out: string; seed?: number }): number {
   if (!opts.out) throw new UserError('data synth: --out DIR is required');
   const seed = opts.seed ?? 1;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UserError(`--seed must be an integer in 0..4294967295, got ${seed}`);
+  return seed;
+}
+
+function validateOptions(opts: SynthOptions): { seed: number; knobs: SynthKnobs; images: ImageChoice } {
+  const seed = checkOutAndSeed(opts);
   if (opts.users !== undefined && !(Number.isInteger(opts.users) && opts.users >= 2)) throw new UserError(`--users must be an integer >= 2 (hard negatives need another user), got ${opts.users}`);
   if (opts.scale !== undefined && !(opts.scale > 0 && opts.scale <= 4)) throw new UserError(`--scale must be in (0, 4], got ${opts.scale}`);
   if (opts.outfitScale !== undefined && !(opts.outfitScale > 0 && opts.outfitScale <= 4)) throw new UserError(`--outfit-scale must be in (0, 4], got ${opts.outfitScale}`);

@@ -68,12 +68,16 @@ export function itemName(source: PictureSource, item: ItemPicture): string {
 
 /** RGB bytes of an item: the grey picture as ink of the item's colour on white, mirrored if asked. */
 export function renderItem(source: PictureSource, item: ItemPicture): Uint8Array {
-  const grey = source.grey(item.fashionClass, item.picture);
-  const [r, g, b] = PALETTE[item.colour].rgb;
+  return tintGrey(source.grey(item.fashionClass, item.picture), item.colour, item.mirrored);
+}
+
+/** RGB bytes of a grey picture as ink of palette colour `colour` on white, mirrored if asked. */
+export function tintGrey(grey: Uint8Array, colour: number, mirrored: boolean): Uint8Array {
+  const [r, g, b] = PALETTE[colour].rgb;
   const out = new Uint8Array(PIXELS * 3);
   for (let y = 0; y < IMAGE_SIDE; y++) {
     for (let x = 0; x < IMAGE_SIDE; x++) {
-      const v = grey[y * IMAGE_SIDE + (item.mirrored ? IMAGE_SIDE - 1 - x : x)] / 255;
+      const v = grey[y * IMAGE_SIDE + (mirrored ? IMAGE_SIDE - 1 - x : x)] / 255;
       const o = (y * IMAGE_SIDE + x) * 3;
       out[o] = Math.round(255 - v * (255 - r));
       out[o + 1] = Math.round(255 - v * (255 - g));
@@ -137,9 +141,10 @@ export function itemImageExists(dir: string, name: string): boolean {
 // Procedural stand-ins: one simple silhouette per class, varied per picture (proportions,
 // brightness, shading, stripes), so that shape tells the class apart as in Fashion-MNIST.
 
-type Pt = readonly [number, number];
+export type Pt = readonly [number, number];
 
-class Canvas {
+/** A grey drawing surface of IMAGE_SIDE² levels in [0, 1]; 0 = background (shop.ts draws on it too). */
+export class Canvas {
   readonly px = new Float64Array(PIXELS);
 
   /** Fills the polygon (pixel centres inside by the even-odd rule) with level `v`. */
@@ -184,11 +189,27 @@ class Canvas {
   }
 }
 
+/** The generator of picture k of a drawing family `kind` (a class, or a shop shape): the same every time. */
+export function pictureRng(kind: number, k: number): Rng {
+  return new Rng((Math.imul(kind + 1, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca6b)) >>> 0);
+}
+
 /** Grey picture k of a class, drawn from a generator seeded by (class, k): the same every time. */
 export function drawProcedural(fashionClass: number, k: number): Uint8Array {
-  const rng = new Rng((Math.imul(fashionClass + 1, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca6b)) >>> 0);
+  const rng = pictureRng(fashionClass, k);
   const c = new Canvas();
   const level = rng.uniform(0.55, 1);
+  drawSilhouette(c, rng, fashionClass, level);
+  // optional stripes (a quarter of the pictures), then shading and grain
+  const stripes = rng.next() < 0.25 ? 3 + rng.int(3) : 0;
+  return finishPicture(c, rng, stripes > 0 ? (_x, y) => (y % stripes === 0 ? 0.75 : 1) : undefined);
+}
+
+/**
+ * Draws the silhouette of a Fashion-MNIST class used by the benchmark (top, trouser, shoe classes)
+ * at ink level `level`, with proportions jittered by `rng`.
+ */
+export function drawSilhouette(c: Canvas, rng: Rng, fashionClass: number, level: number): void {
   const j = (amount: number): number => rng.uniform(-amount, amount);
   const mid = IMAGE_SIDE / 2;
   switch (fashionClass) {
@@ -257,15 +278,20 @@ export function drawProcedural(fashionClass: number, k: number): Uint8Array {
     default:
       throw new RangeError(`drawProcedural: class ${fashionClass} is not used by the benchmark`);
   }
-  // shading: lighter at the top, optional stripes, a little grain
-  const stripes = rng.next() < 0.25 ? 3 + rng.int(3) : 0;
+}
+
+/**
+ * Grey bytes of a drawn canvas: lighter towards the top, times `texture(x, y)` (stripes, dots; none
+ * when absent), plus a little grain from `rng`.
+ */
+export function finishPicture(c: Canvas, rng: Rng, texture?: (x: number, y: number) => number): Uint8Array {
   const out = new Uint8Array(PIXELS);
   for (let y = 0; y < IMAGE_SIDE; y++) {
     for (let x = 0; x < IMAGE_SIDE; x++) {
       let v = c.px[y * IMAGE_SIDE + x];
       if (v === 0) continue;
       v *= 0.8 + 0.2 * (1 - y / IMAGE_SIDE);
-      if (stripes > 0 && y % stripes === 0) v *= 0.75;
+      if (texture) v *= texture(x, y);
       v = v * 255 + rng.uniform(-8, 8);
       out[y * IMAGE_SIDE + x] = Math.max(0, Math.min(255, Math.round(v)));
     }
