@@ -70,7 +70,7 @@ async function decodeImages(sets: readonly CheckedSet[], opts: { concurrency?: n
   let imageDir: ImageDir | undefined;
   for (const s of sets) {
     if (!s.data || !s.imagesChecked) continue;
-    const located = locateImages(s.data.root, s.data.dir, s.data.catalog);
+    const located = locateImages(s.data.root, s.data.dir, s.data.catalog, s.data.layout.categories);
     if (!located.imageDir) continue;
     imageDir = located.imageDir;
     const paths = new Set(located.paths.filter((p): p is string => p !== undefined));

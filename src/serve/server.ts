@@ -30,7 +30,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { CATEGORY_NAMES } from '../data/types.js';
 import { UserError } from '../errors.js';
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
 import type { OutfitExplanation } from './compose.js';
@@ -180,7 +179,6 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
         onboardedUsers: await recommender.users.count(),
         onboardWorkers: recommender.onboardWorkers,
         database: recommender.store.kind,
-        categories: [...CATEGORY_NAMES],
       };
     });
 
@@ -273,7 +271,8 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
             required: ['category'],
             additionalProperties: false,
             properties: {
-              category: { type: 'string', enum: CATEGORY_NAMES.filter((_, c) => recommender.slotCategories.includes(c)) },
+              // the set's categories (method.md §6.5)
+              category: { type: 'string', enum: recommender.set.layout.categories.filter((_, c) => recommender.slotCategories.includes(c)) },
               limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
               offset: { type: 'integer', minimum: 0, default: 0 },
             },
@@ -282,7 +281,7 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
       },
       (request) => {
         const { category, limit, offset } = request.query;
-        const c = (CATEGORY_NAMES as readonly string[]).indexOf(category);
+        const c = recommender.set.layout.categories.indexOf(category);
         return { category, offset, limit, ...recommender.listItems(c, offset, limit) };
       },
     );
