@@ -26,7 +26,9 @@
 export { loadPolyvoreSet, checkPolyvoreRoot, findSetNames, type LoadOptions, type RootCheck, type CheckedSet } from './data/polyvore.js';
 /** Writes a synthetic Polyvore-U root with its ground-truth oracle (method.md §6.3). */
 export { generateSynthetic, loadOracle, PRESETS, type SynthOptions, type SynthReport, type Oracle } from './data/synth/index.js';
-export { CATEGORY_NAMES, SET_NAMES, SPLITS, type Catalog, type OutfitTable, type PolyvoreSet, type SetName, type SplitName } from './data/types.js';
+export { CATEGORY_NAMES, SET_NAMES, SPLITS, type Catalog, type OutfitTable, type PolyvoreSet, type SetLayout, type SetName, type SplitName } from './data/types.js';
+/** A set's categories and slots: its tuples_<set>/layout.json, or the FHN layout of its name (method.md §6.5). */
+export { fhnLayout, parseLayout, readLayout } from './data/layout.js';
 
 // ---- configuration and training (method.md §4; architecture.md §4.1, §4.2) ---------------------
 

@@ -14,7 +14,7 @@ export function register(data: Command): void {
     .command('stats')
     .description('print dataset statistics (users, outfits, items per split and category, outfits per user, negatives per positive, outfit sizes)')
     .argument('<dir>', 'dataset root holding tuples_<set>/ folders')
-    .option('--set <name>', 'one set folder (630, 53, 519, 32) (default: every tuples_* folder in DIR)')
+    .option('--set <name>', 'one set folder (630, 53, 519, 32, or any tuples_<name>/ such as shop) (default: every tuples_* folder in DIR)')
     .option('--detail', 'one wide row per split: negatives, hard negatives, distinct items per category, outfits per user, outfit sizes')
     .option('--json', 'print every statistic as JSON')
     .action((dir: string, opts: { set?: string; json?: boolean; detail?: boolean }) => {

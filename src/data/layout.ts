@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DataError } from '../errors.js';
-import { CATEGORY_NAMES, SET_NAMES, type SetLayout } from './types.js';
+import { CATEGORY_NAMES, SET_NAMES, isVariableLength, slotCategoriesFor, type SetLayout } from './types.js';
 
 export const LAYOUT_FILE = 'layout.json';
 export const ITEMS_FILE = 'items.json';
@@ -27,8 +27,6 @@ const CATEGORY_NAME = /^[A-Za-z0-9 _-]+$/;
 /** Categories are stored per item in a Uint8Array. */
 export const MAX_CATEGORIES = 255;
 
-/** The FHN sets whose second top may be absent (method.md §6.1). */
-const FHN_VARIABLE = new Set(['519', '32']);
 /** New-user set of each FHN training set (method.md §5). */
 const FHN_NEW_USERS: Record<string, string> = { '630': '53', '519': '32' };
 
@@ -43,8 +41,8 @@ export function isFhnSetName(set: string): boolean {
  * Any other name has the fixed-length FHN layout (as before this file existed).
  */
 export function fhnLayout(set: string): SetLayout {
-  const variable = FHN_VARIABLE.has(set);
-  const slotCategories = variable ? [0, 0, 1, 2] : [0, 1, 2];
+  const variable = isVariableLength(set);
+  const slotCategories = slotCategoriesFor(set);
   const newUsers = FHN_NEW_USERS[set];
   return {
     categories: [...CATEGORY_NAMES],

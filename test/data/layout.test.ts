@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parseRunConfig } from '../../src/config.js';
+import { experimentSetsOf } from '../../src/lab/experiments/runner.js';
 import { DEFAULT_ERASE_RULE, eraseRuleOf, eraseTable } from '../../src/data/augment.js';
 import { coldPairsOf, fhnLayout, newUsersSetOf, parseLayout, warmSetOf } from '../../src/data/layout.js';
 import { checkPolyvoreRoot, loadPolyvoreSet } from '../../src/data/polyvore.js';
@@ -82,6 +84,20 @@ describe('a six-category variable-size set with layout.json', () => {
     assert.match(stats, /^Set shop: 10 users, 36 items in the image lists \(top 6, bottom 6, shoe 6, bag 6, outerwear 6, accessory 6\), outfits of 2-7 items/);
     assert.match(stats, /split +outfits .* top +bottom +shoe +bag +outerwear +accessory +users/);
     assert.deepEqual(checkPolyvoreRoot(root).errors, []);
+    assert.deepEqual(experimentSetsOf(root), ['shop'], 'experiment trains on the set that has its new-user set');
+  });
+
+  it('experiment keeps the FHN grid: 630 then 519, each with its new-user set', () => {
+    const fhn = join(scratch, 'fhn-names');
+    for (const s of ['32', '519', '53', '630']) mkdirSync(join(fhn, `tuples_${s}`), { recursive: true });
+    assert.deepEqual(experimentSetsOf(fhn), ['630', '519']);
+    rmSync(join(fhn, 'tuples_32'), { recursive: true });
+    assert.deepEqual(experimentSetsOf(fhn), ['630']);
+  });
+
+  it('the run config takes any set folder name and refuses a path', () => {
+    assert.equal(parseRunConfig({ data: { root: root, set: 'shop-new' } }).data.set, 'shop-new');
+    assert.throws(() => parseRunConfig({ data: { root, set: '../x' } }), /config field 'data.set': a set name is letters, digits/);
   });
 
   it('erase keeps required slots and never goes below minItems on a layout.json set', () => {

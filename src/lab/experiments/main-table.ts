@@ -126,8 +126,9 @@ export async function buildMainSection(ctx: ExperimentContext): Promise<ReportSe
         backbone: resultOf(ctx, row.cell).params.backbone,
       });
     }
-    const ref = PUBLISHED_LPAE[set];
-    rows.push({
+    // published LPAE figures exist for the Polyvore-U sets only
+    const ref = Object.hasOwn(PUBLISHED_LPAE, set) ? PUBLISHED_LPAE[set] : undefined;
+    if (ref) rows.push({
       set,
       method: 'REFERENCE — LPAE on real Polyvore-U (published; not comparable)',
       auc: ref.auc,
