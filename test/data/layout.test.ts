@@ -10,7 +10,8 @@ import { coldPairsOf, fhnLayout, newUsersSetOf, parseLayout, warmSetOf } from '.
 import { checkPolyvoreRoot, loadPolyvoreSet } from '../../src/data/polyvore.js';
 import { computeStats, formatStats } from '../../src/data/stats.js';
 import { CATEGORY_NAMES, isVariableLength, slotCategoriesFor } from '../../src/data/types.js';
-import { DataError, DataErrors } from '../../src/errors.js';
+import { DataError } from '../../src/errors.js';
+import { problemsOf } from '../helpers/problems.js';
 import { Rng } from '../../src/rng.js';
 import { SHOP_CATEGORIES, layoutJson, writeLayoutRoot } from '../helpers/layout-set.js';
 
@@ -188,13 +189,3 @@ describe('malformed layout.json: the message names the file and the field', () =
   });
 });
 
-function problemsOf(fn: () => unknown): DataError[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DataErrors) return err.errors;
-    if (err instanceof DataError) return [err];
-    throw err;
-  }
-  assert.fail('expected a data problem, none was raised');
-}

@@ -3,7 +3,8 @@
  * (top, bottom, shoe, bag, outerwear, accessory), seven slots (two accessories), every slot
  * optional, minItems 2, outfits of 2 to 7 items; a warm set `shop` whose `newUsers` is `shop-new`.
  * Images are 8x8 PNGs, one plain colour per category with a per-item shade, so a convnet has
- * something to see. Negatives are 10 random mixes per positive with the positive's slot pattern.
+ * something to see. Negatives are 10 random mixes per positive with the positive's slot pattern,
+ * hard negatives 10 other users' positives per positive.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -124,8 +125,17 @@ function writeSet(
         return row;
       }),
     );
+    // hard negatives: positives of other users of the split, carrying this positive's user
+    const hard = users < 2 ? [] : posi.flatMap((p) =>
+      Array.from({ length: 10 }, () => {
+        let other = posi[rng.int(posi.length)];
+        while (other[0] === p[0]) other = posi[rng.int(posi.length)];
+        return [p[0], ...other.slice(1)];
+      }),
+    );
     const csv = (rows: number[][]): string => [header, ...rows.map((r) => r.join(','))].join('\n') + '\n';
     writeFileSync(join(dir, `tuples_${split}_posi`), csv(posi));
     writeFileSync(join(dir, `tuples_${split}_nega`), csv(nega));
+    if (users >= 2) writeFileSync(join(dir, `tuples_${split}_nega_hard`), csv(hard));
   }
 }

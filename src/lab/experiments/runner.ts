@@ -208,7 +208,8 @@ export function assembleReport(paths: GridPaths): string[] {
     .map((p) => JSON.parse(readFileSync(p, 'utf8')) as StoredSection);
   const cpus = os.cpus();
   const preamble = [
-    `Synthetic Polyvore-U benchmark in \`${paths.root}\`; runs in \`${join(paths.out, 'runs')}\`.`,
+    // a root without the synthetic oracle is someone's own data (an import, method.md §6.5)
+    `${existsSync(join(paths.root, 'oracle')) ? 'Synthetic Polyvore-U benchmark' : 'Dataset'} in \`${paths.root}\`; runs in \`${join(paths.out, 'runs')}\`.`,
     `Machine: ${cpus.length} × ${cpus[0]?.model ?? 'unknown cpu'}, Node ${process.version}, ONNX Runtime ${ortVersion()}.`,
     '',
     'Every number below was made by the command printed under its section heading.',
