@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -137,6 +137,31 @@ describe('a six-category variable-size set with layout.json', () => {
     assert.match(messages, /tuples_shop\/tuples_val_posi:2: column 2 \(top\): -1 \(absent item\) in a required slot \(layout\.json required\[0\] is true\)/);
   });
 
+  it('data check wants the newUsers folder beside the set, with the same categories', () => {
+    const broken = join(scratch, 'pairing');
+    cpSync(root, broken, { recursive: true });
+    const newDir = join(broken, 'tuples_shop-new');
+    // the new users' set calls its accessories "jewellery": not the warm set's categories
+    const rename = (name: string): string => (name === 'accessory' ? 'jewellery' : name);
+    const other = { ...layoutJson(), categories: SHOP_CATEGORIES.map(rename), slots: layoutSlots().map(rename) };
+    writeFileSync(join(newDir, 'layout.json'), JSON.stringify(other));
+    renameSync(join(newDir, 'image_list_accessory'), join(newDir, 'image_list_jewellery'));
+    for (const f of readdirSync(newDir).filter((f) => f.startsWith('tuples_'))) {
+      const text = readFileSync(join(newDir, f), 'utf8');
+      writeFileSync(join(newDir, f), text.replace(/^[^\n]*/, (header) => header.split(',').map(rename).join(',')));
+    }
+    assert.deepEqual(loadPolyvoreSet(broken, 'shop-new').layout.categories, ['top', 'bottom', 'shoe', 'bag', 'outerwear', 'jewellery']);
+    assert.ok(
+      checkPolyvoreRoot(broken).errors.some((e) =>
+        /tuples_shop\/layout\.json: field 'newUsers': tuples_shop-new\/ has the categories top, bottom, shoe, bag, outerwear, jewellery, not this set's top, bottom, shoe, bag, outerwear, accessory/.test(e.message),
+      ),
+    );
+    rmSync(newDir, { recursive: true });
+    const errors = checkPolyvoreRoot(broken).errors.map((e) => e.message);
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0], /tuples_shop\/layout\.json: field 'newUsers': no folder tuples_shop-new\/ in /);
+  });
+
   it('wants one image list per category of the layout', () => {
     const broken = join(scratch, 'lists');
     cpSync(root, broken, { recursive: true });
@@ -189,3 +214,6 @@ describe('malformed layout.json: the message names the file and the field', () =
   });
 });
 
+function layoutSlots(): string[] {
+  return layoutJson().slots as string[];
+}
