@@ -140,25 +140,31 @@ export function checkPolyvoreRoot(root: string, opts: { images?: boolean } = {})
     checked.push({ set, dir: join(root, `tuples_${set}`), errors, data: errors.length === 0 ? data : undefined, imagesChecked: checkImages });
   }
   // method.md §6.5: a layout's newUsers must name a set folder beside it with the same category names
-  for (const c of checked) {
-    const layout = c.data?.layout;
-    if (!layout?.newUsers || layout.source !== 'layout.json') continue;
-    const file = join(c.dir, 'layout.json');
-    const cold = checked.find((s) => s.set === layout.newUsers);
-    if (!cold) {
-      const problem = new DataError(file, undefined, `field 'newUsers': no folder tuples_${layout.newUsers}/ in ${root}`);
-      c.errors.push(problem);
-    } else if (cold.data && [...cold.data.layout.categories].sort().join('\n') !== [...layout.categories].sort().join('\n')) {
-      // items cross the two sets by image name, so only the category names have to agree, not their order
-      const problem = new DataError(
-        file,
-        undefined,
-        `field 'newUsers': tuples_${layout.newUsers}/ has the categories ${cold.data.layout.categories.join(', ')}, not this set's ${layout.categories.join(', ')}`,
-      );
-      c.errors.push(problem);
-    }
-  }
+  checked.forEach((c, i) => {
+    const problem = pairingProblem(root, c, checked);
+    // a set with a problem is not summarised as loaded
+    if (problem) checked[i] = { ...c, errors: [...c.errors, problem], data: undefined };
+  });
   return { root, sets: checked, errors: [...rootErrors, ...checked.flatMap((s) => s.errors)] };
+}
+
+/** What is wrong with the `newUsers` of a checked set's layout.json (method.md §6.5), if anything. */
+function pairingProblem(root: string, c: CheckedSet, checked: readonly CheckedSet[]): DataError | undefined {
+  const layout = c.data?.layout;
+  if (!layout?.newUsers || layout.source !== 'layout.json') return undefined;
+  const file = join(c.dir, 'layout.json');
+  const cold = checked.find((s) => s.set === layout.newUsers);
+  if (!cold) return new DataError(file, undefined, `field 'newUsers': no folder tuples_${layout.newUsers}/ in ${root}`);
+  // items cross the two sets by image name, so only the category names have to agree, not their order
+  const names = (l: readonly string[]): string => [...l].sort().join('\n');
+  if (cold.data && names(cold.data.layout.categories) !== names(layout.categories)) {
+    return new DataError(
+      file,
+      undefined,
+      `field 'newUsers': tuples_${layout.newUsers}/ has the categories ${cold.data.layout.categories.join(', ')}, not this set's ${layout.categories.join(', ')}`,
+    );
+  }
+  return undefined;
 }
 
 /** Set names of the `tuples_<set>` folders under `root`, sorted by name. */
