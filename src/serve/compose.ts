@@ -306,6 +306,7 @@ export class OutfitComposer {
       if (next.length === 0) {
         if (empty) {
           beam = [empty];
+          scores = null;
           continue;
         }
         break;
@@ -330,7 +331,7 @@ export class OutfitComposer {
         scores = Float32Array.from([...scores, -Infinity]);
       }
     }
-    if (scores === null && stages.length > 0) {
+    if ((scores === null && stages.length > 0) || beam.some((o) => presentItems(o) === 0)) {
       // no outfit of minItems items can be made from what is left
       return { outfits: [], outfitsScored: scored, ms: performance.now() - started, relaxed: 0 };
     }
