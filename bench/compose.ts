@@ -61,7 +61,7 @@ if (arg('catalog-data')) {
   const inputs = await buildItemInputs(run, catalogSet);
   const extraCache = await ItemEmbeddingCache.build(rec.model, inputs);
   const byCategory = catalogSet.catalog.counts.map((n, c) => Int32Array.from({ length: n }, (_, i) => catalogSet.catalog.offsets[c] + i));
-  composer = await OutfitComposer.create(rec.model, extraCache, catalogSet.slotCategories, catalogSet.catalog.category, byCategory);
+  composer = await OutfitComposer.create(rec.model, extraCache, catalogSet.layout, catalogSet.catalog.category, byCategory);
   openMs = performance.now() - started;
 }
 const catalogInfo = catalogSet.catalog;

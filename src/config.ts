@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { SET_NAMES } from './data/types.js';
+import { SET_NAME_PATTERN } from './data/layout.js';
 import { ConfigError, UserError } from './errors.js';
 import { ModelConfigSchema, parseModelConfig, type BackboneKind, type ModelConfig } from './model/config.js';
 
@@ -29,8 +29,11 @@ export function usesContrastive(method: Method): boolean {
 const DataConfigSchema = z.strictObject({
   /** Dataset root: holds `images/` and the `tuples_<set>/` folders (method.md §6.1). */
   root: z.string().min(1),
-  /** Which `tuples_<set>/` folder. */
-  set: z.enum(SET_NAMES),
+  /**
+   * Which `tuples_<set>/` folder: a Polyvore-U name (630, 53, 519, 32) or any `[A-Za-z0-9_-]+` folder,
+   * e.g. `shop` (method.md §6.5); the loader checks that the folder exists and lists those that do.
+   */
+  set: z.string().regex(SET_NAME_PATTERN, 'a set name is letters, digits, "_" or "-" (the folder tuples_<set>/ of the dataset root)'),
   /**
    * Side of the square item images fed to image backbones. Default by backbone: `convnet` 14 px
    * (the synthetic 28 px items halved: class and colour survive, and a step costs ~4× less, which

@@ -30,7 +30,9 @@ export { generateShop, loadShopOracle, type ShopOptions, type ShopOracle, type S
 export { generateSynthetic, loadOracle, PRESETS, type SynthOptions, type SynthReport, type Oracle } from './data/synth/index.js';
 /** Imports a shop's catalog and outfits (or another registered format) as a dataset folder (method.md §6.4). */
 export { importDataset, IMPORT_FORMATS, type ImportOptions, type ImportSummary, type ShopRecords } from './data/import/index.js';
-export { CATEGORY_NAMES, SET_NAMES, SPLITS, type Catalog, type OutfitTable, type PolyvoreSet, type SetName, type SplitName } from './data/types.js';
+export { CATEGORY_NAMES, SET_NAMES, SPLITS, type Catalog, type OutfitTable, type PolyvoreSet, type SetLayout, type SetName, type SplitName } from './data/types.js';
+/** A set's categories and slots: its tuples_<set>/layout.json, or the FHN layout of its name (method.md §6.5). */
+export { fhnLayout, parseLayout, readLayout } from './data/layout.js';
 /** Pretrained image features (method.md §2.4): an ONNX image encoder over a root's catalog → `.npy` + `.names`. */
 export { extractFeatures, type ExtractOptions, type ExtractSummary } from './model/pretrained.js';
 export { PreprocessSchema, parsePreprocess, type Preprocess, type PreprocessJson } from './data/preprocess.js';

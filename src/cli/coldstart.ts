@@ -4,6 +4,7 @@
  * src/lab/experiments/cold-users.ts; this file parses options and prints.
  */
 import type { Command } from 'commander';
+import { SET_NAME_PATTERN } from '../data/layout.js';
 import { UserError } from '../errors.js';
 import { closeColdStart, openColdStart, runColdStart } from '../lab/experiments/cold-users.js';
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
@@ -24,7 +25,7 @@ export function register(command: Command): void {
   command
     .requiredOption('--run <dir>', 'run folder of a model trained on 630 or 519')
     .option('--data <dir>', "dataset root holding both sets (default: the run's)")
-    .option('--set <name>', 'new-user set: 53 (for 630) or 32 (for 519); default follows the run')
+    .option('--set <name>', 'new-user set: 53 (for 630), 32 (for 519), or the "newUsers" of the layout.json of the run\'s set; default follows the run')
     .option('--shots <n>', 'training outfits per new user (docs/method.md §5: 1 or 5)', '5')
     .option('--strategy <name>', `profiling: ${COLD_START_STRATEGIES.join(' | ')} (SO optimisation, SU user search, SA anchor search)`, 'so')
     .option('--seed <n>', 'seed of the outfit choice and of the SO fit', '0')
@@ -37,8 +38,9 @@ export function register(command: Command): void {
       if (!(COLD_START_STRATEGIES as readonly string[]).includes(opts.strategy)) {
         throw new UserError(`--strategy: '${opts.strategy}' is not one of ${COLD_START_STRATEGIES.join(', ')}`);
       }
-      if (opts.set !== undefined && opts.set !== '53' && opts.set !== '32') {
-        throw new UserError(`--set: '${opts.set}' is not a new-user set (53 or 32)`);
+      // which sets are new-user sets comes from the data (method.md §6.5); openColdStart checks the pairing
+      if (opts.set !== undefined && !SET_NAME_PATTERN.test(opts.set)) {
+        throw new UserError(`--set: '${opts.set}' is not a set name (letters, digits, "_" or "-")`);
       }
       const ctx = await openColdStart(opts.run, { root: opts.data, coldSet: opts.set });
       try {

@@ -14,7 +14,7 @@ export function register(data: Command): void {
     .command('stats')
     .description('print dataset statistics (users, outfits, items per split and category, outfits per user, negatives per positive, outfit sizes)')
     .argument('<dir>', 'dataset root holding tuples_<set>/ folders')
-    .option('--set <name>', 'one set folder (630, 53, 519, 32) (default: every tuples_* folder in DIR)')
+    .option('--set <name>', 'one set folder (630, 53, 519, 32, or any tuples_<name>/ such as shop) (default: every tuples_* folder in DIR)')
     .option('--detail', 'one wide row per split: negatives, hard negatives, distinct items per category, outfits per user, outfit sizes')
     .option('--json', 'print every statistic as JSON')
     .action((dir: string, opts: { set?: string; json?: boolean; detail?: boolean }) => {
@@ -70,7 +70,7 @@ async function decodeImages(sets: readonly CheckedSet[], opts: { concurrency?: n
   let imageDir: ImageDir | undefined;
   for (const s of sets) {
     if (!s.data || !s.imagesChecked) continue;
-    const located = locateImages(s.data.root, s.data.dir, s.data.catalog);
+    const located = locateImages(s.data.root, s.data.dir, s.data.catalog, s.data.layout.categories);
     if (!located.imageDir) continue;
     imageDir = located.imageDir;
     const paths = new Set(located.paths.filter((p): p is string => p !== undefined));

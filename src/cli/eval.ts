@@ -46,7 +46,7 @@ interface NamedScorer {
 export function register(command: Command): void {
   command
     .requiredOption('--data <dir>', 'dataset root holding tuples_<set>/')
-    .requiredOption('--set <name>', 'set folder: 630, 53, 519 or 32')
+    .requiredOption('--set <name>', 'set folder tuples_<name>/: 630, 53, 519, 32, or an imported set such as shop')
     .option('--split <name>', `split to evaluate: ${SPLITS.join(', ')}`, 'test')
     .option('--negatives <source>', `negatives: ${NEGATIVE_SOURCES.join(' | ')} (file = tuples_<split>_nega, hard = tuples_<split>_nega_hard, random = fresh 1:10 random mixes)`, 'file')
     .option('--seed <n>', 'seed of the random negatives and of the --random scorer', '0')

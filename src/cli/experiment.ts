@@ -21,7 +21,7 @@ interface ExperimentCliOptions {
 export function register(command: Command): void {
   command
     .argument('<names...>', `experiments: ${EXPERIMENT_NAMES.join(', ')} or all`)
-    .requiredOption('--data <dir>', 'dataset root holding tuples_630/53/519/32 (synthesised there when the folder does not exist)')
+    .requiredOption('--data <dir>', 'dataset root holding tuples_630/53/519/32, or a set whose layout.json names its newUsers set and that set (synthesised there when the folder does not exist)')
     .requiredOption('--out <dir>', 'grid folder: runs/, results/, sections/ and the report')
     .option('--seeds <n>', 'seeds of the experiments that compare methods (default: 2; 1 with --quick); hardneg and the ablations (alpha, augment, size, batch) train the first seed only')
     .option('--quick', 'the same grid, smaller: 5 % of the training positives, one seed, fewer α points and batch sizes')

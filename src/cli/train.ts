@@ -5,7 +5,6 @@
  */
 import { Option, type Command } from 'commander';
 import { FND_VARIANTS, METHODS, fndVariant, mergeConfig, parseRunConfig, readConfigFile, resolveModelConfig } from '../config.js';
-import { SET_NAMES } from '../data/types.js';
 import { BACKBONE_KINDS } from '../model/config.js';
 import { UserError } from '../errors.js';
 import { trainRunExclusive } from '../train/exclusive.js';
@@ -47,7 +46,7 @@ export function register(command: Command): void {
   const dflt = (v: unknown): string => ` (default: ${String(v)})`;
   command
     .option('--data <dir>', 'dataset root holding tuples_<set>/ (required, here or in --config)')
-    .option('--set <name>', `set folder: ${SET_NAMES.join(' | ')} (required, here or in --config)`)
+    .option('--set <name>', 'set folder tuples_<name>/: 630 | 53 | 519 | 32, or an imported set such as shop (required, here or in --config)')
     .option('--method <name>', `objective: ${METHODS.join(' | ')}${dflt(d.method)}`)
     .option('--backbone <kind>', `item backbone: ${BACKBONE_KINDS.join(' | ')} (default: convnet, or features with --features)`)
     .option('--width <w>', `backbone width multiplier (teacher wide, e.g. 1; student narrow, e.g. 0.25)${dflt(m.backbone.width)}`)

@@ -3,11 +3,35 @@
  * `erase` drops one uniformly chosen present item (never below 2 items) and `replace` swaps one uniformly
  * chosen present item for a different item of the same category from the training pool.
  *
+ * On a set whose layout.json names required slots (method.md §6.5), `erase` keeps them and never
+ * goes below the layout's minItems (nor 2); the FHN layout keeps the rule above, any slot and never
+ * below 2, so the published results stay as they are (`eraseRuleOf`).
+ *
  * Augmented tables may have -1 in any slot (not only the second top): consumers pack outfits with
  * `packOutfits` (src/data/batches.ts), which compacts present items and masks the rest.
  */
 import type { Rng } from '../rng.js';
-import type { OutfitTable, PolyvoreSet } from './types.js';
+import type { OutfitTable, PolyvoreSet, SetLayout } from './types.js';
+
+/** Which slots `erase` may empty and the fewest items it leaves (method.md §4, §6.5). */
+export interface EraseRule {
+  /** `erasable[j]`: slot j may be erased (default: every slot). */
+  readonly erasable?: readonly boolean[];
+  /** An outfit with this many items or fewer is left as it is (default 2). */
+  readonly floor: number;
+}
+
+/** method.md §4: any present item, never below 2 items. */
+export const DEFAULT_ERASE_RULE: EraseRule = { floor: 2 };
+
+/**
+ * The erase rule of a set (method.md §6.5): a layout.json set erases only optional slots and never
+ * below max(2, minItems); the FHN layout (Polyvore-U, synthetic) keeps method.md §4's rule.
+ */
+export function eraseRuleOf(layout: SetLayout): EraseRule {
+  if (layout.source === 'fhn') return DEFAULT_ERASE_RULE;
+  return { erasable: layout.required.map((r) => !r), floor: Math.max(2, layout.minItems) };
+}
 
 /** Items available per category, e.g. the items of a split's positives (method.md §6.2, §4). */
 export interface ItemPools {
@@ -39,17 +63,20 @@ export function trainingItemPools(set: PolyvoreSet): ItemPools {
   return itemPoolsFromTable(set, set.splits.train.posi);
 }
 
-/** Items of row `rowIndex` with one uniformly chosen present item set to -1; unchanged if it has ≤ 2 items. */
-export function erase(table: OutfitTable, rowIndex: number, rng: Rng): Int32Array {
+/**
+ * Items of row `rowIndex` with one uniformly chosen present (erasable) item set to -1; unchanged if it
+ * has ≤ `rule.floor` items (2 by default) or no erasable item.
+ */
+export function erase(table: OutfitTable, rowIndex: number, rng: Rng, rule: EraseRule = DEFAULT_ERASE_RULE): Int32Array {
   const row = table.items.slice(rowIndex * table.slots, (rowIndex + 1) * table.slots);
-  eraseInPlace(row, 0, table.slots, rng);
+  eraseInPlace(row, 0, table.slots, rng, rule);
   return row;
 }
 
 /** `erase` applied to every row (a new table; users kept). */
-export function eraseTable(table: OutfitTable, rng: Rng): OutfitTable {
+export function eraseTable(table: OutfitTable, rng: Rng, rule: EraseRule = DEFAULT_ERASE_RULE): OutfitTable {
   const items = table.items.slice();
-  for (let r = 0; r < table.users.length; r++) eraseInPlace(items, r * table.slots, table.slots, rng);
+  for (let r = 0; r < table.users.length; r++) eraseInPlace(items, r * table.slots, table.slots, rng, rule);
   return { slots: table.slots, users: table.users.slice(), items };
 }
 
@@ -83,11 +110,20 @@ function presentCount(items: Int32Array, base: number, slots: number): number {
   return n;
 }
 
-function eraseInPlace(items: Int32Array, base: number, slots: number, rng: Rng): void {
+function eraseInPlace(items: Int32Array, base: number, slots: number, rng: Rng, rule: EraseRule): void {
   const present = presentCount(items, base, slots);
-  // method.md §4: never below 2 items, so a 2-item outfit is left as it is.
-  if (present <= 2) return;
-  items[base + presentSlot(items, base, slots, rng.int(present))] = -1;
+  // method.md §4: never below 2 items, so a 2-item outfit is left as it is (§6.5: never below minItems)
+  if (present <= rule.floor) return;
+  const { erasable } = rule;
+  if (!erasable) {
+    items[base + presentSlot(items, base, slots, rng.int(present))] = -1;
+    return;
+  }
+  // §6.5: only optional slots may be emptied
+  const candidates: number[] = [];
+  for (let j = 0; j < slots; j++) if (items[base + j] >= 0 && erasable[j]) candidates.push(j);
+  if (candidates.length === 0) return;
+  items[base + candidates[rng.int(candidates.length)]] = -1;
 }
 
 /** Rejection draws before falling back to listing the admissible items (only tiny pools get there). */

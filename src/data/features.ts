@@ -111,9 +111,10 @@ function stem(name: string): string {
 
 /**
  * Feature rows in the catalog's global id order (n × dim). Names match exactly, else without
- * their image extension. Every item must have a row: the missing ones are listed as DataErrors.
+ * their image extension. Every item must have a row: the missing ones are listed as DataErrors,
+ * each with its category from `categories` (the set's `layout.categories`, method.md §6.5).
  */
-export function featuresForCatalog(matrix: FeatureMatrix, catalog: Catalog): Float32Array {
+export function featuresForCatalog(matrix: FeatureMatrix, catalog: Catalog, categories: readonly string[] = CATEGORY_NAMES): Float32Array {
   const exact = new Map<string, number>();
   const byStem = new Map<string, number>();
   matrix.names.forEach((name, i) => {
@@ -132,7 +133,7 @@ export function featuresForCatalog(matrix: FeatureMatrix, catalog: Catalog): Flo
   const source = matrix.source ?? 'feature matrix';
   const errors = missing.slice(0, MAX_MISSING_LISTED).map((id) => {
     const c = catalog.category[id];
-    return new DataError(source, undefined, `no feature row for item "${catalog.names[id]}" (${CATEGORY_NAMES[c]} #${id - catalog.offsets[c]})`);
+    return new DataError(source, undefined, `no feature row for item "${catalog.names[id]}" (${categories[c] ?? c} #${id - catalog.offsets[c]})`);
   });
   if (missing.length > MAX_MISSING_LISTED) errors.push(new DataError(source, undefined, `${missing.length - MAX_MISSING_LISTED} more items without a feature row`));
   throwIfProblems(errors);

@@ -77,7 +77,7 @@ export async function loadImageCache(set: PolyvoreSet, size: number, opts: Image
   if (bytes > 2 ** 32 - 1) {
     throw new UserError(`image cache for ${n} items at ${size}x${size} needs ${(bytes / 2 ** 30).toFixed(1)} GiB (limit 4 GiB): use a smaller image size or precomputed features`);
   }
-  const located = locateImages(set.root, set.dir, set.catalog);
+  const located = locateImages(set.root, set.dir, set.catalog, set.layout.categories);
   const imageDirName = located.imageDir ? basename(located.imageDir.path) : undefined;
   const files = imageCachePaths(set, size, opts.cacheDir);
   const expected: Omit<CacheHeader, 'imageDir'> = {

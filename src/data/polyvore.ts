@@ -1,7 +1,8 @@
 /**
  * Reader and validator of the Polyvore-U on-disk layout of the FHN release (method.md §6.1).
  * The same reader serves the real data and the synthetic benchmark, which
- * writes this layout exactly (method.md §6.3).
+ * writes this layout exactly (method.md §6.3), and imported sets, whose `layout.json` names their
+ * categories and slots (method.md §6.5).
  *
  * Tuple files are parsed by hand from the raw bytes into preallocated Int32Arrays (no per-line
  * strings on the happy path): a full-size set (127k positives, 1.27M negative rows, ~50 MB of
@@ -15,15 +16,14 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError, DataErrors } from '../errors.js';
+import { hasOptionalSlots, readItemRecords, readLayout, readUserIds } from './layout.js';
 import {
-  CATEGORY_NAMES,
   NEGATIVES_PER_POSITIVE,
   SPLITS,
-  isVariableLength,
-  slotCategoriesFor,
   type Catalog,
   type OutfitTable,
   type PolyvoreSet,
+  type SetLayout,
   type SplitName,
   type SplitTuples,
 } from './types.js';
@@ -139,7 +139,32 @@ export function checkPolyvoreRoot(root: string, opts: { images?: boolean } = {})
     const errors = sink.finish();
     checked.push({ set, dir: join(root, `tuples_${set}`), errors, data: errors.length === 0 ? data : undefined, imagesChecked: checkImages });
   }
+  // method.md §6.5: a layout's newUsers must name a set folder beside it with the same category names
+  checked.forEach((c, i) => {
+    const problem = pairingProblem(root, c, checked);
+    // a set with a problem is not summarised as loaded
+    if (problem) checked[i] = { ...c, errors: [...c.errors, problem], data: undefined };
+  });
   return { root, sets: checked, errors: [...rootErrors, ...checked.flatMap((s) => s.errors)] };
+}
+
+/** What is wrong with the `newUsers` of a checked set's layout.json (method.md §6.5), if anything. */
+function pairingProblem(root: string, c: CheckedSet, checked: readonly CheckedSet[]): DataError | undefined {
+  const layout = c.data?.layout;
+  if (!layout?.newUsers || layout.source !== 'layout.json') return undefined;
+  const file = join(c.dir, 'layout.json');
+  const cold = checked.find((s) => s.set === layout.newUsers);
+  if (!cold) return new DataError(file, undefined, `field 'newUsers': no folder tuples_${layout.newUsers}/ in ${root}`);
+  // items cross the two sets by image name, so only the category names have to agree, not their order
+  const names = (l: readonly string[]): string => [...l].sort().join('\n');
+  if (cold.data && names(cold.data.layout.categories) !== names(layout.categories)) {
+    return new DataError(
+      file,
+      undefined,
+      `field 'newUsers': tuples_${layout.newUsers}/ has the categories ${cold.data.layout.categories.join(', ')}, not this set's ${layout.categories.join(', ')}`,
+    );
+  }
+  return undefined;
 }
 
 /** Set names of the `tuples_<set>` folders under `root`, sorted by name. */
@@ -198,14 +223,14 @@ export function resolveImagePaths(catalog: Catalog, imageDir: ImageDir): { paths
   return { paths, missing };
 }
 
-/** `image_list_<category>` path of a set folder. */
-export function imageListPath(dir: string, category: number): string {
-  return join(dir, `image_list_${CATEGORY_NAMES[category]}`);
+/** `image_list_<category>` path of a set folder (category by name, as in `layout.categories`). */
+export function imageListPath(dir: string, category: string): string {
+  return join(dir, `image_list_${category}`);
 }
 
-/** Column names of a tuple row, used in messages: user,top,bottom,shoe or user,top,top,bottom,shoe. */
-function columnNames(slotCategories: number[]): string[] {
-  return ['user', ...slotCategories.map((c) => CATEGORY_NAMES[c])];
+/** Column names of a tuple row (the header), e.g. user,top,bottom,shoe or user,top,top,bottom,shoe. */
+export function columnNames(layout: Pick<SetLayout, 'categories' | 'slotCategories'>): string[] {
+  return ['user', ...layout.slotCategories.map((c) => layout.categories[c])];
 }
 
 function emptyTable(slots: number): OutfitTable {
@@ -221,14 +246,22 @@ function readPolyvoreSet(root: string, set: string, opts: LoadOptions, sink: Pro
     sink.add(dir, undefined, `set folder not found (expected ${dir} holding image_list_* and tuples_* files${sets})`);
     return undefined;
   }
-  const variableLength = isVariableLength(set);
-  const slotCategories = slotCategoriesFor(set);
-  const catalog = readCatalog(dir, sink);
+  let setLayout: SetLayout;
+  try {
+    setLayout = readLayout(dir, set);
+  } catch (err) {
+    if (!(err instanceof DataError)) throw err;
+    sink.add(err.file, err.line, err.detail);
+    return undefined;
+  }
+  const variableLength = hasOptionalSlots(setLayout);
+  const slotCategories = [...setLayout.slotCategories];
+  const catalog = readCatalog(dir, setLayout.categories, sink);
   const wanted = new Set<SplitName>(opts.splits ?? SPLITS);
   const layout: RowLayout = {
+    set: setLayout,
     slotCategories,
-    variableLength,
-    columns: columnNames(slotCategories),
+    columns: columnNames(setLayout),
     counts: catalog?.counts,
     offsets: catalog?.offsets,
   };
@@ -276,19 +309,39 @@ function readPolyvoreSet(root: string, set: string, opts: LoadOptions, sink: Pro
     }
   }
 
+  const items = readSideFile(() => readItemRecords(dir), sink);
+  const userIds = readSideFile(() => readUserIds(dir), sink);
+  if (userIds && userIds.length !== numUsers && positiveRows > 0) {
+    sink.add(join(dir, 'users.json'), undefined, `${userIds.length} user ids for the ${numUsers} users of the tuples_*_posi files (one per user index)`);
+  }
+
   if (!catalog) return undefined;
-  if (opts.requireImages) for (const e of locateImages(root, dir, catalog).errors) sink.add(e.file, e.line, e.detail);
+  if (opts.requireImages) for (const e of locateImages(root, dir, catalog, setLayout.categories).errors) sink.add(e.file, e.line, e.detail);
   return {
     root,
     set,
     dir,
     variableLength,
+    layout: setLayout,
     slotCategories,
     numUsers,
     catalog,
     splits,
     ...(fitb ? { fitb } : {}),
+    ...(items ? { items } : {}),
+    ...(userIds ? { userIds } : {}),
   };
+}
+
+/** Runs a reader of an optional side file (items.json, users.json); its DataError becomes a problem. */
+function readSideFile<T>(read: () => T | undefined, sink: ProblemSink): T | undefined {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof DataError)) throw err;
+    sink.add(err.file, err.line, err.detail);
+    return undefined;
+  }
 }
 
 /**
@@ -347,15 +400,15 @@ function readDataFile(file: string, sink: ProblemSink): Buffer | undefined {
   }
 }
 
-/** Reads the three image lists into a Catalog (global id = offsets[category] + line index). */
-function readCatalog(dir: string, sink: ProblemSink): Catalog | undefined {
+/** Reads the image lists, one per category of the layout, into a Catalog (global id = offsets[category] + line index). */
+function readCatalog(dir: string, categories: readonly string[], sink: ProblemSink): Catalog | undefined {
   const names: string[] = [];
   const offsets: number[] = [];
   const counts: number[] = [];
   const byName = new Map<string, number>();
   let complete = true;
-  for (let c = 0; c < CATEGORY_NAMES.length; c++) {
-    const file = imageListPath(dir, c);
+  for (let c = 0; c < categories.length; c++) {
+    const file = imageListPath(dir, categories[c]);
     offsets.push(names.length);
     if (!existsSync(file)) {
       sink.add(file, undefined, 'missing (required: one image name per line)');
@@ -382,7 +435,7 @@ function readCatalog(dir: string, sink: ProblemSink): Catalog | undefined {
       const previous = byName.get(name);
       if (previous !== undefined) {
         const pc = categoryOf(offsets, previous);
-        const where = `${pc === c ? '' : `image_list_${CATEGORY_NAMES[pc]} `}line ${previous - offsets[pc] + 1}`;
+        const where = `${pc === c ? '' : `image_list_${categories[pc]} `}line ${previous - offsets[pc] + 1}`;
         sink.add(file, i + 1, `duplicate image name "${name}" (also on ${where})`);
         complete = false;
       }
@@ -407,7 +460,7 @@ function categoryOf(offsets: number[], id: number): number {
  * Finds the image folder of `root` and the image file of every catalog item. Problems (no image
  * folder, an ambiguous one, missing files) come back as DataErrors naming the image list and line.
  */
-export function locateImages(root: string, dir: string, catalog: Catalog): { imageDir?: ImageDir; paths: (string | undefined)[]; errors: DataError[] } {
+export function locateImages(root: string, dir: string, catalog: Catalog, categories: readonly string[]): { imageDir?: ImageDir; paths: (string | undefined)[]; errors: DataError[] } {
   let imageDir: ImageDir | undefined;
   try {
     imageDir = findImageDir(root);
@@ -423,14 +476,14 @@ export function locateImages(root: string, dir: string, catalog: Catalog): { ima
     const c = catalog.category[id];
     const name = catalog.names[id];
     const tried = IMAGE_EXTENSIONS.map((e) => name + e).join(', ');
-    return new DataError(imageListPath(dir, c), id - catalog.offsets[c] + 1, `image "${name}" not found in ${imageDir.path} (tried ${tried})`);
+    return new DataError(imageListPath(dir, categories[c]), id - catalog.offsets[c] + 1, `image "${name}" not found in ${imageDir.path} (tried ${tried})`);
   });
   return { imageDir, paths, errors };
 }
 
 interface RowLayout {
+  readonly set: SetLayout;
   readonly slotCategories: number[];
-  readonly variableLength: boolean;
   readonly columns: string[];
   /** Items per category; undefined when an image list could not be read (ranges are then not checked). */
   readonly counts?: number[];
@@ -467,7 +520,8 @@ function readTupleFile(file: string, layout: RowLayout, perLine: number, require
   const lines = csv.rows;
   const users = new Int32Array(lines * perLine);
   const items = new Int32Array(lines * perLine * slots);
-  const { counts, offsets, slotCategories, variableLength } = layout;
+  const { counts, offsets, slotCategories } = layout;
+  const { required: requiredSlots, minItems, categories } = layout.set;
   const v = csv.values;
   let maxUser = -1;
   let maxUserLine = 0;
@@ -483,23 +537,38 @@ function readTupleFile(file: string, layout: RowLayout, perLine: number, require
         maxUserLine = r + 2;
       }
       users[o] = user;
+      let present = 0;
+      let rowOk = true;
       for (let j = 0; j < slots; j++) {
         const idx = v[base + 1 + j];
         const cat = slotCategories[j];
         if (idx === -1) {
-          // method.md §6.1: -1 only marks a missing second top of a variable-length row.
-          if (!(variableLength && j === 1)) {
-            sink.add(file, r + 2, `${describeColumn(layout, perLine, k, j + 1)}: -1 (absent item) is only allowed for the second top of a variable-length set (519/32)`);
+          // method.md §6.1: -1 only marks a missing second top of a variable-length row; §6.5: an optional slot of layout.json
+          if (requiredSlots[j]) {
+            rowOk = false;
+            sink.add(
+              file,
+              r + 2,
+              layout.set.source === 'fhn'
+                ? `${describeColumn(layout, perLine, k, j + 1)}: -1 (absent item) is only allowed for the second top of a variable-length set (519/32)`
+                : `${describeColumn(layout, perLine, k, j + 1)}: -1 (absent item) in a required slot (layout.json required[${j}] is true)`,
+            );
           }
           items[o * slots + j] = -1;
           continue;
         }
         if (idx < 0 || (counts !== undefined && idx >= counts[cat])) {
-          const range = counts === undefined ? '' : ` (image_list_${CATEGORY_NAMES[cat]} has ${counts[cat]} items: 0..${counts[cat] - 1})`;
-          sink.add(file, r + 2, `${describeColumn(layout, perLine, k, j + 1)}: ${CATEGORY_NAMES[cat]} index ${idx} out of range${range}`);
+          rowOk = false;
+          const range = counts === undefined ? '' : ` (image_list_${categories[cat]} has ${counts[cat]} items: 0..${counts[cat] - 1})`;
+          sink.add(file, r + 2, `${describeColumn(layout, perLine, k, j + 1)}: ${categories[cat]} index ${idx} out of range${range}`);
           continue;
         }
+        present++;
         items[o * slots + j] = offsets === undefined ? idx : offsets[cat] + idx;
+      }
+      if (rowOk && present < minItems) {
+        const where = perLine === 1 ? '' : `outfit ${k + 1}: `;
+        sink.add(file, r + 2, `${where}${present} item${present === 1 ? '' : 's'}, fewer than the ${minItems} an outfit holds at least (layout.json minItems)`);
       }
     }
   }

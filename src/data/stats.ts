@@ -4,7 +4,7 @@
  * top slots pool into "top"), which is how the published item counts are defined.
  */
 import { FITB_CANDIDATES } from './polyvore.js';
-import { CATEGORY_NAMES, SPLITS, type OutfitTable, type PolyvoreSet, type SplitName } from './types.js';
+import { SPLITS, type OutfitTable, type PolyvoreSet, type SplitName } from './types.js';
 
 export interface MinMeanMax {
   mean: number;
@@ -22,7 +22,7 @@ export interface SplitStats {
   hardNegativesPerPositive?: number;
   /** Distinct items in the positives, summed over categories. */
   items: number;
-  /** Distinct items in the positives per category (CATEGORY_NAMES order). */
+  /** Distinct items in the positives per category (the layout's category order, method.md §6.5). */
   itemsPerCategory: number[];
   /** Users with at least one positive in this split. */
   usersWithPositives: number;
@@ -35,6 +35,13 @@ export interface SplitStats {
 export interface SetStats {
   set: string;
   variableLength: boolean;
+  /** The set's category names (method.md §6.5). */
+  categories: string[];
+  /** "layout.json" for an imported set, "fhn" for Polyvore-U and the synthetic sets. */
+  layoutSource: 'layout.json' | 'fhn';
+  /** Least and most items of an outfit by the layout. */
+  minItems: number;
+  maxItems: number;
   users: number;
   /** Image-list lengths: every item of the folder, used or not. */
   catalogItems: number;
@@ -50,6 +57,10 @@ export function computeStats(set: PolyvoreSet): SetStats {
   return {
     set: set.set,
     variableLength: set.variableLength,
+    categories: [...set.layout.categories],
+    layoutSource: set.layout.source,
+    minItems: set.layout.minItems,
+    maxItems: set.layout.slotCategories.length,
     users: set.numUsers,
     catalogItems: set.catalog.names.length,
     catalogItemsPerCategory: [...set.catalog.counts],
@@ -91,7 +102,7 @@ function ratio(a: number, b: number): number {
 
 function distinctItemsPerCategory(table: OutfitTable, set: PolyvoreSet): number[] {
   const seen = new Uint8Array(set.catalog.names.length);
-  const counts = CATEGORY_NAMES.map(() => 0);
+  const counts = set.layout.categories.map(() => 0);
   for (const id of table.items) {
     if (id < 0 || seen[id]) continue;
     seen[id] = 1;
@@ -113,7 +124,11 @@ function outfitSizeHistogram(table: OutfitTable): Record<number, number> {
 
 /** The first line of both formats: users, items per category, outfit shape. */
 function headline(stats: SetStats): string {
-  const cats = stats.catalogItemsPerCategory.map((n, c) => `${CATEGORY_NAMES[c]} ${fmt(n)}`).join(', ');
+  const cats = stats.catalogItemsPerCategory.map((n, c) => `${stats.categories[c]} ${fmt(n)}`).join(', ');
+  if (stats.layoutSource === 'layout.json') {
+    const sizes = stats.minItems === stats.maxItems ? `${stats.minItems}` : `${stats.minItems}-${stats.maxItems}`;
+    return `Set ${stats.set}: ${fmt(stats.users)} users, ${fmt(stats.catalogItems)} items in the image lists (${cats}), outfits of ${sizes} items (layout.json)`;
+  }
   return `Polyvore-${stats.set}: ${fmt(stats.users)} users, ${fmt(stats.catalogItems)} items in the image lists (${cats}), ${stats.variableLength ? 'variable-length outfits (1-2 tops)' : 'fixed-length outfits'}`;
 }
 
@@ -134,7 +149,7 @@ export function formatStatsSummary(stats: SetStats): string {
 /** The full table of the statistics (one row per split), for `outfitrec data stats --detail`. */
 export function formatStats(stats: SetStats): string {
   const lines = [headline(stats)];
-  const header = ['split', 'outfits', 'negatives', 'hard negatives', 'items', ...CATEGORY_NAMES, 'users', 'outfits/user mean [min, max]', 'outfit sizes'];
+  const header = ['split', 'outfits', 'negatives', 'hard negatives', 'items', ...stats.categories, 'users', 'outfits/user mean [min, max]', 'outfit sizes'];
   const rows = SPLITS.map((split) => {
     const s = stats.splits[split];
     return [

@@ -14,7 +14,7 @@
  */
 import type { Oracle } from '../data/synth/oracle.js';
 import { ITEM_GROUP_OFFSETS, ITEM_GROUPS, loadOracle } from '../data/synth/oracle.js';
-import { CATEGORY_NAMES, type OutfitTable, type PolyvoreSet } from '../data/types.js';
+import type { OutfitTable, PolyvoreSet } from '../data/types.js';
 import { UserError } from '../errors.js';
 import type { OutfitScorer } from './evaluate.js';
 
@@ -59,7 +59,9 @@ export function countScorer(set: PolyvoreSet, groups: Int32Array): OutfitScorer 
   if (train.users.length === 0) throw new UserError(`set ${set.set}: the count scorer needs the training positives, and the train split is empty or not loaded`);
   const numUsers = set.numUsers;
   const counts = new Float64Array(numUsers * ITEM_GROUPS);
-  const perCategory = new Float64Array(numUsers * CATEGORY_NAMES.length);
+  // the groups' own categories (the oracle's, one block of ITEM_GROUP_OFFSETS each), not a fixed three (method.md §6.5)
+  const numCategories = ITEM_GROUP_OFFSETS.length;
+  const perCategory = new Float64Array(numUsers * numCategories);
   const categoryOf = (g: number): number => {
     let c = 0;
     while (c + 1 < ITEM_GROUP_OFFSETS.length && g >= ITEM_GROUP_OFFSETS[c + 1]) c++;
@@ -75,7 +77,7 @@ export function countScorer(set: PolyvoreSet, groups: Int32Array): OutfitScorer 
       if (id < 0) continue;
       const g = groups[id];
       counts[u * ITEM_GROUPS + g]++;
-      perCategory[u * CATEGORY_NAMES.length + groupCategory[g]]++;
+      perCategory[u * numCategories + groupCategory[g]]++;
     }
   }
   return (table: OutfitTable) => {
@@ -88,7 +90,7 @@ export function countScorer(set: PolyvoreSet, groups: Int32Array): OutfitScorer 
         if (id < 0) continue;
         const g = groups[id];
         const c = groupCategory[g];
-        s += Math.log((counts[u * ITEM_GROUPS + g] + 1) / (perCategory[u * CATEGORY_NAMES.length + c] + groupsIn[c]));
+        s += Math.log((counts[u * ITEM_GROUPS + g] + 1) / (perCategory[u * numCategories + c] + groupsIn[c]));
       }
       out[r] = s;
     }

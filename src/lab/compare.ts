@@ -30,7 +30,8 @@ import { evaluateRunFolder, type RunEvaluation } from './experiments/cells.js';
 import { lineChartSvg, type ChartPoint } from './experiments/charts.js';
 import { coldStartShotsChart } from './experiments/coldstart-table.js';
 import { summaryOrNull } from './experiments/context.js';
-import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './experiments/cold-users.js';
+import { newUsersSetOf } from '../data/layout.js';
+import { coldStartAll, type ColdStartResult } from './experiments/cold-users.js';
 import { computeTeacherFlags, FLAG_CAPTION, FLAG_COLUMNS, flagRowsOf, flagThresholdChart, gainCorrelation, type TeacherFlags } from './experiments/fn-analysis.js';
 import { baselineValues, computeBaselines, METRIC_COLUMNS, REFERENCE_CAPTION, referenceRows, type BaselineRows } from './experiments/main-table.js';
 import { summarise, writeReport, type ReportChart, type ReportSection, type ReportTable, type TableValue } from './experiments/report.js';
@@ -49,7 +50,7 @@ export interface CompareRow {
 }
 
 export interface CompareColdStart {
-  /** New-user set (default: 53 for runs on 630, 32 for 519). */
+  /** New-user set (default: the set's layout `newUsers`: 53 for runs on 630, 32 for 519, method.md §6.5). */
   set?: string;
   shots: number[];
   strategies: ColdStartStrategy[];
@@ -325,8 +326,9 @@ async function learningCurves(opts: CompareOptions): Promise<ReportChart> {
 }
 
 async function coldSection(opts: CompareOptions, cold: CompareColdStart): Promise<ReportSection> {
-  const coldSet = cold.set ?? COLD_SET_OF[opts.set];
-  if (!coldSet) throw new UserError(`--cold: set ${opts.set} has no new-user set; give --cold-set 53 or 32`);
+  // method.md §6.5: the set's layout names its new-user set (53 for 630, 32 for 519)
+  const coldSet = cold.set ?? newUsersSetOf(opts.root, opts.set);
+  if (!coldSet) throw new UserError(`--cold: set ${opts.set} has no new-user set (no "newUsers" in its layout.json); give --cold-set NAME`);
   const rows: Array<Record<string, TableValue>> = [];
   const points: ChartPoint[] = [];
   if (opts.oracle || opts.random) {

@@ -11,7 +11,8 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadPolyvoreSet } from '../data/polyvore.js';
+import { findSetNames, loadPolyvoreSet } from '../data/polyvore.js';
+import { SET_NAMES } from '../data/types.js';
 import { generateSynthetic, loadOracle } from '../data/synth/index.js';
 import { buildCandidates, evaluateCandidates, randomScorer, type EvalReport, type OutfitScorer } from '../eval/evaluate.js';
 import { bootstrapMeanInterval, evaluateRanking, type BootstrapInterval } from '../eval/metrics.js';
@@ -204,8 +205,8 @@ function formatDemo(d: { out: string; root: string; setName: string; seed: numbe
   ].join('\n') + '\n';
 }
 
-/** The first tuples_<set> folder of a synthetic root, in method.md §6.1 order. */
+/** The first tuples_<set> folder of a synthetic root: in method.md §6.1 order, then any other set folder by name (§6.5). */
 function firstSetIn(root: string): string {
-  for (const s of ['630', '53', '519', '32']) if (existsSync(join(root, `tuples_${s}`))) return s;
+  for (const s of [...SET_NAMES, ...findSetNames(root)]) if (existsSync(join(root, `tuples_${s}`))) return s;
   throw new Error(`${root}: no tuples_<set> folder`);
 }

@@ -28,7 +28,7 @@ export async function buildItemInputs(
     if (!files) throw new UserError("the 'features' backbone needs precomputed features: give --features NPY (and --feature-names FILE unless it is NPY's .names)");
     for (const f of [files.npy, files.names]) if (!existsSync(f)) throw new UserError(`feature file ${f} does not exist`);
     const matrix = loadFeatureMatrix(files.npy, files.names);
-    return featureInputSource(featuresForCatalog(matrix, set.catalog), matrix.dim);
+    return featureInputSource(featuresForCatalog(matrix, set.catalog, set.layout.categories), matrix.dim);
   }
   const cache = await loadImageCache(set, cfg.data.imageSize, { onProgress: opts.onImageProgress });
   return imageInputSource(cache);

@@ -1,6 +1,7 @@
 /**
  * Outfit composition: a user's top-k outfits built from a catalog, one item per slot (method.md §1:
- * top, bottom, shoe; two tops where the set allows, method.md §6.1 519/32).
+ * top, bottom, shoe; two tops where the set allows, method.md §6.1 519/32; in general the slots,
+ * required slots and minItems of the set's layout, method.md §6.5).
  *
  * Every combination is a candidate — |tops|·|bottoms|·|shoes| of them, 10^12 at Polyvore scale —
  * so the search is:
@@ -22,7 +23,8 @@
  * `exhaustive` scores every combination, to measure the search's recall on small catalogs.
  * `explain` and `percentiles` serve the readable scores and explanations of method.md §3.1.
  */
-import { CATEGORY_NAMES } from '../data/types.js';
+import { categoryName } from '../data/layout.js';
+import type { SetLayout } from '../data/types.js';
 import { UserError } from '../errors.js';
 import type { OutfitModel } from '../model/outfit-model.js';
 import { scoreAgainstVector } from '../model/scoring.js';
@@ -97,8 +99,12 @@ export class OutfitComposer {
   readonly dim: number;
   /** Slots filled in search order: required slots first, then optional ones. */
   private readonly stageOrder: number[];
-  /** `optional[j]`: slot j may stay empty (a second slot of a category, e.g. the second top). */
+  /** `optional[j]`: slot j may stay empty (not required by the layout, e.g. the second top of 519). */
   readonly optionalSlots: boolean[];
+  /** Category of each slot (the layout's slotCategories). */
+  readonly slotCategories: readonly number[];
+  /** Least number of items of a composed outfit (the layout's minItems). */
+  readonly minItems: number;
   /** Retrieval used when a call does not choose (`setRetrieval`). */
   private retrieval: RetrievalKind = 'exact';
   private readonly retrievers = new Map<RetrievalKind, Retriever>();
@@ -114,8 +120,8 @@ export class OutfitComposer {
   private constructor(
     model: OutfitModel,
     private readonly cache: ItemEmbeddingCache,
-    /** Category of each slot (`slotCategoriesFor(set)`). */
-    readonly slotCategories: readonly number[],
+    /** The set's categories, slots, required slots and minItems (method.md §6.5). */
+    readonly layout: SetLayout,
     /** Category per global item id. */
     private readonly categoryOf: Uint8Array,
     /** Candidate items per category (global ids); every one must be in `cache`. */
@@ -124,7 +130,10 @@ export class OutfitComposer {
   ) {
     this.dim = model.config.dim;
     this.divisor = model.scoreDivisor;
-    this.optionalSlots = slotCategories.map((c, j) => slotCategories.indexOf(c) < j);
+    const slotCategories = layout.slotCategories;
+    this.slotCategories = slotCategories;
+    this.optionalSlots = layout.required.map((r) => !r);
+    this.minItems = layout.minItems;
     this.stageOrder = [
       ...slotCategories.map((_, j) => j).filter((j) => !this.optionalSlots[j]),
       ...slotCategories.map((_, j) => j).filter((j) => this.optionalSlots[j]),
@@ -138,18 +147,18 @@ export class OutfitComposer {
   static async create(
     model: OutfitModel,
     cache: ItemEmbeddingCache,
-    slotCategories: readonly number[],
+    layout: SetLayout,
     categoryOf: Uint8Array,
     catalog: readonly Int32Array[],
   ): Promise<OutfitComposer> {
     const items = catalogItems(catalog);
     const singleHats = await cache.projectRows({ slots: 1, users: new Int32Array(items.length), items });
-    return new OutfitComposer(model, cache, slotCategories, categoryOf, catalog, singleHats);
+    return new OutfitComposer(model, cache, layout, categoryOf, catalog, singleHats);
   }
 
   /** A composer over another catalog (e.g. a sub-catalog small enough to enumerate), same model and item embeddings. */
   withCatalog(catalog: readonly Int32Array[]): Promise<OutfitComposer> {
-    return OutfitComposer.create(this.cache.model, this.cache, this.slotCategories, this.categoryOf, catalog);
+    return OutfitComposer.create(this.cache.model, this.cache, this.layout, this.categoryOf, catalog);
   }
 
   /**
@@ -186,18 +195,28 @@ export class OutfitComposer {
     this.batcher = on ? new ScoreBatcher((items, slots) => this.cache.projectRows({ slots, users: new Int32Array(items.length / slots), items })) : null;
   }
 
-  /** Number of complete outfits in the (restricted) catalog: the exhaustive search's size. */
+  /**
+   * Number of complete outfits in the (restricted) catalog: the exhaustive search's size. Per
+   * category with s slots of which r required and n items, any r..s distinct items (unordered);
+   * the categories' counts by size are convolved and the sizes below minItems dropped (method.md §6.5).
+   */
   combinations(catalog: readonly Int32Array[] = this.catalog): number {
-    const used = new Map<number, number>();
-    let total = 1;
-    for (const c of this.slotCategories) {
-      const before = used.get(c) ?? 0;
-      used.set(c, before + 1);
+    // bySize[m]: outfits of m items over the categories seen so far
+    let bySize = [1];
+    const categories = [...new Set(this.slotCategories)];
+    for (const c of categories) {
+      const slots = this.slotCategories.filter((x) => x === c).length;
+      const required = this.slotCategories.filter((x, j) => x === c && !this.optionalSlots[j]).length;
       const n = catalog[c].length;
-      // a second slot of a category: any other item of it, or empty; unordered pairs
-      total *= before === 0 ? n : (n - 1) / 2 + 1;
+      const next = new Array<number>(bySize.length + slots).fill(0);
+      for (let k = required; k <= slots; k++) {
+        const ways = choose(n, k);
+        if (ways === 0) continue;
+        bySize.forEach((m, size) => (next[size + k] += m * ways));
+      }
+      bySize = next;
     }
-    return Math.round(total);
+    return Math.round(bySize.reduce((acc, m, size) => (size >= this.minItems ? acc + m : acc), 0));
   }
 
   /** ĥ rows [n·d] of outfits (n·slots global ids, -1 = absent), from the cached item embeddings. */
@@ -259,10 +278,15 @@ export class OutfitComposer {
     let scores: Float32Array | null = null;
     let scored = 0;
     const stages = this.stageOrder.filter((j) => plan.pinned[j] < 0);
+    // method.md §6.5: a partial outfit that can no longer reach minItems is dropped; one still empty
+    // (every slot so far optional and left out) has no score and is carried along outside the beam
+    let empty: Int32Array | null = null;
     for (const [stageIndex, slot] of stages.entries()) {
       const category = this.slotCategories[slot];
+      const remaining = stages.length - stageIndex - 1;
       const next: Int32Array[] = [];
       const seen = new Set<string>();
+      empty = null;
       for (const partial of beam) {
         const options: number[] = Array.from(retrieved[category]);
         if (this.optionalSlots[slot]) options.push(-1);
@@ -270,18 +294,28 @@ export class OutfitComposer {
           if (item >= 0 && partial.includes(item)) continue;
           const candidate = partial.slice();
           candidate[slot] = item;
+          const present = presentItems(candidate);
+          if (present + remaining < this.minItems) continue;
           const key = outfitKey(candidate);
           if (seen.has(key)) continue;
           seen.add(key);
-          next.push(candidate);
+          if (present === 0) empty = candidate;
+          else next.push(candidate);
         }
       }
-      if (next.length === 0) break;
+      if (next.length === 0) {
+        if (empty) {
+          beam = [empty];
+          scores = null;
+          continue;
+        }
+        break;
+      }
       // ONNX Runtime runs on this thread and its promises resolve as microtasks: without a turn of
       // the event loop per stage, concurrent compositions chain through microtasks and starve I/O
       // (/health waited for every queued composition, docs/results.md §3)
       await new Promise<void>((resolve) => setImmediate(resolve));
-      const isFirstAlone = stageIndex === 0 && plan.pinned.every((v) => v < 0);
+      const isFirstAlone = presentItems(beam[0]) === 0 && beam.length === 1;
       // a lone first item's full-model score IS its first-order score: no model pass needed
       const nextScores = isFirstAlone
         ? this.firstOrderScores(userVector, Int32Array.from(next, (c) => c[slot]))
@@ -292,6 +326,14 @@ export class OutfitComposer {
       const keep = topIndices(nextScores, last ? (maxShared < slots ? next.length : Math.max(beamWidth, opts.k)) : beamWidth);
       beam = keep.map((i) => next[i]);
       scores = Float32Array.from(keep, (i) => nextScores[i]);
+      if (empty && !last) {
+        beam.push(empty);
+        scores = Float32Array.from([...scores, -Infinity]);
+      }
+    }
+    if ((scores === null && stages.length > 0) || beam.some((o) => presentItems(o) === 0)) {
+      // no outfit of minItems items can be made from what is left
+      return { outfits: [], outfitsScored: scored, ms: performance.now() - started, relaxed: 0 };
     }
     if (scores === null) {
       // every slot pinned: the one outfit they make
@@ -351,18 +393,26 @@ export class OutfitComposer {
       state ^= state << 5;
       return (state >>> 0) % n;
     };
+    const fillSlot = (r: number, j: number): void => {
+      const pool = this.catalog[this.slotCategories[j]];
+      for (let tries = 0; tries < 8; tries++) {
+        const item = pool[next(pool.length)];
+        if (!items.subarray(r * slots, r * slots + slots).includes(item)) {
+          items[r * slots + j] = item;
+          break;
+        }
+      }
+    };
     for (let r = 0; r < count; r++) {
       this.slotCategories.forEach((c, j) => {
         const pool = this.catalog[c];
         if (pool.length === 0 || (this.optionalSlots[j] && next(2) === 0)) return;
-        for (let tries = 0; tries < 8; tries++) {
-          const item = pool[next(pool.length)];
-          if (!items.subarray(r * slots, r * slots + j).includes(item)) {
-            items[r * slots + j] = item;
-            break;
-          }
-        }
+        fillSlot(r, j);
       });
+      // method.md §6.5: optional slots filled in order until the outfit has minItems items (never on the FHN layout)
+      for (let j = 0; j < slots && presentItems(items.subarray(r * slots, r * slots + slots)) < this.minItems; j++) {
+        if (items[r * slots + j] < 0 && this.catalog[this.slotCategories[j]].length > 0) fillSlot(r, j);
+      }
     }
     return items;
   }
@@ -420,7 +470,7 @@ export class OutfitComposer {
     if (this.explainTable) return this.explainTable;
     const d = this.dim;
     const emb = this.cache.embeddings;
-    const categories = Math.max(...this.slotCategories) + 1;
+    const categories = this.layout.categories.length;
     const table = new Float32Array(emb.length + categories * d);
     table.set(emb);
     for (let c = 0; c < categories; c++) {
@@ -454,7 +504,7 @@ export class OutfitComposer {
     // every combination, depth first; scored in chunks as they fill
     const fill = function* (this: OutfitComposer, at: number): Generator<Int32Array> {
       if (at === slots) {
-        yield current.slice();
+        if (presentItems(current) >= this.minItems) yield current.slice();
         return;
       }
       if (plan.pinned[at] >= 0) {
@@ -464,12 +514,14 @@ export class OutfitComposer {
       const category = this.slotCategories[at];
       const options: number[] = Array.from(plan.pools[category]);
       if (this.optionalSlots[at]) options.push(-1);
-      // unordered slots of one category: take each pair once (item ids increasing)
+      // unordered slots of one category: take each pair once (item ids increasing; an empty
+      // optional slot of a category is only followed by empty ones)
       const previousSame = this.slotCategories.slice(0, at).lastIndexOf(category);
       for (const item of options) {
         if (item >= 0) {
           if (current.includes(item)) continue;
           if (previousSame >= 0 && plan.pinned[previousSame] < 0 && item < current[previousSame]) continue;
+          if (previousSame >= 0 && plan.pinned[previousSame] < 0 && current[previousSame] < 0) continue;
         }
         current[at] = item;
         yield* fill.call(this, at + 1);
@@ -502,7 +554,7 @@ export class OutfitComposer {
       const slot = this.slotCategories.findIndex((c, j) => c === category && pinned[j] < 0);
       if (slot < 0) {
         const count = this.slotCategories.filter((c) => c === category).length;
-        throw new UserError(`too many fixed ${CATEGORY_NAMES[category] ?? category} items: an outfit holds ${count}`);
+        throw new UserError(`too many fixed ${categoryName(this.layout, category)} items: an outfit holds ${count}`);
       }
       pinned[slot] = item;
     }
@@ -515,14 +567,14 @@ export class OutfitComposer {
       if (!own) {
         for (const id of kept) {
           if (this.rowOf[id] < 0) throw new UserError(`item ${id} is not in the composer's catalog`);
-          if (this.categoryOf[id] !== c) throw new UserError(`item ${id} is a ${CATEGORY_NAMES[this.categoryOf[id]]}, listed under ${CATEGORY_NAMES[c]}`);
+          if (this.categoryOf[id] !== c) throw new UserError(`item ${id} is a ${categoryName(this.layout, this.categoryOf[id])}, listed under ${categoryName(this.layout, c)}`);
         }
       }
       return kept;
     });
     this.slotCategories.forEach((c, j) => {
       if (pinned[j] < 0 && !this.optionalSlots[j] && pools[c].length === 0) {
-        throw new UserError(`no ${CATEGORY_NAMES[c]} left to compose with (all excluded)`);
+        throw new UserError(`no ${categoryName(this.layout, c)} left to compose with (all excluded)`);
       }
     });
     const removed = new Set([...exclude, ...pinned.filter((id) => id >= 0)]);
@@ -592,6 +644,21 @@ export function outfitKey(items: ArrayLike<number>): string {
 }
 
 /** s = ĥ_r·v / divisor per row of `hats` [n·d] (method.md §3). */
+
+/** Present items (>= 0) of a slot vector. */
+function presentItems(items: ArrayLike<number>): number {
+  let n = 0;
+  for (let j = 0; j < items.length; j++) if (items[j] >= 0) n++;
+  return n;
+}
+
+/** Binomial coefficient C(n, k) as a float (0 when k > n). */
+function choose(n: number, k: number): number {
+  if (k < 0 || k > n) return 0;
+  let out = 1;
+  for (let i = 0; i < k; i++) out = (out * (n - i)) / (i + 1);
+  return out;
+}
 
 /** Number of items two outfits share. */
 function sharedItems(a: readonly number[], b: readonly number[]): number {

@@ -5,12 +5,14 @@
  * - Synthetic sets (`data synth`, method.md §6.3) keep each item's attributes in
  *   `<root>/oracle/tuples_<set>/items.tsv`: the title is its palette colour and garment class,
  *   e.g. "red shirt", "navy trousers", "black ankle boots".
- * - Other sets (Polyvore-U has no attributes beyond the category) get the category and a short id
- *   from the image name, e.g. "top 3f2a1c".
+ * - Imported sets with an `items.json` (method.md §6.5) use its `title` where an item has one.
+ * - Other sets (Polyvore-U has no attributes beyond the category) get the category (the set's
+ *   own name for it) and a short id from the image name, e.g. "top 3f2a1c".
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CATEGORY_NAMES, type PolyvoreSet } from '../data/types.js';
+import { categoryName } from '../data/layout.js';
+import type { PolyvoreSet } from '../data/types.js';
 import { CATEGORY_CLASSES, FASHION_MNIST_CLASS_NAMES, PALETTE } from '../data/synth/model.js';
 import { oracleSetDir, readOracleItems } from '../data/synth/oracle.js';
 
@@ -31,7 +33,9 @@ const GARMENT: Record<(typeof FASHION_MNIST_CLASS_NAMES)[number], string> = {
 /** One title per global item id of `set`. */
 export function readableItemNames(set: PolyvoreSet): string[] {
   const { catalog } = set;
-  const fallback = (id: number): string => `${CATEGORY_NAMES[catalog.category[id]] ?? 'item'} ${shortId(catalog.names[id])}`;
+  const fallback = (id: number): string => `${categoryName(set.layout, catalog.category[id])} ${shortId(catalog.names[id])}`;
+  const records = set.items;
+  if (records) return catalog.names.map((name, id) => records.get(name)?.title ?? fallback(id));
   const itemsPath = join(oracleSetDir(set.root, set.set), 'items.tsv');
   if (!existsSync(itemsPath)) return catalog.names.map((_, id) => fallback(id));
   const attributes = readOracleItems(itemsPath);

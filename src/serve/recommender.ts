@@ -22,7 +22,8 @@ import { join } from 'node:path';
 import type { RunConfig } from '../config.js';
 import { itemPoolsFromTable, type ItemPools } from '../data/augment.js';
 import { findImageDir, resolveImagePaths } from '../data/polyvore.js';
-import { CATEGORY_NAMES, type Catalog, type OutfitTable, type PolyvoreSet } from '../data/types.js';
+import { categoryName, describeSlots } from '../data/layout.js';
+import type { Catalog, OutfitTable, PolyvoreSet } from '../data/types.js';
 import { UserError } from '../errors.js';
 import type { ItemInputSource } from '../model/inputs.js';
 import { userVectorFromAnchors } from '../model/scoring.js';
@@ -219,7 +220,7 @@ export class Recommender {
     }
     // every catalog item embedded once (method.md §2.1); composing and ranking run only the Set Transformer
     const cache = await ItemEmbeddingCache.build(model, inputs);
-    const composer = await OutfitComposer.create(model, cache, set.slotCategories, set.catalog.category, catalogByCategory(set));
+    const composer = await OutfitComposer.create(model, cache, set.layout, set.catalog.category, catalogByCategory(set));
     const db = opts.db ?? (parts.runDir ? join(parts.runDir, 'users.sqlite') : undefined);
     if (db === undefined) throw new Error('Recommender: give a database path or a run folder');
     const store = await openUserStore(db, { runUsers: model.config.numUsers, anchorsPerUser: model.anchors.userK, dim: model.config.dim, runFingerprint: parts.runFingerprint });
@@ -375,7 +376,7 @@ export class Recommender {
   itemInfo(id: number): ItemInfo {
     const c = this.catalog.category[id];
     this.itemTitles ??= readableItemNames(this.set);
-    return { id, name: this.catalog.names[id], title: this.itemTitles[id], category: CATEGORY_NAMES[c] ?? String(c), categoryId: c };
+    return { id, name: this.catalog.names[id], title: this.itemTitles[id], category: categoryName(this.set.layout, c), categoryId: c };
   }
 
   /** Global id of an item given by id or image name (with or without its extension); undefined if unknown. */
@@ -434,19 +435,22 @@ export class Recommender {
 
   /**
    * Validates outfits given per slot (method.md §6.1 order: top, bottom, shoe; or top, top-or-null,
-   * bottom, shoe) and returns them as a table. Errors name the outfit, the slot and the problem.
+   * bottom, shoe; in general the slots of the set's layout, method.md §6.5) and returns them as a
+   * table. Errors name the outfit, the slot (by the set's category names) and the problem.
    */
   outfitTable(outfits: ReadonlyArray<OutfitRefs>): OutfitTable {
     const slotCats = this.slotCategories;
     const slots = slotCats.length;
-    const layout = slotCats.map((c, j) => CATEGORY_NAMES[c] + (this.optionalSlots[j] ? '-or-null' : '')).join(', ');
+    const names = this.set.layout;
+    const layout = describeSlots(this.set.layout);
+    const { minItems } = this.set.layout;
     const items = new Int32Array(outfits.length * slots);
     outfits.forEach((outfit, r) => {
       if (!Array.isArray(outfit) || outfit.length !== slots) {
         throw new UserError(`outfit ${r}: expected ${slots} slots (${layout}), got ${Array.isArray(outfit) ? outfit.length : typeof outfit}`);
       }
       outfit.forEach((ref, j) => {
-        const slotName = `outfit ${r} slot ${j} (${CATEGORY_NAMES[slotCats[j]]})`;
+        const slotName = `outfit ${r} slot ${j} (${categoryName(names, slotCats[j])})`;
         if (ref === null || ref === -1) {
           if (!this.optionalSlots[j]) throw new UserError(`${slotName}: this slot is required`);
           items[r * slots + j] = -1;
@@ -455,10 +459,13 @@ export class Recommender {
         const id = this.findItem(ref);
         if (id === undefined) throw new UserError(`${slotName}: unknown item ${JSON.stringify(ref)}`);
         const c = this.catalog.category[id];
-        if (c !== slotCats[j]) throw new UserError(`${slotName}: item ${id} is a ${CATEGORY_NAMES[c]}, not a ${CATEGORY_NAMES[slotCats[j]]}`);
+        if (c !== slotCats[j]) throw new UserError(`${slotName}: item ${id} is a ${categoryName(names, c)}, not a ${categoryName(names, slotCats[j])}`);
         for (let p = 0; p < j; p++) if (items[r * slots + p] === id) throw new UserError(`${slotName}: item ${id} appears twice`);
         items[r * slots + j] = id;
       });
+      let present = 0;
+      for (let j = 0; j < slots; j++) if (items[r * slots + j] >= 0) present++;
+      if (present < minItems) throw new UserError(`outfit ${r}: ${present} item${present === 1 ? '' : 's'}, an outfit holds at least ${minItems} (${layout})`);
     });
     return { slots, users: new Int32Array(outfits.length), items };
   }
@@ -557,14 +564,29 @@ export class Recommender {
   }
 
   /** Summary for /health and logs. */
-  describe(): { set: string; runDir: string | null; runUsers: number; onboardedUsers: number; items: number; slotCategories: number[]; optionalSlots: number[]; anchorsPerUser: number; dim: number } {
+  describe(): {
+    set: string;
+    runDir: string | null;
+    runUsers: number;
+    onboardedUsers: number;
+    items: number;
+    categories: string[];
+    slotCategories: number[];
+    optionalSlots: number[];
+    minItems: number;
+    anchorsPerUser: number;
+    dim: number;
+  } {
     return {
       set: this.set.set,
       runDir: this.runDir ?? null,
       runUsers: this.runUsers,
       onboardedUsers: this.users.cachedIds().length,
       items: this.catalog.names.length,
+      // the set's own categories and slots (method.md §6.5): the web page builds its picker from them
+      categories: [...this.set.layout.categories],
       slotCategories: [...this.slotCategories],
+      minItems: this.set.layout.minItems,
       optionalSlots: this.optionalSlots.flatMap((o, j) => (o ? [j] : [])),
       anchorsPerUser: this.model.anchors.userK,
       dim: this.model.config.dim,

@@ -30,7 +30,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { CATEGORY_NAMES } from '../data/types.js';
 import { UserError } from '../errors.js';
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
 import type { OutfitExplanation } from './compose.js';
@@ -69,12 +68,15 @@ const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'imag
  * slot. One `type` list rather than anyOf: Ajv coerces only a value matching none of the types,
  * so item 0 is never coerced to null (nor null to item 0).
  */
-const outfitSchema = {
-  type: 'array',
-  minItems: 1,
-  maxItems: 8,
-  items: { type: ['integer', 'string', 'null'], minimum: 0, minLength: 1, maxLength: 200 },
-};
+/** An outfit of a request: one entry per slot of the set's layout (method.md §6.5); the recommender checks the count. */
+function outfitSchemaFor(slots: number): Record<string, unknown> {
+  return {
+    type: 'array',
+    minItems: 1,
+    maxItems: Math.max(8, slots),
+    items: { type: ['integer', 'string', 'null'], minimum: 0, minLength: 1, maxLength: 200 },
+  };
+}
 /** Comma-separated item ids or names. */
 const itemListQuery = { type: 'string', maxLength: 4000, pattern: '^[^,]+(,[^,]+)*$' };
 
@@ -180,7 +182,6 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
         onboardedUsers: await recommender.users.count(),
         onboardWorkers: recommender.onboardWorkers,
         database: recommender.store.kind,
-        categories: [...CATEGORY_NAMES],
       };
     });
 
@@ -220,7 +221,7 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
             required: ['outfits'],
             additionalProperties: false,
             properties: {
-              outfits: { type: 'array', minItems: 1, maxItems: LIMITS.maxRankOutfits, items: outfitSchema },
+              outfits: { type: 'array', minItems: 1, maxItems: LIMITS.maxRankOutfits, items: outfitSchemaFor(recommender.slotCategories.length) },
               k: { type: 'integer', minimum: 1, maximum: LIMITS.maxRankOutfits },
             },
           },
@@ -249,7 +250,7 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
             required: ['outfits'],
             additionalProperties: false,
             properties: {
-              outfits: { type: 'array', minItems: 1, maxItems: LIMITS.maxOnboardOutfits, items: outfitSchema },
+              outfits: { type: 'array', minItems: 1, maxItems: LIMITS.maxOnboardOutfits, items: outfitSchemaFor(recommender.slotCategories.length) },
               strategy: { type: 'string', enum: [...COLD_START_STRATEGIES] },
               label: { type: 'string', maxLength: 100 },
             },
@@ -273,7 +274,8 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
             required: ['category'],
             additionalProperties: false,
             properties: {
-              category: { type: 'string', enum: CATEGORY_NAMES.filter((_, c) => recommender.slotCategories.includes(c)) },
+              // one of the set's categories (method.md §6.5)
+              category: { type: 'string', enum: recommender.set.layout.categories.filter((_, c) => recommender.slotCategories.includes(c)) },
               limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
               offset: { type: 'integer', minimum: 0, default: 0 },
             },
@@ -282,7 +284,7 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
       },
       (request) => {
         const { category, limit, offset } = request.query;
-        const c = (CATEGORY_NAMES as readonly string[]).indexOf(category);
+        const c = recommender.set.layout.categories.indexOf(category);
         return { category, offset, limit, ...recommender.listItems(c, offset, limit) };
       },
     );

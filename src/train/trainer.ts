@@ -22,7 +22,7 @@ import {
   type RunConfig,
   type UnresolvedRunConfig,
 } from '../config.js';
-import { eraseTable, replaceTable, trainingItemPools, type ItemPools } from '../data/augment.js';
+import { eraseRuleOf, eraseTable, replaceTable, trainingItemPools, type EraseRule, type ItemPools } from '../data/augment.js';
 import { concatTables, packOutfits, selectRows, trainingBatches, type TrainingBatch } from '../data/batches.js';
 import { NegativeSampler } from '../data/negatives.js';
 import { loadPolyvoreSet } from '../data/polyvore.js';
@@ -183,6 +183,8 @@ class Trainer {
   private teacher: FndTeacher | null = null;
   private readonly sampler: NegativeSampler;
   private readonly pools: ItemPools;
+  /** What `erase` may remove (method.md §6.5). */
+  private readonly eraseRule: EraseRule;
   private valCandidates!: Candidates;
   private stopRequested = false;
 
@@ -200,6 +202,7 @@ class Trainer {
     this.optimizer = new Optimizer(cfg.optim);
     this.sampler = new NegativeSampler(set, 'train');
     this.pools = trainingItemPools(set);
+    this.eraseRule = eraseRuleOf(set.layout);
   }
 
   paramSummary(): string {
@@ -486,8 +489,8 @@ class Trainer {
    */
   private contrastiveViews(batch: TrainingBatch, rng: Rng): { v1: OutfitTable; v2: OutfitTable; negatives: OutfitTable; perSample: number } {
     const mode = this.cfg.cl.augment;
-    const first = (t: OutfitTable): OutfitTable => (mode === 'replace' ? replaceTable(t, this.pools, rng) : mode === 'none' ? t : eraseTable(t, rng));
-    const second = (t: OutfitTable): OutfitTable => (mode === 'erase' ? eraseTable(t, rng) : mode === 'none' ? t : replaceTable(t, this.pools, rng));
+    const first = (t: OutfitTable): OutfitTable => (mode === 'replace' ? replaceTable(t, this.pools, rng) : mode === 'none' ? t : eraseTable(t, rng, this.eraseRule));
+    const second = (t: OutfitTable): OutfitTable => (mode === 'erase' ? eraseTable(t, rng, this.eraseRule) : mode === 'none' ? t : replaceTable(t, this.pools, rng));
     const v1 = first(batch.positives);
     const v2 = second(batch.positives);
     const b = batch.users.length;

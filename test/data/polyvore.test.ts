@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { checkPolyvoreRoot, findImageDir, loadPolyvoreSet, throwIfProblems } from '../../src/data/polyvore.js';
 import { computeStats, formatStats } from '../../src/data/stats.js';
 import { DataError, DataErrors } from '../../src/errors.js';
+import { problemsOf } from '../helpers/problems.js';
 
 const FIXTURE = new URL('../fixtures/fhn-mini', import.meta.url).pathname;
 const scratch = mkdtempSync(join(tmpdir(), 'outfitrec-polyvore-test-'));
@@ -29,16 +30,6 @@ function setLine(root: string, rel: string, line: number, text: string): void {
   writeFileSync(path, lines.join('\n'));
 }
 
-function problemsOf(fn: () => unknown): DataError[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof DataErrors) return err.errors;
-    if (err instanceof DataError) return [err];
-    throw err;
-  }
-  assert.fail('expected a data problem, none was raised');
-}
 
 /** Asserts that one of the problems names `file` (a path suffix) and `line`, with a detail matching `detail`. */
 function assertProblem(problems: DataError[], file: string, line: number | undefined, detail: RegExp): DataError {

@@ -2,14 +2,15 @@
  * Tiny in-memory PolyvoreSet objects for unit tests (no files). Items are global ids as in
  * src/data/types.ts: category 0 first, then 1, then 2.
  */
+import { fhnLayout } from '../../src/data/layout.js';
 import { Rng } from '../../src/rng.js';
 import {
   NEGATIVES_PER_POSITIVE,
   SPLITS,
-  slotCategoriesFor,
   type Catalog,
   type OutfitTable,
   type PolyvoreSet,
+  type SetLayout,
   type SplitName,
   type SplitTuples,
 } from '../../src/data/types.js';
@@ -68,11 +69,14 @@ export interface MakeSetOptions {
   counts: number[];
   splits: Partial<Record<SplitName, SplitRows>>;
   fitb?: Row[];
+  /** The set's layout (default: the FHN layout of `set`, method.md §6.5). */
+  layout?: SetLayout;
 }
 
 export function makeSet(opts: MakeSetOptions): PolyvoreSet {
   const set = opts.set ?? '630';
-  const slotCategories = slotCategoriesFor(set);
+  const layout = opts.layout ?? fhnLayout(set);
+  const slotCategories = [...layout.slotCategories];
   const slots = slotCategories.length;
   const catalog = makeCatalog(opts.counts);
   const splits = {} as Record<SplitName, SplitTuples>;
@@ -93,7 +97,8 @@ export function makeSet(opts: MakeSetOptions): PolyvoreSet {
     root: '/nonexistent',
     set,
     dir: `/nonexistent/tuples_${set}`,
-    variableLength: slots === 4,
+    variableLength: layout.required.some((r) => !r),
+    layout,
     slotCategories,
     numUsers: opts.numUsers,
     catalog,
@@ -128,7 +133,7 @@ function outfitKey(row: Row): string {
 export function makeRandomSet(opts: RandomSetOptions): PolyvoreSet {
   const rng = new Rng(opts.seed);
   const set = opts.set ?? '630';
-  const cats = slotCategoriesFor(set);
+  const cats = fhnLayout(set).slotCategories;
   const catalog = makeCatalog(opts.counts);
   const randomOutfit = (user: number): Row => {
     const row: Row = [user];

@@ -21,7 +21,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
 import { concatTables } from '../batches.js';
 import { NegativeSampler } from '../negatives.js';
 import { FITB_CANDIDATES } from '../polyvore.js';
-import { NEGATIVES_PER_POSITIVE, SPLITS, type Catalog, type OutfitTable, type PolyvoreSet, type SplitName } from '../types.js';
+import { NEGATIVES_PER_POSITIVE, SPLITS, type Catalog, type OutfitTable, type PolyvoreSet, type SetLayout, type SplitName } from '../types.js';
 import type { ItemRecord, OutfitRecord, ShopRecords } from './records.js';
 import type { ImageFormat } from './validate.js';
 
@@ -398,7 +398,8 @@ function inMemorySet(root: string, set: string, layout: DatasetLayout, catalog: 
   const empty: OutfitTable = { slots: layout.slots.length, users: new Int32Array(0), items: new Int32Array(0) };
   const splits = {} as PolyvoreSet['splits'];
   for (const split of SPLITS) splits[split] = { posi: positives[split], nega: empty };
-  return { root, set, dir: join(root, `tuples_${set}`), variableLength: layout.required.some((r) => !r), slotCategories, numUsers, catalog, splits };
+  const setLayout: SetLayout = { categories: layout.categories, slotCategories, required: layout.required, minItems: layout.minItems, newUsers: layout.newUsers, source: 'layout.json' };
+  return { root, set, dir: join(root, `tuples_${set}`), variableLength: layout.required.some((r) => !r), slotCategories, numUsers, catalog, splits, layout: setLayout };
 }
 
 interface SetNegatives {

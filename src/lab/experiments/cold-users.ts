@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { trainingItemPools, type ItemPools } from '../../data/augment.js';
 import { selectRows } from '../../data/batches.js';
 import { coldUserShots } from '../../data/coldstart.js';
+import { coldPairsOf, newUsersSetOf, warmSetOf } from '../../data/layout.js';
 import { loadPolyvoreSet } from '../../data/polyvore.js';
 import type { OutfitTable, PolyvoreSet } from '../../data/types.js';
 import { UserError } from '../../errors.js';
@@ -18,8 +19,6 @@ import { COLD_START_STRATEGIES, fitAnchorsForNewUser, soFitting, type ColdStartS
 import { buildItemInputs, loadRun, type LoadedRun } from '../../runs/load.js';
 import { evaluateScorer, type EvalReport, type NegativeSource, type OutfitScorer } from '../../eval/evaluate.js';
 
-/** Which new-user set goes with which training set (method.md §5: 630 → 53, 519 → 32). */
-export const COLD_SET_OF: Record<string, string> = { '630': '53', '519': '32' };
 
 /** A trained run, opened once, ready to profile the new users of one cold set. */
 export interface ColdStartContext {
@@ -38,7 +37,7 @@ export interface ColdStartContext {
 export interface OpenColdStartOptions {
   /** Dataset root holding both sets (default: the run's). */
   root?: string;
-  /** Cold set folder (default: COLD_SET_OF the run's set). */
+  /** Cold set folder (default: the run's set's `newUsers`, method.md §6.5: 53 for 630, 32 for 519). */
   coldSet?: string;
 }
 
@@ -47,16 +46,24 @@ export async function openColdStart(runDir: string, opts: OpenColdStartOptions =
   // the warm set's test/val tuples are not needed: read only its train split
   const run = await loadRun(runDir, { root: opts.root, splits: ['train'], inputs: false });
   try {
-    const coldName = opts.coldSet ?? COLD_SET_OF[run.config.data.set];
+    const root = run.config.data.root;
+    const trainedOn = run.config.data.set;
+    // method.md §6.5: the pairing is the warm set's layout `newUsers` (630 → 53, 519 → 32 on the FHN layout)
+    const paired = newUsersSetOf(root, trainedOn);
+    const coldName = opts.coldSet ?? paired;
     if (!coldName) {
-      throw new UserError(`${runDir}: trained on set ${run.config.data.set}, which has no cold-user set; give --set 53 or 32`);
+      throw new UserError(`${runDir}: trained on set ${trainedOn}, which has no new-user set (no "newUsers" in tuples_${trainedOn}/layout.json); give --set NAME`);
     }
-    if (coldName === run.config.data.set) throw new UserError(`--set ${coldName} is the set the run was trained on; cold users come from another set`);
-    const pairedWarm = Object.entries(COLD_SET_OF).find(([, cold]) => cold === coldName)?.[0];
-    if (pairedWarm !== undefined && pairedWarm !== run.config.data.set) {
-      throw new UserError(`--set ${coldName}: its new users go with a model trained on ${pairedWarm}, but ${runDir} was trained on ${run.config.data.set} (use --set ${COLD_SET_OF[run.config.data.set] ?? '53 or 32'})`);
+    if (coldName === trainedOn) throw new UserError(`--set ${coldName} is the set the run was trained on; cold users come from another set`);
+    const pairedWarm = warmSetOf(root, coldName);
+    if (pairedWarm === undefined) {
+      const known = coldPairsOf(root).map((p) => p.cold);
+      throw new UserError(`--set: '${coldName}' is not a new-user set (no set in ${root} names it "newUsers"${known.length > 0 ? `; new-user sets here: ${known.join(', ')}` : ''})`);
     }
-    const coldSet = loadPolyvoreSet(run.config.data.root, coldName);
+    if (pairedWarm !== trainedOn) {
+      throw new UserError(`--set ${coldName}: its new users go with a model trained on ${pairedWarm}, but ${runDir} was trained on ${trainedOn} (use --set ${paired ?? '53 or 32'})`);
+    }
+    const coldSet = loadPolyvoreSet(root, coldName);
     const inputs = await buildItemInputs(run.config, coldSet);
     const warmUsers = Int32Array.from({ length: run.model.config.numUsers }, (_, i) => i);
     // slots for the new users; their anchors are overwritten by every fit below

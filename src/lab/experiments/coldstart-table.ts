@@ -6,7 +6,9 @@
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../../train/cold-start.js';
 import { runDirOf } from './cells.js';
 import { lineChartSvg, type ChartPoint } from './charts.js';
-import { COLD_SET_OF, coldStartAll, type ColdStartResult } from './cold-users.js';
+import { newUsersSetOf } from '../../data/layout.js';
+import { UserError } from '../../errors.js';
+import { coldStartAll, type ColdStartResult } from './cold-users.js';
 import { cached, summaryOrNull, type ExperimentContext } from './context.js';
 import { cellKey, makeCell, type TrainCell } from './grid.js';
 import { baselinesOf, baselineValues, referenceRows } from './main-table.js';
@@ -35,7 +37,7 @@ export async function buildColdStartSection(ctx: ExperimentContext): Promise<Rep
   const rows: Array<Record<string, TableValue>> = [];
   const points: ChartPoint[] = [];
   for (const set of plan.sets) {
-    const coldSet = COLD_SET_OF[set];
+    const coldSet = coldSetOfPlan(ctx, set);
     const base = await baselinesOf(ctx, coldSet);
     const none = { shots: 'all (none fitted)', fitting: '—', fitMs: null };
     for (const ref of referenceRows(base)) rows.push({ coldSet, model: ref.label, strategy: '—', ...none, ...pickFile(ref.values) });
@@ -65,7 +67,7 @@ export async function buildColdStartSection(ctx: ExperimentContext): Promise<Rep
   return {
     heading: 'Cold users',
     intro:
-      `Models trained on ${plan.sets.join(' / ')} profile the new users of ${plan.sets.map((s) => COLD_SET_OF[s]).join(' / ')} from ` +
+      `Models trained on ${plan.sets.join(' / ')} profile the new users of ${plan.sets.map((s) => coldSetOfPlan(ctx, s)).join(' / ')} from ` +
       `${plan.shots.join(' or ')} training outfit(s) each (docs/method.md §5): SO optimises fresh anchors for ${plan.coldStartSteps} Adam steps with ` +
       'everything else frozen, with the objective the model was trained with ("Fitting": LPAE\'s pairwise loss + 0.01·L_reg for LPAE, Eq. T for FND-CL), SU copies the anchors of the existing user who scores the outfits highest, SA takes the existing anchors ' +
       'nearest the outfits. Evaluation on the new users\' full test split with `tuples_test_nega`.',
@@ -109,4 +111,11 @@ export async function coldStartShotsChart(points: readonly ChartPoint[]): Promis
     caption: 'Test AUC of the new users against the number of outfits they were profiled from, per model and strategy (mean ± std over seeds).',
     svg: await lineChartSvg(points, { title: 'New-user AUC vs outfits per user', xTitle: 'outfits per new user', yTitle: 'test AUC', xOrdinal: true }),
   };
+}
+
+/** The new-user set of a training set of the plan: its layout's `newUsers` (method.md §6.5; 53 for 630, 32 for 519). */
+function coldSetOfPlan(ctx: ExperimentContext, set: string): string {
+  const cold = newUsersSetOf(ctx.paths.root, set);
+  if (cold === undefined) throw new UserError(`${ctx.paths.root}: set ${set} names no new-user set ("newUsers" in tuples_${set}/layout.json)`);
+  return cold;
 }

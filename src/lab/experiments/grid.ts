@@ -12,7 +12,11 @@ export type ExperimentName = (typeof EXPERIMENT_NAMES)[number];
 
 export type Augment = 'none' | 'erase' | 'replace' | 'both';
 export const AUGMENTS: readonly Augment[] = ['none', 'erase', 'replace', 'both'];
-export type TrainSet = '630' | '519';
+/** A set the grid trains on: 630 / 519 on the FHN layout, or an imported set with a newUsers set (method.md §6.5). */
+export type TrainSet = string;
+
+/** The FHN grid's training sets, in report order. */
+export const FHN_TRAIN_SETS: readonly TrainSet[] = ['630', '519'];
 
 /** The sizes of the grid; `planGrid` picks them for full or `--quick` runs. */
 export interface GridPlan {
@@ -66,7 +70,7 @@ export interface GridPlan {
  * first seed, and 6 α points, 2 widths, 2 batch sizes. Quick: one seed, 2 epochs on 5 %, 4 α points,
  * two widths and two batch sizes.
  */
-export function planGrid(opts: { quick: boolean; seeds?: number }): GridPlan {
+export function planGrid(opts: { quick: boolean; seeds?: number; sets?: readonly TrainSet[] }): GridPlan {
   const quick = opts.quick;
   const seedCount = opts.seeds ?? (quick ? 1 : 2);
   const seeds = Array.from({ length: seedCount }, (_, i) => i);
@@ -89,7 +93,7 @@ export function planGrid(opts: { quick: boolean; seeds?: number }): GridPlan {
     batchSizes: quick ? [32, 64] : [64, 128],
     shots: [1, 5],
     coldStartSteps: quick ? 50 : 150,
-    sets: ['630', '519'],
+    sets: [...(opts.sets ?? FHN_TRAIN_SETS)],
   };
 }
 

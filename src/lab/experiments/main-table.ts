@@ -4,6 +4,8 @@
  * the published LPAE numbers on real Polyvore-U as a clearly separated reference. Also the learning
  * curves (validation AUC per epoch, from each run's metrics.jsonl).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadPolyvoreSet } from '../../data/polyvore.js';
 import { loadOracle } from '../../data/synth/oracle.js';
 import { Rng } from '../../rng.js';
@@ -126,8 +128,9 @@ export async function buildMainSection(ctx: ExperimentContext): Promise<ReportSe
         backbone: resultOf(ctx, row.cell).params.backbone,
       });
     }
-    const ref = PUBLISHED_LPAE[set];
-    rows.push({
+    // published LPAE figures exist for the Polyvore-U sets only
+    const ref = Object.hasOwn(PUBLISHED_LPAE, set) ? PUBLISHED_LPAE[set] : undefined;
+    if (ref) rows.push({
       set,
       method: 'REFERENCE — LPAE on real Polyvore-U (published; not comparable)',
       auc: ref.auc,
@@ -144,7 +147,7 @@ export async function buildMainSection(ctx: ExperimentContext): Promise<ReportSe
     id: 'main',
     title: 'Main comparison (docs/method.md §8.1)',
     caption:
-      `Test split of the synthetic ${plan.sets.join(' / ')} sets; AUC, NDCG and FITB with the fixed random-mix negatives ` +
+      `Test split of the ${existsSync(join(ctx.paths.root, 'oracle')) ? 'synthetic ' : ''}${plan.sets.join(' / ')} sets; AUC, NDCG and FITB with the fixed random-mix negatives ` +
       '(`tuples_test_nega`), and AUC/NDCG with the hard negatives (`tuples_test_nega_hard`). ' +
       `Mean ± std over ${plan.seeds.length} seed(s). Teacher/LPAE backbone width ${plan.teacherWidth}, student width ${plan.studentWidth}. ` +
       `FND rows at α = ${plan.alpha}: ` +

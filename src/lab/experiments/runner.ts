@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve, sep } from 'node:path';
+import { coldPairsOf } from '../../data/layout.js';
 import { generateSynthetic } from '../../data/synth/index.js';
 import { UserError } from '../../errors.js';
 import { ortVersion } from '../../engine/runtime.js';
@@ -20,7 +21,7 @@ import { buildColdStartSection } from './coldstart-table.js';
 import type { ExperimentContext } from './context.js';
 import { buildEfficiencySection } from './efficiency.js';
 import { buildFnAnalysisSection } from './fn-analysis.js';
-import { EXPERIMENT_NAMES, cellsOf, planGrid, seedsOf, withTeachers, type ExperimentName, type GridPlan } from './grid.js';
+import { EXPERIMENT_NAMES, FHN_TRAIN_SETS, cellsOf, planGrid, seedsOf, withTeachers, type ExperimentName, type GridPlan } from './grid.js';
 import { buildHardNegSection } from './hardneg-table.js';
 import { buildMainSection } from './main-table.js';
 import { writeReport, type ReportSection, type TableValue } from './report.js';
@@ -40,8 +41,15 @@ const BUILDERS: Record<ExperimentName, (ctx: ExperimentContext) => Promise<Repor
   efficiency: buildEfficiencySection,
 };
 
-/** The four folders an experiment root must hold (main: 630/519; cold users: 53/32). */
-export const REQUIRED_SETS = ['630', '53', '519', '32'] as const;
+/**
+ * The training sets of an experiment root (method.md §6.5): every set whose layout names a
+ * `newUsers` set present beside it (the cold-user table needs both), 630 and 519 first in that
+ * order (the FHN grid: 630 → 53, 519 → 32), then the others by name (e.g. shop → shop-new).
+ */
+export function experimentSetsOf(root: string): string[] {
+  const warm = coldPairsOf(root).map((p) => p.warm);
+  return [...FHN_TRAIN_SETS.filter((s) => warm.includes(s)), ...warm.filter((s) => !FHN_TRAIN_SETS.includes(s))];
+}
 
 export interface ExperimentOptions {
   /** Dataset root; synthesised when it does not exist yet (see `presetScale`). */
@@ -84,14 +92,19 @@ export function parseExperimentNames(names: readonly string[]): ExperimentName[]
   return EXPERIMENT_NAMES.filter((e) => chosen.has(e));
 }
 
-/** Synthesises the experiment data when the root does not exist (or is empty); checks it otherwise. */
-export async function ensureExperimentData(root: string, presetScale: string | undefined, log: (line: string) => void): Promise<void> {
-  const present = REQUIRED_SETS.filter((s) => existsSync(join(root, `tuples_${s}`)));
-  if (present.length === REQUIRED_SETS.length) return;
+/**
+ * Synthesises the experiment data when the root does not exist (or is empty); checks it otherwise
+ * and returns the sets to train on (`experimentSetsOf`).
+ */
+export async function ensureExperimentData(root: string, presetScale: string | undefined, log: (line: string) => void): Promise<string[]> {
   const empty = !existsSync(root) || readdirSync(root).length === 0;
   if (!empty) {
-    const missing = REQUIRED_SETS.filter((s) => !present.includes(s));
-    throw new UserError(`${root}: missing ${missing.map((s) => `tuples_${s}/`).join(', ')} (the experiments need all of ${REQUIRED_SETS.join(', ')})`);
+    const sets = experimentSetsOf(root);
+    if (sets.length > 0) return sets;
+    throw new UserError(
+      `${root}: no training set with its new-user set (the experiments need both: tuples_630/ with tuples_53/, tuples_519/ with tuples_32/, ` +
+        'or a set whose layout.json names "newUsers" and that folder, docs/method.md §6.5)',
+    );
   }
   const scale = presetScale ?? 'default';
   let preset = 'syn-all';
@@ -103,6 +116,7 @@ export async function ensureExperimentData(root: string, presetScale: string | u
   }
   log(`synthesising ${preset}${factor !== undefined ? ` at scale ${factor}` : ''} into ${root} (the data did not exist)`);
   await generateSynthetic({ preset, out: root, scale: factor, log });
+  return experimentSetsOf(root);
 }
 
 export async function runExperiments(names: readonly ExperimentName[], opts: ExperimentOptions): Promise<ExperimentSummary> {
@@ -145,9 +159,9 @@ async function runLocked(
   ctxIn: { root: string; out: string; log: (line: string) => void; started: number; jobs: number },
 ): Promise<ExperimentSummary> {
   const { root, out, log, started, jobs } = ctxIn;
-  await ensureExperimentData(root, opts.presetScale, log);
-  const plan = planGrid({ quick: opts.quick ?? false, seeds: opts.seeds });
-  const paths: GridPaths = { root, out, trainRoot: trainingRoot(root, join(out, 'data'), plan.trainFraction, 0) };
+  const sets = await ensureExperimentData(root, opts.presetScale, log);
+  const plan = planGrid({ quick: opts.quick ?? false, seeds: opts.seeds, sets });
+  const paths: GridPaths = { root, out, trainRoot: trainingRoot(root, join(out, 'data'), plan.trainFraction, 0, plan.sets) };
   const cells = withTeachers(names.flatMap((n) => cellsOf(n, plan)), plan);
   const grid = await runCells(cells, plan, paths, { jobs, log, signal: opts.signal });
   const summary = { total: cells.length, trained: grid.trained, reused: grid.reused };
@@ -194,7 +208,8 @@ export function assembleReport(paths: GridPaths): string[] {
     .map((p) => JSON.parse(readFileSync(p, 'utf8')) as StoredSection);
   const cpus = os.cpus();
   const preamble = [
-    `Synthetic Polyvore-U benchmark in \`${paths.root}\`; runs in \`${join(paths.out, 'runs')}\`.`,
+    // a root without the synthetic oracle is someone's own data (an import, method.md §6.5)
+    `${existsSync(join(paths.root, 'oracle')) ? 'Synthetic Polyvore-U benchmark' : 'Dataset'} in \`${paths.root}\`; runs in \`${join(paths.out, 'runs')}\`.`,
     `Machine: ${cpus.length} × ${cpus[0]?.model ?? 'unknown cpu'}, Node ${process.version}, ONNX Runtime ${ortVersion()}.`,
     '',
     'Every number below was made by the command printed under its section heading.',

@@ -16,7 +16,7 @@ import { DataError, UserError } from '../../errors.js';
 import { Rng } from '../../rng.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/fs.js';
 
-/** The sets the grid trains on; the cold sets (53, 32) are linked whole. */
+/** The sets the FHN grid trains on; the cold sets (53, 32) are linked whole. */
 const TRAINING_SETS = ['630', '519'];
 /** A user keeps at least this many training positives (or all, when fewer). */
 export const MIN_POSITIVES_PER_USER = 3;
@@ -33,9 +33,10 @@ interface ViewMarker {
 
 /**
  * The root to train on: `root` itself when `fraction` is 1, else a view under `viewsDir`
- * (built once, reused while its marker matches).
+ * (built once, reused while its marker matches) whose training sets `sets` (the grid's, method.md
+ * §6.5) hold the subsampled training tuples.
  */
-export function trainingRoot(root: string, viewsDir: string, fraction: number, seed: number): string {
+export function trainingRoot(root: string, viewsDir: string, fraction: number, seed: number, sets: readonly string[] = TRAINING_SETS): string {
   if (!(fraction > 0 && fraction <= 1)) throw new UserError(`training fraction must be in (0, 1], got ${fraction}`);
   if (fraction === 1) return root;
   const source = resolve(root);
@@ -55,7 +56,7 @@ export function trainingRoot(root: string, viewsDir: string, fraction: number, s
     const from = join(source, entry);
     if (entry === 'oracle') continue;
     const match = /^tuples_(.+)$/.exec(entry);
-    if (match && TRAINING_SETS.includes(match[1]) && statSync(from).isDirectory()) {
+    if (match && sets.includes(match[1]) && statSync(from).isDirectory()) {
       kept[match[1]] = writeSetView(from, join(tmp, entry), fraction, new Rng(seed).fork(`train-view-${match[1]}`));
     } else {
       symlinkSync(from, join(tmp, entry));

@@ -175,7 +175,7 @@ function renderTabs() {
 async function loadItems() {
   const name = state.info.categories[state.category];
   try {
-    const res = await api(`/items?category=${name}&limit=${PAGE_SIZE}&offset=${state.offset}`);
+    const res = await api(`/items?category=${encodeURIComponent(name)}&limit=${PAGE_SIZE}&offset=${state.offset}`);
     state.total = res.total;
     const grid = $('item-picker');
     grid.replaceChildren();
@@ -224,7 +224,9 @@ function toggleDraftItem(item) {
 }
 
 function draftComplete() {
-  return state.info.slotCategories.every((_, j) => state.draft[j] || state.info.optionalSlots.includes(j));
+  // the set's layout (from /health): every required slot filled and at least minItems items
+  const filled = state.draft.filter((d) => d).length;
+  return filled >= (state.info.minItems ?? 1) && state.info.slotCategories.every((_, j) => state.draft[j] || state.info.optionalSlots.includes(j));
 }
 
 function renderDraft() {
