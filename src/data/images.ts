@@ -148,7 +148,7 @@ function readCache(files: { bin: string; header: string }, expected: Omit<CacheH
  * Decodes every image into its slot of `pixels`, at most `concurrency` at a time. Returns the
  * problems found (wrong size, undecodable); stops starting new work after MAX_IMAGE_PROBLEMS.
  */
-async function decodeAll(paths: string[], width: number, height: number, size: number, pixels: Uint8Array, opts: ImageCacheOptions): Promise<DataError[]> {
+async function decodeAll(paths: string[], width: number | undefined, height: number | undefined, size: number, pixels: Uint8Array, opts: ImageCacheOptions): Promise<DataError[]> {
   const errors: DataError[] = [];
   const itemBytes = size * size * 3;
   const concurrency = Math.max(1, opts.concurrency ?? 2 * availableParallelism());
@@ -177,8 +177,8 @@ async function decodeAll(paths: string[], width: number, height: number, size: n
  */
 export async function verifyImages(
   paths: readonly string[],
-  width: number,
-  height: number,
+  width: number | undefined,
+  height: number | undefined,
   opts: { concurrency?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<DataError[]> {
   const size = 4;
@@ -201,7 +201,7 @@ export function fitImage(image: Sharp, width: number, height: number, fit: 'cont
     .toBuffer({ resolveWithObject: true });
 }
 
-async function decodeInto(path: string, width: number, height: number, size: number, out: Uint8Array): Promise<DataError | undefined> {
+async function decodeInto(path: string, width: number | undefined, height: number | undefined, size: number, out: Uint8Array): Promise<DataError | undefined> {
   try {
     const st = await stat(path);
     if (st.isDirectory()) return new DataError(path, undefined, 'is a directory, not an image file');
@@ -212,7 +212,7 @@ async function decodeInto(path: string, width: number, height: number, size: num
   try {
     const image = sharp(path, { failOn: 'error' });
     const meta = await image.metadata();
-    if (meta.width !== width || meta.height !== height) {
+    if (width !== undefined && (meta.width !== width || meta.height !== height)) {
       return new DataError(path, undefined, `image is ${meta.width}x${meta.height}, expected ${width}x${height} (the size its folder name states)`);
     }
     const { data, info } = await fitImage(image, size, size, IMAGE_FIT);

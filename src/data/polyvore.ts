@@ -35,7 +35,7 @@ export const FITB_CANDIDATES = 4;
 const MAX_PROBLEMS_PER_FILE = 20;
 
 /** Extensions tried, in order, when an image-list entry is looked up on disk. */
-export const IMAGE_EXTENSIONS = ['', '.jpg', '.png'] as const;
+export const IMAGE_EXTENSIONS = ['', '.jpg', '.png', '.jpeg', '.webp'] as const;
 
 /** The image size the FHN release ships (`images/291x291/`). */
 export const PREFERRED_IMAGE_SIZE = '291x291';
@@ -51,11 +51,12 @@ export interface LoadOptions {
   requireImages?: boolean;
 }
 
-/** The image folder of a dataset root: `<root>/images/<W>x<H>/`. */
+/** The image folder of a dataset root: `<root>/images/<W>x<H>/`, or `<root>/images/` (then no size is stated). */
 export interface ImageDir {
   readonly path: string;
-  readonly width: number;
-  readonly height: number;
+  /** The size every image must have (the folder's name), undefined for a flat `images/` folder. */
+  readonly width?: number;
+  readonly height?: number;
 }
 
 /** Collects problems, capping the number kept per file. */
@@ -177,9 +178,10 @@ export function findSetNames(root: string): string[] {
 
 /**
  * The image folder of a dataset root: `images/291x291` when present (the FHN release), else the
- * only `<W>x<H>` folder (the synthetic generator writes e.g. `images/28x28`). Returns undefined
- * when there is none; a DataError when several exist and none is 291x291, since picking one
- * silently could train on the wrong images.
+ * only `<W>x<H>` folder (the synthetic generator writes e.g. `images/28x28`), else `images/`
+ * itself when it holds files (an imported shop, method.md §6.4: images of any size, each fitted to
+ * the model's size). Returns undefined when there is none; a DataError when several size folders
+ * exist and none is 291x291, since picking one silently could train on the wrong images.
  */
 export function findImageDir(root: string): ImageDir | undefined {
   const base = join(root, 'images');
@@ -188,7 +190,10 @@ export function findImageDir(root: string): ImageDir | undefined {
     .filter((e) => e.isDirectory() && /^\d+x\d+$/.test(e.name))
     .map((e) => e.name)
     .sort();
-  if (sizes.length === 0) return undefined;
+  if (sizes.length === 0) {
+    const flat = readdirSync(base, { withFileTypes: true }).some((e) => e.isFile());
+    return flat ? { path: base } : undefined;
+  }
   let chosen: string;
   if (sizes.includes(PREFERRED_IMAGE_SIZE)) chosen = PREFERRED_IMAGE_SIZE;
   else if (sizes.length === 1) chosen = sizes[0];
@@ -469,7 +474,7 @@ export function locateImages(root: string, dir: string, catalog: Catalog, catego
     throw err;
   }
   if (!imageDir) {
-    return { paths: [], errors: [new DataError(join(root, 'images'), undefined, 'no image folder found (expected images/<W>x<H>/, e.g. images/291x291/)')] };
+    return { paths: [], errors: [new DataError(join(root, 'images'), undefined, 'no image folder found (expected images/<W>x<H>/, e.g. images/291x291/, or image files in images/)')] };
   }
   const { paths, missing } = resolveImagePaths(catalog, imageDir);
   const errors = missing.map((id) => {
