@@ -130,7 +130,10 @@ export function checkPolyvoreRoot(root: string, opts: { images?: boolean } = {})
   }
   const sets = findSetNames(root);
   if (sets.length === 0) {
-    rootErrors.push(new DataError(root, undefined, 'no tuples_<set>/ folder found (docs/method.md §6.1 layout: <root>/tuples_630/ …)'));
+    // a shop folder (method.md §6.4) is checked by the import that turns it into a dataset root
+    const shop = existsSync(join(root, 'items.csv'));
+    const hint = shop ? `; it holds items.csv, a shop folder: \`outfitrec data import ${root} --out DIR\` checks it and writes a dataset root` : '';
+    rootErrors.push(new DataError(root, undefined, `no tuples_<set>/ folder found (docs/method.md §6.1 layout: <root>/tuples_630/ …)${hint}`));
   }
   const checkImages = opts.images ?? existsSync(join(root, 'images'));
   const checked: CheckedSet[] = [];

@@ -21,6 +21,9 @@ describe('shop flow: synth → import → check → train → eval → serve', (
     const data = join(dir, 'data');
     const synth = await runCli(['data', 'synth', '--preset', 'shop', '--out', shop, '--users', '30', '--seed', '2']);
     assert.equal(synth.code, 0, synth.stderr);
+    const unimported = await runCli(['data', 'check', shop]);
+    assert.equal(unimported.code, 1);
+    assert.match(unimported.stderr, /a shop folder: `outfitrec data import .*my-shop --out DIR`/);
     const imported = await runCli(['data', 'import', shop, '--out', data, '--json']);
     assert.equal(imported.code, 0, imported.stderr);
     const layout = JSON.parse(readFileSync(join(data, 'tuples_shop', 'layout.json'), 'utf8')) as { categories: string[]; newUsers: string };
