@@ -4,7 +4,9 @@
  * - `--out` must be a folder (or not exist), and a new run goes only into an empty folder or one
  *   that does not exist yet: a non-empty folder that holds no run is refused with what is in it.
  * - The folder's lock (util/lock.ts) is taken before anything is written into it and held until
- *   training returns, so two processes never train into one folder.
+ *   training returns, so two processes never train into one folder. What the folder holds is
+ *   judged only with the lock held: a process starting while another writes its first files is
+ *   told the folder is in use, not that it holds stray files.
  * - A new run that fails before its first epoch is committed (a bad teacher, a teacher of another
  *   set, a data error, …) leaves the folder as it found it: the files it created are removed, and
  *   the folder too when this call created it. A run with a committed epoch is kept (--resume).
@@ -27,8 +29,9 @@ function listForMessage(names: string[]): string {
 }
 
 /**
- * Checks `--out` before anything is written: a file is refused, and so is a non-empty folder
- * that holds no run (for a new run). Returns whether the folder exists.
+ * Checks `--out` before anything is written: a file is refused, and so is a missing folder for
+ * --resume. Returns whether the folder exists. What the folder holds is checked once its lock is
+ * taken (checkRunFolderContents): before that, another process may be writing into it.
  */
 export function checkRunFolderTarget(dir: string, resume: boolean): boolean {
   if (!existsSync(dir)) {
@@ -36,13 +39,17 @@ export function checkRunFolderTarget(dir: string, resume: boolean): boolean {
     return false;
   }
   if (!statSync(dir).isDirectory()) throw new UserError(`--out ${dir} is a file, not a folder: give a folder for the run`);
-  if (resume) return true;
+  return true;
+}
+
+/** With the lock held: a new run goes only into an empty folder or one that holds a run (the trainer then refuses or resumes). */
+function checkRunFolderContents(dir: string, resume: boolean): void {
+  if (resume) return;
   const isRun = existsSync(join(dir, RUN_FILES.config)) || existsSync(join(dir, RUN_FILES.state));
   const entries = entriesOf(dir);
   if (!isRun && entries.length > 0) {
     throw new UserError(`--out ${dir} is not empty and holds no run (it has ${listForMessage(entries)}): give a new or empty folder`);
   }
-  return true;
 }
 
 export async function trainRunExclusive(opts: TrainRunOptions): Promise<TrainResult> {
@@ -53,6 +60,12 @@ export async function trainRunExclusive(opts: TrainRunOptions): Promise<TrainRes
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   // another process owning the folder is refused here; the folder is then theirs and left alone
   const lock = lockFolder(dir, resume ? 'train --resume' : 'train', log);
+  try {
+    checkRunFolderContents(dir, resume);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const before = new Set(entriesOf(dir));
   const fresh = !resume && !existsSync(join(dir, RUN_FILES.config)) && !existsSync(join(dir, RUN_FILES.state));
   try {
