@@ -109,7 +109,10 @@ export function buildServer(recommender: Recommender, opts: ServerOptions = {}):
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err.validation) {
-      return reply.status(400).send({ statusCode: 400, error: 'Bad Request', message: err.message });
+      // an enum error says which values are allowed (the set's category names, the strategies, …)
+      const allowed = err.validation.find((v) => v.keyword === 'enum')?.params?.allowedValues;
+      const message = Array.isArray(allowed) ? `${err.message}: ${allowed.map((a) => JSON.stringify(a)).join(', ')}` : err.message;
+      return reply.status(400).send({ statusCode: 400, error: 'Bad Request', message });
     }
     if (err instanceof UnknownUserError || err instanceof UnknownItemError) {
       return reply.status(404).send({ statusCode: 404, error: 'Not Found', message: err.message });
