@@ -23,7 +23,7 @@ export function register(command: Command): void {
     .argument('<names...>', `experiments: ${EXPERIMENT_NAMES.join(', ')} or all`)
     .requiredOption('--data <dir>', 'dataset root holding tuples_630/53/519/32, or a set whose layout.json names its newUsers set and that set (synthesised there when the folder does not exist)')
     .requiredOption('--out <dir>', 'grid folder: runs/, results/, sections/ and the report')
-    .option('--seeds <n>', 'seeds of the experiments that compare methods (default: 2; 1 with --quick); hardneg and the ablations (alpha, augment, size, batch) train the first seed only')
+    .option('--seeds <n>', 'seeds of the experiments that compare methods (default: 3; 1 with --quick); hardneg and the ablations (alpha, augment, size, batch) train the first seed only')
     .option('--quick', 'the same grid, smaller: 5 % of the training positives, one seed, fewer α points and batch sizes')
     .option('--preset-scale <scale>', "data to synthesise when --data does not exist: 'default' (syn-all, 100 users for 630), 'tiny', or a user-count factor")
     // one tfjs wasm process uses one core: by default, one cell per core

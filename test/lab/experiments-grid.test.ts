@@ -56,6 +56,10 @@ test('withTeachers: teachers first, each cell once, students point at the shared
     assert.deepEqual([...new Set(cellsOf(name, plan).map((c) => c.seed))], [0], `${name} trains seed 0 only`);
   }
   assert.equal(cellsOf('efficiency', plan).length, 0);
+  // the default grid: 3 seeds for the method-comparing tables, 53 cells (the grid of docs/report-grid)
+  const def = planGrid({ quick: false });
+  assert.deepEqual(def.seeds, [0, 1, 2]);
+  assert.equal(withTeachers(EXPERIMENT_NAMES.flatMap((n) => cellsOf(n, def)), def).length, 53);
 });
 
 test('cellRunConfig: a valid run config that names the teacher run folder', () => {

@@ -65,14 +65,14 @@ export interface GridPlan {
 /**
  * Grid sizes, from the per-step costs measured on 2 cores (docs/experiments.md "Budget"). Full:
  * every cell trains on ALL training positives (students pass 0.75–0.81 validation AUC after two
- * epochs, the teacher 0.79 after three; a 20 % share left every cell near 0.6), 2 seeds for the
- * main, cold-start and false-negative tables, the hard-negative setting and the ablations on the
+ * epochs, the teacher 0.79 after three; a 20 % share left every cell near 0.6), 3 seeds for the
+ * main, cold-start and false-negative tables (53 cells, 49 min wall on the ONNX Runtime engine), the hard-negative setting and the ablations on the
  * first seed, and 6 α points, 2 widths, 2 batch sizes. Quick: one seed, 2 epochs on 5 %, 4 α points,
  * two widths and two batch sizes.
  */
 export function planGrid(opts: { quick: boolean; seeds?: number; sets?: readonly TrainSet[] }): GridPlan {
   const quick = opts.quick;
-  const seedCount = opts.seeds ?? (quick ? 1 : 2);
+  const seedCount = opts.seeds ?? (quick ? 1 : 3);
   const seeds = Array.from({ length: seedCount }, (_, i) => i);
   return {
     quick,
