@@ -44,12 +44,17 @@ export function createSetTransformerParams(dim: number, heads: number, params: P
  * `H = LN(Q' + MultiHead(Q', K, K))`, `out = LN(H + ReLU(H W_o + b_o))`.
  */
 function attend(g: Graph, w: WeightOf, prefix: string, heads: number, qp: Value, y: Value, keyBias: Value): Value {
-  const d = qp.shape[2] as number;
-  const dh = d / heads;
-  const [n, sq] = [y.shape[0], qp.shape[1]];
-  const sk = y.shape[1] as number;
   const kp = g.linear(y, w(`${prefix}.k.weight`), w(`${prefix}.k.bias`));
   const vp = g.linear(y, w(`${prefix}.v.weight`), w(`${prefix}.v.bias`));
+  return mabTail(g, w, prefix, qp, multiHead(g, heads, qp, kp, vp, keyBias));
+}
+
+/** MultiHead(Q', K', V') [n, Sq, d] from projected queries [n|1, Sq, d], keys and values [n, Sk, d]. */
+function multiHead(g: Graph, heads: number, qp: Value, kp: Value, vp: Value, keyBias: Value): Value {
+  const d = qp.shape[2] as number;
+  const dh = d / heads;
+  const [n, sq] = [kp.shape[0], qp.shape[1]];
+  const sk = kp.shape[1] as number;
   // Sets are tiny (S ≤ 4), so attention is written as broadcast products summed over an axis, in
   // the [outfit, query, key, head, …] layout: no head transposes, which cost more than the
   // arithmetic at these sizes. Head h reads columns h·d/heads .. (h+1)·d/heads.
@@ -60,7 +65,11 @@ function attend(g: Graph, w: WeightOf, prefix: string, heads: number, qp: Value,
   const e = g.exp(g.sub(logits, g.stopGradient(g.reduceMax(logits, [2], true))));
   const weights = g.div(e, g.reduceSum(e, [2], true)); // [n, Sq, Sk, heads]
   const v5 = g.reshape(vp, [n, 1, sk, heads, dh]);
-  const attended = g.reshape(g.reduceSum(g.mul(g.unsqueeze(weights, [4]), v5), [2]), [n, sq, d]);
+  return g.reshape(g.reduceSum(g.mul(g.unsqueeze(weights, [4]), v5), [2]), [n, sq, d]);
+}
+
+/** The rest of a MAB after attention: `H = LN(Q' + A)`, `out = LN(H + ReLU(H W_o + b_o))`. */
+function mabTail(g: Graph, w: WeightOf, prefix: string, qp: Value, attended: Value): Value {
   const hidden = g.layerNorm(g.add(qp, attended), w(`${prefix}.ln0.weight`), w(`${prefix}.ln0.bias`));
   const ff = g.relu(g.linear(hidden, w(`${prefix}.o.weight`), w(`${prefix}.o.bias`)));
   return g.layerNorm(g.add(hidden, ff), w(`${prefix}.ln1.weight`), w(`${prefix}.ln1.bias`));
@@ -82,6 +91,45 @@ export function setTransformer(g: Graph, w: WeightOf, heads: number, x: Value, k
   const seedQuery = g.reshape(projectQuery(g, w, 'encoder.pma', w(SEED)), [1, 1, d]);
   const z = attend(g, w, 'encoder.pma', heads, seedQuery, h2, keyBias);
   return g.reshape(z, [x.shape[0], d]);
+}
+
+// ---- serving: the same z with less arithmetic per outfit (method.md §3.1) ------------------------
+
+/**
+ * Per item row of `x` [rows, d]: SAB1's query, key and value projections, [rows, 3d]. SAB1 reads an
+ * item only through these three (its residual is the projected query), so serving computes them
+ * once per catalog item instead of once per item per scored outfit.
+ */
+export function sab1Projections(g: Graph, w: WeightOf, x: Value): Value {
+  const p = 'encoder.sab1';
+  return g.concat(['q', 'k', 'v'].map((name) => g.linear(x, w(`${p}.${name}.weight`), w(`${p}.${name}.bias`))), 1);
+}
+
+/**
+ * `setTransformer` from SAB1's per-item projections `qkv` [n, S, 3d] (`sab1Projections`), the
+ * same z up to float rounding, with two savings per outfit: SAB1's three S×d×d products are gone,
+ * and PMA's keys are never formed. PMA's only query is the fixed seed q, so head h's logit of
+ * key i is `q_h · (W_k y_i + b_k)_h = y_i · u_h + q_h · b_k,h` with `u_h = W_k[:, h] q_h` (a d×heads
+ * matrix built once per call); the second term is the same for every key of the outfit and
+ * cancels in the softmax. Counting d×d products per outfit of S items (with the projection W_t):
+ * 10·S + 2 in `setTransformer`, 6·S + 2 here, so 32 → 20 for a 3-item outfit.
+ */
+export function setTransformerFromProjections(g: Graph, w: WeightOf, heads: number, qkv: Value, keyBias: Value): Value {
+  const d = (qkv.shape[2] as number) / 3;
+  const [n, s] = [qkv.shape[0], qkv.shape[1] as number];
+  const part = (i: number): Value => g.slice(qkv, 2, i * d, (i + 1) * d);
+  const h1 = mabTail(g, w, 'encoder.sab1', part(0), multiHead(g, heads, part(0), part(1), part(2), keyBias));
+  const h2 = attend(g, w, 'encoder.sab2', heads, projectQuery(g, w, 'encoder.sab2', h1), h1, keyBias);
+  const p = 'encoder.pma';
+  const dh = d / heads;
+  const seedQuery = projectQuery(g, w, p, w(SEED)); // [1, d]
+  const u = g.reduceSum(g.reshape(g.mul(w(`${p}.k.weight`), seedQuery), [d, heads, dh]), [2]); // [d, heads]
+  const logits = g.add(g.mul(g.linear(h2, u, null), 1 / Math.sqrt(dh)), g.reshape(keyBias, [n, s, 1])); // [n, S, heads]
+  const weights = g.softmax(logits, 1);
+  const v4 = g.reshape(g.linear(h2, w(`${p}.v.weight`), w(`${p}.v.bias`)), [n, s, heads, dh]);
+  const attended = g.reshape(g.reduceSum(g.mul(g.unsqueeze(weights, [3]), v4), [1]), [n, 1, d]);
+  const z = mabTail(g, w, p, g.reshape(seedQuery, [1, 1, d]), attended);
+  return g.reshape(z, [n, d]);
 }
 
 /**

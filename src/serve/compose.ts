@@ -105,9 +105,13 @@ export class OutfitComposer {
   readonly slotCategories: readonly number[];
   /** Least number of items of a composed outfit (the layout's minItems). */
   readonly minItems: number;
+  /** Some category has more than one slot (the two tops of 519): the beam must drop repeated item sets. */
+  private readonly sharedCategories: boolean;
   /** Retrieval used when a call does not choose (`setRetrieval`). */
   private retrieval: RetrievalKind = 'exact';
   private readonly retrievers = new Map<RetrievalKind, Retriever>();
+  /** Outfits go through model.projectServing (true) or model.projectEmbedded. */
+  private servingGraph = true;
   /** Merges the model calls of concurrent compositions (null: each call runs alone). */
   private batcher: ScoreBatcher | null = null;
   /** ĥ of the reference outfits of the calibrated scores (method.md §3.1), [R·d]. */
@@ -127,6 +131,8 @@ export class OutfitComposer {
     /** Candidate items per category (global ids); every one must be in `cache`. */
     readonly catalog: readonly Int32Array[],
     singleHats: Float32Array,
+    /** SAB1's projections of every cached item, the rows `projectServing` reads (model.servingTable). */
+    private readonly servingTable: Float32Array,
   ) {
     this.dim = model.config.dim;
     this.divisor = model.scoreDivisor;
@@ -134,6 +140,7 @@ export class OutfitComposer {
     this.slotCategories = slotCategories;
     this.optionalSlots = layout.required.map((r) => !r);
     this.minItems = layout.minItems;
+    this.sharedCategories = new Set(slotCategories).size < slotCategories.length;
     this.stageOrder = [
       ...slotCategories.map((_, j) => j).filter((j) => !this.optionalSlots[j]),
       ...slotCategories.map((_, j) => j).filter((j) => this.optionalSlots[j]),
@@ -143,22 +150,27 @@ export class OutfitComposer {
     this.singleHats = singleHats;
   }
 
-  /** A composer over `catalog`; computes ĥ of every catalog item's single-item outfit once. */
+  /**
+   * A composer over `catalog`; computes once the serving table of every cached item and ĥ of every
+   * catalog item's single-item outfit.
+   */
   static async create(
     model: OutfitModel,
     cache: ItemEmbeddingCache,
     layout: SetLayout,
     categoryOf: Uint8Array,
     catalog: readonly Int32Array[],
+    servingTable?: Float32Array,
   ): Promise<OutfitComposer> {
+    const table = servingTable ?? (await model.servingTable(cache.embeddings));
     const items = catalogItems(catalog);
-    const singleHats = await cache.projectRows({ slots: 1, users: new Int32Array(items.length), items });
-    return new OutfitComposer(model, cache, layout, categoryOf, catalog, singleHats);
+    const singleHats = await model.projectServing(table, cache.rowsOfItems(items), 1);
+    return new OutfitComposer(model, cache, layout, categoryOf, catalog, singleHats, table);
   }
 
   /** A composer over another catalog (e.g. a sub-catalog small enough to enumerate), same model and item embeddings. */
   withCatalog(catalog: readonly Int32Array[]): Promise<OutfitComposer> {
-    return OutfitComposer.create(this.cache.model, this.cache, this.layout, this.categoryOf, catalog);
+    return OutfitComposer.create(this.cache.model, this.cache, this.layout, this.categoryOf, catalog, this.servingTable);
   }
 
   /**
@@ -192,7 +204,7 @@ export class OutfitComposer {
 
   /** Micro-batching on or off: model calls issued while others wait are merged into one (ScoreBatcher). */
   setMicroBatching(on: boolean): void {
-    this.batcher = on ? new ScoreBatcher((items, slots) => this.cache.projectRows({ slots, users: new Int32Array(items.length / slots), items })) : null;
+    this.batcher = on ? new ScoreBatcher((items, slots) => this.projectAlone(items, slots)) : null;
   }
 
   /**
@@ -222,7 +234,22 @@ export class OutfitComposer {
   /** ĥ rows [n·d] of outfits (n·slots global ids, -1 = absent), from the cached item embeddings. */
   projectOutfits(items: Int32Array, slots: number): Promise<Float32Array> {
     if (this.batcher) return this.batcher.project(items, slots);
-    return this.cache.projectRows({ slots, users: new Int32Array(items.length / slots), items });
+    return this.projectAlone(items, slots);
+  }
+
+  /**
+   * `projectOutfits` in one model call of its own: the serving graph over the serving table
+   * (model.projectServing), or, with `setServingGraph(false)`, the graph training and eval use.
+   */
+  private projectAlone(items: Int32Array, slots: number): Promise<Float32Array> {
+    const rows = this.cache.rowsOfItems(items);
+    if (!this.servingGraph) return this.cache.model.projectEmbedded(this.cache.embeddings, rows, slots);
+    return this.cache.model.projectServing(this.servingTable, rows, slots);
+  }
+
+  /** The serving graph (default) or the training-time graph for every outfit scored: the same scores up to float rounding (bench/serving-graph.ts). */
+  setServingGraph(on: boolean): void {
+    this.servingGraph = on;
   }
 
   /** First-order scores (single-item outfits) of `items` for a user vector. */
@@ -285,7 +312,8 @@ export class OutfitComposer {
       const category = this.slotCategories[slot];
       const remaining = stages.length - stageIndex - 1;
       const next: Int32Array[] = [];
-      const seen = new Set<string>();
+      // two (partial, item) pairs can make the same set only when a category has several slots
+      const seen = this.sharedCategories ? new Set<string>() : null;
       empty = null;
       for (const partial of beam) {
         const options: number[] = Array.from(retrieved[category]);
@@ -296,9 +324,11 @@ export class OutfitComposer {
           candidate[slot] = item;
           const present = presentItems(candidate);
           if (present + remaining < this.minItems) continue;
-          const key = outfitKey(candidate);
-          if (seen.has(key)) continue;
-          seen.add(key);
+          if (seen) {
+            const key = outfitKey(candidate);
+            if (seen.has(key)) continue;
+            seen.add(key);
+          }
           if (present === 0) empty = candidate;
           else next.push(candidate);
         }

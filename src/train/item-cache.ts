@@ -48,12 +48,12 @@ export class ItemEmbeddingCache {
   /** ĥ [n · d] of rows `start..end` of `table` (normalised projected outfit embeddings). */
   async projectRows(table: OutfitTable, start = 0, end = table.users.length): Promise<Float32Array> {
     const { slots } = table;
-    const slotIndex = new Int32Array((end - start) * slots);
-    for (let i = 0; i < slotIndex.length; i++) {
-      const item = table.items[start * slots + i];
-      slotIndex[i] = item < 0 ? -1 : this.rowOfItem(item);
-    }
-    return this.model.projectEmbedded(this.embeddings, slotIndex, slots);
+    return this.model.projectEmbedded(this.embeddings, this.rowsOfItems(table.items.subarray(start * slots, end * slots)), slots);
+  }
+
+  /** The embedding rows of global item ids, −1 (an absent slot) kept as −1. */
+  rowsOfItems(items: Int32Array): Int32Array {
+    return items.map((item) => (item < 0 ? -1 : this.rowOfItem(item)));
   }
 
   /** Scores of every row of `table`. */

@@ -41,3 +41,43 @@ describe('absent slots anywhere in a row', () => {
     }
   });
 });
+
+describe('the serving graph (method.md §3.1)', () => {
+  test('projectServing over servingTable gives projectEmbedded’s ĥ, with every weight and bias perturbed', async () => {
+    const d = 16;
+    const model = OutfitModel.create(
+      defaultModelConfig({ backbone: { kind: 'features', width: 1, inputDim: 6, outDim: 12 }, dim: d, heads: 4, anchors: 4, dropout: 0, numUsers: 2 }),
+      new Rng(11),
+    );
+    try {
+      const rng = new Rng(3);
+      // biases start at zero and LayerNorm at (1, 0): perturb them, so PMA's key bias (the term the
+      // serving graph drops because it cancels in the softmax) is really there; small enough that
+      // the attention weights stay far from one-hot (where a wrong logit scale would go unseen)
+      for (const p of model.namedParams()) {
+        if (p.group === 'setTransformer' && p.shape.length === 1) p.data.forEach((x, i) => (p.data[i] = x + 0.3 * rng.normal()));
+      }
+      const items = 9;
+      const table = Float32Array.from({ length: items * d }, () => rng.normal());
+      const serving = await model.servingTable(table);
+      assert.equal(serving.length, items * 3 * d);
+      for (const slots of [1, 2, 3, 4]) {
+        // 40 outfits per slot count, a random gap in about a third of the rows of 3 and 4 slots
+        const rows = Array.from({ length: 40 }, () => {
+          const row = Array.from({ length: slots }, () => rng.int(items));
+          if (slots > 2 && rng.next() < 0.35) row[rng.int(slots)] = -1;
+          return row;
+        });
+        const idx = Int32Array.from(rows.flat());
+        const expected = await model.projectEmbedded(table, idx, slots);
+        const got = await model.projectServing(serving, idx, slots);
+        let worst = 0;
+        expected.forEach((x, i) => (worst = Math.max(worst, Math.abs(x - got[i]))));
+        assert.ok(worst < 1e-5, `${slots} slots: max |Δĥ| ${worst}`);
+      }
+      await assert.rejects(model.projectServing(serving, Int32Array.from([0, items]), 2), /slot index 9 outside -1\.\.8/);
+    } finally {
+      await model.dispose();
+    }
+  });
+});

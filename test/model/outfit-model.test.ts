@@ -40,6 +40,11 @@ function batchFeeds(inputs: ReturnType<typeof features>, items: Int32Array, slot
 }
 
 describe('OutfitModel (method.md §2–§3)', () => {
+  test('gatherIndexFromSlots: the row per slot as int64, padding (−1) reading row 0', () => {
+    const slots = Int32Array.from([0, 5, -1, 2147483647, 1, -1]);
+    assert.deepEqual(Array.from(gatherIndexFromSlots(slots)), [0n, 5n, 0n, 2147483647n, 1n, 0n]);
+  });
+
   test('the same seed gives the same weights; another seed does not', () => {
     const a = model(42);
     const b = model(42);
