@@ -27,6 +27,7 @@ interface ServeOptions {
   onboardWorkers: string;
   retrieval: string;
   microBatch: boolean;
+  composeConcurrency?: string;
   retrieve: string;
   beam?: string;
   processes: string;
@@ -49,6 +50,7 @@ export function register(command: Command): void {
     .option('--onboard-workers <n>', 'worker threads fitting new users off the event loop (0 = on it)', String(defaultOnboardWorkers()))
     .option('--retrieval <kind>', 'composition retrieval: ann (usearch index built at start) or exact (every item scanned; ?exact=1 per request)', 'ann')
     .option('--micro-batch', 'merge the model calls of concurrent compositions into one', false)
+    .option('--compose-concurrency <n>', 'compositions run at once per process; the others wait their turn, first come first served (default 1; unbounded with --micro-batch)')
     .option('--retrieve <n>', 'items retrieved per category before the beam search', '16')
     .option('--beam <n>', 'partial outfits kept per beam stage (default max(k, 16))')
     .option('--processes <n>', 'server processes sharing the port, each with its own model (composition uses one core per process); users are shared through --db', '1')
@@ -66,13 +68,14 @@ export function register(command: Command): void {
       if (!(RETRIEVAL_KINDS as readonly string[]).includes(opts.retrieval)) throw new UserError(`--retrieval: '${opts.retrieval}' is not one of ${RETRIEVAL_KINDS.join(', ')}`);
       const retrieval = opts.retrieval as RetrievalKind;
       const compose = { retrieve: parseInteger(opts.retrieve, '--retrieve', 1, 10_000), beam: opts.beam === undefined ? undefined : parseInteger(opts.beam, '--beam', 1, 100_000) };
+      const composeConcurrency = opts.composeConcurrency === undefined ? undefined : parseInteger(opts.composeConcurrency, '--compose-concurrency', 1, 100_000);
       if (processes > 1 && !isServeProcess()) {
         // the primary: the processes run this same command line (architecture.md §6)
         await superviseServeProcesses(processes);
         return;
       }
       try {
-        await serveHere(opts, { port, seed, composeCacheSize, threads, rateLimit, onboardWorkers, apiKey, retrieval, compose });
+        await serveHere(opts, { port, seed, composeCacheSize, threads, rateLimit, onboardWorkers, apiKey, retrieval, compose, composeConcurrency });
       } catch (err) {
         if (!isServeProcess()) throw err;
         reportFailed(err); // the primary prints it once
@@ -87,11 +90,11 @@ export function register(command: Command): void {
 /** One server process: loads the run, listens, serves until SIGINT / SIGTERM. */
 async function serveHere(
   opts: ServeOptions,
-  p: { port: number; seed: number; composeCacheSize: number; threads: number; rateLimit: number; onboardWorkers: number; apiKey?: string; retrieval: RetrievalKind; compose: { retrieve: number; beam?: number } },
+  p: { port: number; seed: number; composeCacheSize: number; threads: number; rateLimit: number; onboardWorkers: number; apiKey?: string; retrieval: RetrievalKind; compose: { retrieve: number; beam?: number }; composeConcurrency?: number },
 ): Promise<void> {
-  const { port, seed, composeCacheSize, threads, rateLimit, onboardWorkers, apiKey, retrieval, compose } = p;
+  const { port, seed, composeCacheSize, threads, rateLimit, onboardWorkers, apiKey, retrieval, compose, composeConcurrency } = p;
   const started = performance.now();
-  const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize, onboardWorkers, retrieval, microBatch: opts.microBatch, compose });
+  const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize, onboardWorkers, retrieval, microBatch: opts.microBatch, compose, composeConcurrency });
   const info = recommender.describe();
   let app;
   try {

@@ -43,6 +43,7 @@ import { readableItemNames } from './item-names.js';
 import { defaultOnboardWorkers, OnboardPool } from './onboard-pool.js';
 import { openUserStore, type StoredUser, type UserStore } from './store.js';
 import { UserDirectory } from './users.js';
+import { Turns } from '../util/turns.js';
 import type { RetrievalKind } from './retrieval.js';
 
 /** A user as one request read it: Σ_k â_uk and, for onboarded users, their stored own anchors. */
@@ -139,6 +140,11 @@ export interface RecommenderOptions {
   retrieval?: RetrievalKind;
   /** Merge the model calls of concurrent compositions (compose.ts ScoreBatcher); default off. */
   microBatch?: boolean;
+  /**
+   * Compositions run at once; the others wait their turn, first come first served (default 1, or
+   * unbounded with `microBatch`, which needs compositions in flight together to merge).
+   */
+  composeConcurrency?: number;
   /** Default diversity of `compose`: no two outfits share more than this many items (default 1). */
   maxShared?: number;
 }
@@ -186,6 +192,8 @@ export class Recommender {
   private readonly sharedSum: Float32Array;
   private readonly opts: RecommenderOptions;
   private readonly composeCache = new Map<string, ComposeResult>();
+  /** Compositions run in turns, first come first served (util/turns.ts); `composeConcurrency` at a time. */
+  private readonly composeTurns: Turns;
   /** Time spent building the ANN index at start, ms (0 for exact retrieval). */
   readonly retrievalBuildMs: number;
   private imagePaths: (string | undefined)[] | null = null;
@@ -206,6 +214,7 @@ export class Recommender {
     this.composer = composer;
     this.retrievalBuildMs = composer.setRetrieval(opts.retrieval ?? 'exact');
     composer.setMicroBatching(opts.microBatch ?? false);
+    this.composeTurns = new Turns(opts.composeConcurrency ?? (opts.microBatch ? Number.MAX_SAFE_INTEGER : 1));
     const byCategory = composer.catalog;
     // SO negatives: random mixes from the training pool (method.md §6.2), or the whole catalog when no training split was read
     const train = set.splits.train.posi;
@@ -522,7 +531,12 @@ export class Recommender {
       this.composeCache.set(key, result);
       result = { ...result, ms: 0 };
     } else {
-      result = await this.composer.compose(v, { k: opts.k, fixed, exclude, catalog: opts.catalog, maxShared, retrieval, ...this.opts.compose });
+      const release = await this.composeTurns.acquire();
+      try {
+        result = await this.composer.compose(v, { k: opts.k, fixed, exclude, catalog: opts.catalog, maxShared, retrieval, ...this.opts.compose });
+      } finally {
+        release();
+      }
       if (key !== undefined) {
         this.composeCache.set(key, result);
         if (this.composeCache.size > cacheSize) this.composeCache.delete(this.composeCache.keys().next().value!);

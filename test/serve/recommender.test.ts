@@ -72,6 +72,30 @@ describe('Recommender on a trained tiny run (set 630)', () => {
     result.outfits.forEach((o, i) => assert.ok(Math.abs(o.score - rescored[i]) < 1e-4));
   });
 
+  test('compositions asked at once take turns, first asked first served, and come back as each would alone', async () => {
+    // a catalog option bypasses the compose cache, so every call below really composes
+    const opts = { k: 5, maxShared: 3, catalog: rec.composer.catalog };
+    const alone: Array<Awaited<ReturnType<Recommender['compose']>>> = [];
+    for (let u = 0; u < 4; u++) alone.push(await rec.compose(u, opts));
+    const events: string[] = [];
+    const composer = rec.composer;
+    const original = composer.compose.bind(composer);
+    composer.compose = async (vector, o) => {
+      const u = alone.findIndex((_, i) => rec.userVector(i) === vector);
+      events.push(`start ${u}`);
+      const r = await original(vector, o);
+      events.push(`end ${u}`);
+      return r;
+    };
+    try {
+      const together = await Promise.all([0, 1, 2, 3].map((u) => rec.compose(u, opts)));
+      together.forEach((r, u) => assert.deepEqual(r.outfits, alone[u].outfits));
+      assert.deepEqual(events, ['start 0', 'end 0', 'start 1', 'end 1', 'start 2', 'end 2', 'start 3', 'end 3']);
+    } finally {
+      composer.compose = original;
+    }
+  });
+
   test('fixed items are in every composed outfit; excluded items in none', async () => {
     const fixed = [bottom(4)];
     const best = (await rec.compose(3, { k: 5 })).outfits[0].items;
