@@ -8,6 +8,7 @@
  *        [--connections 10,100] [--k 10] [--threads 1]
  *        [--scenarios compose,compose-exact,rank,onboard,mixed,failover] [--server-args "--micro-batch"]
  *        [--db URL] [--replicas N] [--recall-sizes 10,20,30] [--recall-users 20] [--retrieve R --beam B]
+ *        [--completions mean,none]
  *
  * Scenarios (each with fresh server(s) and, without --db, a throwaway user database):
  *   cached         compose cache on, warmed with one request per user first;
@@ -29,7 +30,8 @@
  *
  * Before the load, `--recall-sizes` measures retrieval + beam against exhaustive scoring
  * in-process: for each n, a composer over the first n items of every category (n³ combinations
- * on a three-slot set) with the ANN index and with the exact scan, recall@K of the top-K
+ * on a three-slot set) with the ANN index and with the exact scan, and for each --completions
+ * (how the beam scores partial outfits: average items in the slots still to fill, or none), recall@K of the top-K
  * (diversity off, as the exhaustive list has none) over --recall-users users; then the CPU time
  * (process.cpuUsage: all threads, ONNX Runtime's included) of one uncached composition on the
  * whole catalog, which a loaded machine inflates far less than wall-clock time.
@@ -41,7 +43,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measureComposeRecall } from '../src/serve/compose.js';
+import { measureComposeRecall, type Completion } from '../src/serve/compose.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { arg, requiredArg } from './args.js';
 
@@ -82,6 +84,8 @@ const db = arg('db');
 const replicas = Number(arg('replicas') ?? 1);
 const recallSizes = (arg('recall-sizes') ?? '10,20,30').split(',').filter((s) => s !== '').map(Number);
 const recallUsers = Number(arg('recall-users') ?? 20);
+/** How the beam scores partial outfits in the recall measurement (compose.ts `Completion`): the server's `mean`, and `none` beside it. */
+const completions = (arg('completions') ?? 'mean,none').split(',').filter((c): c is Completion => c === 'mean' || c === 'none');
 /** The search's width (serve --retrieve/--beam), for the in-process measurements and the servers alike. */
 const search = { retrieve: arg('retrieve') === undefined ? undefined : Number(arg('retrieve')), beam: arg('beam') === undefined ? undefined : Number(arg('beam')) };
 const searchArgs = [...(search.retrieve ? ['--retrieve', String(search.retrieve)] : []), ...(search.beam ? ['--beam', String(search.beam)] : [])];
@@ -94,14 +98,16 @@ if (recallSizes.length > 0) {
   const users = Array.from({ length: Math.min(recallUsers, rec.runUsers) }, (_, u) => rec.userVector(u));
   for (const n of recallSizes) {
     const catalog = rec.composer.catalog.map((ids) => ids.slice(0, n));
-    const composer = await rec.composer.withCatalog(catalog);
-    for (const retrieval of ['ann', 'exact'] as const) {
-      composer.setRetrieval(retrieval);
-      const r = await measureComposeRecall(composer, users, { k, ...search });
-      process.stdout.write(
-        JSON.stringify({ bench: 'serve-recall', retrieval, ...search, itemsPerCategory: n, combinations: r.combinations, users: r.users, k, recall: r.recall, scoreGap: r.scoreGap, searchScored: r.searchScored, searchMs: r.searchMs }) +
-          '\n',
-      );
+    for (const completion of completions) {
+      const composer = await rec.composer.withCatalog(catalog, completion);
+      for (const retrieval of ['ann', 'exact'] as const) {
+        composer.setRetrieval(retrieval);
+        const r = await measureComposeRecall(composer, users, { k, ...search });
+        process.stdout.write(
+          JSON.stringify({ bench: 'serve-recall', retrieval, completion, ...search, itemsPerCategory: n, combinations: r.combinations, users: r.users, k, recall: r.recall, scoreGap: r.scoreGap, searchScored: r.searchScored, searchMs: r.searchMs }) +
+            '\n',
+        );
+      }
     }
   }
   // CPU time per uncached composition on the whole catalog: what the process spends, whatever else

@@ -31,6 +31,43 @@ import { scoreAgainstVector } from '../model/scoring.js';
 import type { ItemEmbeddingCache } from '../train/item-cache.js';
 import { ANN_DEFAULTS, makeRetriever, topByScore, type AnnSettings, type RetrievalKind, type RetrievalVectors, type Retriever } from './retrieval.js';
 
+/**
+ * How the beam scores a partial outfit (method.md §3.1): `none` (the default) as the smaller set
+ * it is; `mean` with each required slot that a later stage will fill holding its category's
+ * average item, so the model judges a complete outfit. `mean` was measured and not made the
+ * default: against exhaustive scoring it recalled more on one model and less on two others
+ * (docs/results.md §3).
+ */
+export type Completion = 'mean' | 'none';
+
+/** The item rows composition feeds the model: the cached items, then one average item per category. */
+export interface ServingRows {
+  /** [rows · d]: the item cache's embeddings, then per category c the mean embedding of its catalog items (row meanRow0 + c). */
+  readonly embeddings: Float32Array;
+  /** SAB1's projections of every row of `embeddings` (model.servingTable), [rows · 3d]. */
+  readonly table: Float32Array;
+  /** Row of category 0's average item. */
+  readonly meanRow0: number;
+}
+
+/** `ServingRows` of a composer over `catalog`: the averages are over its items per category. */
+async function servingRows(model: OutfitModel, cache: ItemEmbeddingCache, layout: SetLayout, catalog: readonly Int32Array[]): Promise<ServingRows> {
+  const d = model.config.dim;
+  const emb = cache.embeddings;
+  const meanRow0 = emb.length / d;
+  const embeddings = new Float32Array(emb.length + layout.categories.length * d);
+  embeddings.set(emb);
+  layout.categories.forEach((_, c) => {
+    const ids = catalog[c] ?? new Int32Array(0);
+    const out = embeddings.subarray((meanRow0 + c) * d, (meanRow0 + c + 1) * d);
+    for (const id of ids) {
+      const row = cache.rowOfItem(id);
+      for (let t = 0; t < d; t++) out[t] += emb[row * d + t] / ids.length;
+    }
+  });
+  return { embeddings, table: await model.servingTable(embeddings), meanRow0 };
+}
+
 export interface ComposeOptions {
   /** Outfits to return (1..). */
   k: number;
@@ -92,8 +129,12 @@ export const COMPOSE_DEFAULTS = { retrieve: 16, minBeam: 16, beamPerResult: 1 };
 const SCORE_BATCH = 4096;
 
 export class OutfitComposer {
-  /** ĥ of the single-item outfit {x} per catalog item, row `rowOf[x]`: [n, d] row-major. */
-  private readonly singleHats: Float32Array;
+  /**
+   * ĥ of each catalog item's first-order outfit, row `rowOf[x]`: [n, d] row-major: the
+   * single-item outfit {x}, or with mean completion x with every other required slot holding its
+   * category's average item.
+   */
+  private readonly firstOrderHats: Float32Array;
   private readonly rowOf: Int32Array;
   private readonly divisor: number;
   readonly dim: number;
@@ -118,8 +159,6 @@ export class OutfitComposer {
   private referenceHats: Float32Array | null = null;
   /** Sorted reference scores per user vector. */
   private readonly referenceScores = new WeakMap<Float32Array, Float32Array>();
-  /** Item embeddings plus one mean-embedding row per category (explanations), built on first use. */
-  private explainTable: Float32Array | null = null;
 
   private constructor(
     model: OutfitModel,
@@ -130,9 +169,11 @@ export class OutfitComposer {
     private readonly categoryOf: Uint8Array,
     /** Candidate items per category (global ids); every one must be in `cache`. */
     readonly catalog: readonly Int32Array[],
-    singleHats: Float32Array,
-    /** SAB1's projections of every cached item, the rows `projectServing` reads (model.servingTable). */
-    private readonly servingTable: Float32Array,
+    firstOrderHats: Float32Array,
+    /** The item rows the model reads: every cached item, then one average item per category. */
+    private readonly serving: ServingRows,
+    /** How a partial outfit is scored (see `Completion`). */
+    readonly completion: Completion,
   ) {
     this.dim = model.config.dim;
     this.divisor = model.scoreDivisor;
@@ -147,12 +188,13 @@ export class OutfitComposer {
     ];
     this.rowOf = new Int32Array(categoryOf.length).fill(-1);
     catalogItems(catalog).forEach((id, row) => (this.rowOf[id] = row));
-    this.singleHats = singleHats;
+    this.firstOrderHats = firstOrderHats;
   }
 
   /**
-   * A composer over `catalog`; computes once the serving table of every cached item and ĥ of every
-   * catalog item's single-item outfit.
+   * A composer over `catalog`. Computes once the rows the model reads (`ServingRows`: the cached
+   * items' embeddings, one average item per category of `catalog`, and SAB1's projections of both,
+   * unless `serving` passes those of another composer) and every catalog item's first-order ĥ.
    */
   static async create(
     model: OutfitModel,
@@ -160,17 +202,32 @@ export class OutfitComposer {
     layout: SetLayout,
     categoryOf: Uint8Array,
     catalog: readonly Int32Array[],
-    servingTable?: Float32Array,
+    opts: { serving?: ServingRows; completion?: Completion } = {},
   ): Promise<OutfitComposer> {
-    const table = servingTable ?? (await model.servingTable(cache.embeddings));
+    const serving = opts.serving ?? (await servingRows(model, cache, layout, catalog));
+    const completion = opts.completion ?? 'none';
     const items = catalogItems(catalog);
-    const singleHats = await model.projectServing(table, cache.rowsOfItems(items), 1);
-    return new OutfitComposer(model, cache, layout, categoryOf, catalog, singleHats, table);
+    // each item in the first slot of its category; the other required slots average items, or empty
+    const slots = layout.slotCategories.length;
+    const rows = new Int32Array(items.length * slots).fill(-1);
+    items.forEach((id, r) => {
+      const own = layout.slotCategories.indexOf(categoryOf[id]);
+      layout.slotCategories.forEach((c, j) => {
+        if (j === own) rows[r * slots + j] = cache.rowOfItem(id);
+        else if (completion === 'mean' && layout.required[j]) rows[r * slots + j] = serving.meanRow0 + c;
+      });
+    });
+    const packed = packRows(rows, slots);
+    const firstOrderHats = await model.projectServing(serving.table, packed.items, packed.slots);
+    return new OutfitComposer(model, cache, layout, categoryOf, catalog, firstOrderHats, serving, completion);
   }
 
-  /** A composer over another catalog (e.g. a sub-catalog small enough to enumerate), same model and item embeddings. */
-  withCatalog(catalog: readonly Int32Array[]): Promise<OutfitComposer> {
-    return OutfitComposer.create(this.cache.model, this.cache, this.layout, this.categoryOf, catalog, this.servingTable);
+  /**
+   * A composer over another catalog (e.g. a sub-catalog small enough to enumerate), same model,
+   * item rows and average items; `completion` defaults to this composer's.
+   */
+  withCatalog(catalog: readonly Int32Array[], completion: Completion = this.completion): Promise<OutfitComposer> {
+    return OutfitComposer.create(this.cache.model, this.cache, this.layout, this.categoryOf, catalog, { serving: this.serving, completion });
   }
 
   /**
@@ -184,9 +241,9 @@ export class OutfitComposer {
     return performance.now() - started;
   }
 
-  /** What retrieval searches: ĥ of every catalog item's single-item outfit, per category (bench/ann.ts). */
+  /** What retrieval searches: every catalog item's first-order ĥ, per category (bench/ann.ts). */
   retrievalVectors(): RetrievalVectors {
-    return { dim: this.dim, catalog: this.catalog, vectors: this.singleHats, rowOf: this.rowOf };
+    return { dim: this.dim, catalog: this.catalog, vectors: this.firstOrderHats, rowOf: this.rowOf };
   }
 
   get defaultRetrieval(): RetrievalKind {
@@ -204,7 +261,7 @@ export class OutfitComposer {
 
   /** Micro-batching on or off: model calls issued while others wait are merged into one (ScoreBatcher). */
   setMicroBatching(on: boolean): void {
-    this.batcher = on ? new ScoreBatcher((items, slots) => this.projectAlone(items, slots)) : null;
+    this.batcher = on ? new ScoreBatcher((rows, slots) => this.projectAlone(rows, slots)) : null;
   }
 
   /**
@@ -233,18 +290,22 @@ export class OutfitComposer {
 
   /** ĥ rows [n·d] of outfits (n·slots global ids, -1 = absent), from the cached item embeddings. */
   projectOutfits(items: Int32Array, slots: number): Promise<Float32Array> {
-    if (this.batcher) return this.batcher.project(items, slots);
-    return this.projectAlone(items, slots);
+    return this.projectRows(this.cache.rowsOfItems(items), slots);
+  }
+
+  /** ĥ rows [n·d] of outfits given as rows of `ServingRows` per slot (-1 = absent). */
+  private projectRows(rows: Int32Array, slots: number): Promise<Float32Array> {
+    if (this.batcher) return this.batcher.project(rows, slots);
+    return this.projectAlone(rows, slots);
   }
 
   /**
-   * `projectOutfits` in one model call of its own: the serving graph over the serving table
+   * `projectRows` in one model call of its own: the serving graph over the serving table
    * (model.projectServing), or, with `setServingGraph(false)`, the graph training and eval use.
    */
-  private projectAlone(items: Int32Array, slots: number): Promise<Float32Array> {
-    const rows = this.cache.rowsOfItems(items);
-    if (!this.servingGraph) return this.cache.model.projectEmbedded(this.cache.embeddings, rows, slots);
-    return this.cache.model.projectServing(this.servingTable, rows, slots);
+  private projectAlone(rows: Int32Array, slots: number): Promise<Float32Array> {
+    if (!this.servingGraph) return this.cache.model.projectEmbedded(this.serving.embeddings, rows, slots);
+    return this.cache.model.projectServing(this.serving.table, rows, slots);
   }
 
   /** The serving graph (default) or the training-time graph for every outfit scored: the same scores up to float rounding (bench/serving-graph.ts). */
@@ -252,14 +313,14 @@ export class OutfitComposer {
     this.servingGraph = on;
   }
 
-  /** First-order scores (single-item outfits) of `items` for a user vector. */
+  /** First-order scores of `items` for a user vector (their first-order outfits, `firstOrderHats`). */
   firstOrderScores(userVector: Float32Array, items: Int32Array): Float32Array {
     const d = this.dim;
     const hats = new Float32Array(items.length * d);
     for (let i = 0; i < items.length; i++) {
       const row = this.rowOf[items[i]];
       if (row < 0) throw new UserError(`item ${items[i]} is not in the catalog`);
-      hats.set(this.singleHats.subarray(row * d, (row + 1) * d), i * d);
+      hats.set(this.firstOrderHats.subarray(row * d, (row + 1) * d), i * d);
     }
     return scoreAgainstVector(hats, userVector, d, this.divisor);
   }
@@ -268,11 +329,34 @@ export class OutfitComposer {
    * Full-model scores of outfits (n·slots global ids, -1 = absent) for a user vector Σ_k â_uk:
    * s = ĥ_o·v / divisor (method.md §3), the same value OutfitModel.scoreProjected gives.
    */
-  async scoreItems(userVector: Float32Array, items: Int32Array, slots: number): Promise<Float32Array> {
-    const d = this.dim;
+  scoreItems(userVector: Float32Array, items: Int32Array, slots: number): Promise<Float32Array> {
+    return this.scoreRows(userVector, this.cache.rowsOfItems(items), slots);
+  }
+
+  /** `scoreItems` for outfits given as rows of `ServingRows` (items or average items) per slot. */
+  private async scoreRows(userVector: Float32Array, rows: Int32Array, slots: number): Promise<Float32Array> {
     // an outfit is a set (method.md §1): its items only, in a graph of as many slots as the fullest row
-    const packed = packRows(items, slots);
-    return scoreAgainstVector(await this.projectOutfits(packed.items, packed.slots), userVector, d, this.divisor);
+    const packed = packRows(rows, slots);
+    return scoreAgainstVector(await this.projectRows(packed.items, packed.slots), userVector, this.dim, this.divisor);
+  }
+
+  /**
+   * Model scores of the partial outfits of a beam stage. A slot still to be filled by a later
+   * stage holds, with mean completion, its category's average item when the layout requires it
+   * (so a pair is judged as the outfit it will become, not as a pair); an optional one stays empty.
+   */
+  private scoreStage(userVector: Float32Array, candidates: readonly Int32Array[], later: ReadonlySet<number>): Promise<Float32Array> {
+    const slots = this.slotCategories.length;
+    const rows = new Int32Array(candidates.length * slots);
+    candidates.forEach((c, r) => {
+      for (let j = 0; j < slots; j++) {
+        const item = c[j];
+        if (item >= 0) rows[r * slots + j] = this.cache.rowOfItem(item);
+        else if (this.completion === 'mean' && later.has(j) && !this.optionalSlots[j]) rows[r * slots + j] = this.serving.meanRow0 + this.slotCategories[j];
+        else rows[r * slots + j] = -1;
+      }
+    });
+    return this.scoreRows(userVector, rows, slots);
   }
 
   /** The user's top-k outfits by beam search (see the file comment). */
@@ -349,7 +433,7 @@ export class OutfitComposer {
       // a lone first item's full-model score IS its first-order score: no model pass needed
       const nextScores = isFirstAlone
         ? this.firstOrderScores(userVector, Int32Array.from(next, (c) => c[slot]))
-        : await this.scoreItems(userVector, flatten(next, slots), slots);
+        : await this.scoreStage(userVector, next, new Set(stages.slice(stageIndex + 1)));
       if (!isFirstAlone) scored += next.length;
       const last = stageIndex === stages.length - 1;
       // the last stage keeps every outfit when a diversity constraint will choose among them
@@ -456,8 +540,8 @@ export class OutfitComposer {
   async explain(userVector: Float32Array, anchors: Float32Array, outfits: ReadonlyArray<readonly number[]>): Promise<OutfitExplanation[]> {
     const slots = this.slotCategories.length;
     const d = this.dim;
-    const table = this.explainTableOf();
-    const meanRow = (c: number): number => this.cache.embeddings.length / d + c;
+    const table = this.serving.embeddings;
+    const meanRow = (c: number): number => this.serving.meanRow0 + c;
     // rows: each outfit, then each outfit with one item swapped for its category's mean
     const rows: number[][] = [];
     for (const outfit of outfits) {
@@ -494,25 +578,6 @@ export class OutfitComposer {
       }
       return { score, contributions, anchor: best, anchorCosine: bestCos };
     });
-  }
-
-  private explainTableOf(): Float32Array {
-    if (this.explainTable) return this.explainTable;
-    const d = this.dim;
-    const emb = this.cache.embeddings;
-    const categories = this.layout.categories.length;
-    const table = new Float32Array(emb.length + categories * d);
-    table.set(emb);
-    for (let c = 0; c < categories; c++) {
-      const ids = this.catalog[c] ?? new Int32Array(0);
-      const out = table.subarray(emb.length + c * d, emb.length + (c + 1) * d);
-      for (const id of ids) {
-        const row = this.cache.rowOfItem(id);
-        for (let t = 0; t < d; t++) out[t] += emb[row * d + t] / ids.length;
-      }
-    }
-    this.explainTable = table;
-    return table;
   }
 
   /** Every combination scored by the full model; the exact top-k (small catalogs only). */

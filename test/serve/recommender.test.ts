@@ -124,6 +124,17 @@ describe('Recommender on a trained tiny run (set 630)', () => {
     const full = await measureComposeRecall(rec.composer, users, { k: 5, catalog, retrieve: 9, beam: 81 });
     assert.equal(full.recall, 1);
     assert.ok(Math.abs(full.scoreGap) < 1e-5);
+    // so is it when partial outfits are judged with average items in their empty slots: those
+    // only steer the search, every returned score is the outfit's own
+    const mean = await rec.composer.withCatalog(catalog, 'mean');
+    assert.equal(mean.completion, 'mean');
+    const meanFull = await measureComposeRecall(mean, users, { k: 5, catalog, retrieve: 9, beam: 81 });
+    assert.equal(meanFull.recall, 1);
+    assert.ok(Math.abs(meanFull.scoreGap) < 1e-5);
+    // and its first-order scores are those of the item with two average items, not of the item alone
+    const alone = rec.composer.firstOrderScores(users[0], catalog[0]);
+    const withMeans = mean.firstOrderScores(users[0], catalog[0]);
+    assert.ok(Array.from(alone).some((x, i) => Math.abs(x - withMeans[i]) > 1e-3));
     // with a fixed item both searches keep it in every outfit
     const fixed = [catalog[2][3]];
     for (const v of users) {
