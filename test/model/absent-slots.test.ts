@@ -9,13 +9,18 @@ import { Rng } from '../../src/rng.js';
 import { defaultModelConfig } from '../../src/model/config.js';
 import { OutfitModel } from '../../src/model/outfit-model.js';
 
+/** A small features model of width d (dropout off). */
+function smallModel(d: number, heads: number, seed: number): OutfitModel {
+  return OutfitModel.create(
+    defaultModelConfig({ backbone: { kind: 'features', width: 1, inputDim: 6, outDim: 12 }, dim: d, heads, anchors: 4, dropout: 0, numUsers: 2 }),
+    new Rng(seed),
+  );
+}
+
 describe('absent slots anywhere in a row', () => {
   test('projectEmbedded gives one embedding per item set, whatever the gaps', async () => {
     const d = 8;
-    const model = OutfitModel.create(
-      defaultModelConfig({ backbone: { kind: 'features', width: 1, inputDim: 6, outDim: 12 }, dim: d, heads: 2, anchors: 4, dropout: 0, numUsers: 2 }),
-      new Rng(5),
-    );
+    const model = smallModel(d, 2, 5);
     try {
       const rng = new Rng(9);
       const table = Float32Array.from({ length: 7 * d }, () => rng.normal());
@@ -43,12 +48,9 @@ describe('absent slots anywhere in a row', () => {
 });
 
 describe('the serving graph (method.md §3.1)', () => {
-  test('projectServing over servingTable gives projectEmbedded’s ĥ, with every weight and bias perturbed', async () => {
+  test('projectServing over servingTable gives projectEmbedded’s ĥ, with biases and LayerNorm parameters perturbed', async () => {
     const d = 16;
-    const model = OutfitModel.create(
-      defaultModelConfig({ backbone: { kind: 'features', width: 1, inputDim: 6, outDim: 12 }, dim: d, heads: 4, anchors: 4, dropout: 0, numUsers: 2 }),
-      new Rng(11),
-    );
+    const model = smallModel(d, 4, 11);
     try {
       const rng = new Rng(3);
       // biases start at zero and LayerNorm at (1, 0): perturb them, so PMA's key bias (the term the
