@@ -8,7 +8,7 @@
  *        [--connections 10,100] [--k 10] [--threads 1]
  *        [--scenarios compose,compose-exact,rank,onboard,mixed,failover] [--server-args "--micro-batch"]
  *        [--db URL] [--replicas N] [--recall-sizes 10,20,30] [--recall-users 20] [--retrieve R --beam B]
- *        [--completions mean,none]
+ *        [--completions mean,none] [--stage-orders all]
  *
  * Scenarios (each with fresh server(s) and, without --db, a throwaway user database):
  *   cached         compose cache on, warmed with one request per user first;
@@ -31,7 +31,8 @@
  * Before the load, `--recall-sizes` measures retrieval + beam against exhaustive scoring
  * in-process: for each n, a composer over the first n items of every category (n³ combinations
  * on a three-slot set) with the ANN index and with the exact scan, and for each --completions
- * (how the beam scores partial outfits: average items in the slots still to fill, or none), recall@K of the top-K
+ * (how the beam scores partial outfits: average items in the slots still to fill, or none), and
+ * for the server's stage order (with --stage-orders all, every distinct order too), recall@K of the top-K
  * (diversity off, as the exhaustive list has none) over --recall-users users; then the CPU time
  * (process.cpuUsage: all threads, ONNX Runtime's included) of one uncached composition on the
  * whole catalog, which a loaded machine inflates far less than wall-clock time.
@@ -43,7 +44,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { measureComposeRecall, type Completion } from '../src/serve/compose.js';
+import { distinctStageOrders, measureComposeRecall, type Completion } from '../src/serve/compose.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { arg, requiredArg } from './args.js';
 
@@ -84,6 +85,12 @@ const db = arg('db');
 const replicas = Number(arg('replicas') ?? 1);
 const recallSizes = (arg('recall-sizes') ?? '10,20,30').split(',').filter((s) => s !== '').map(Number);
 const recallUsers = Number(arg('recall-users') ?? 20);
+/** `--stage-orders all`: recall of every distinct stage order beside the server's own. */
+const allStageOrders = arg('stage-orders') === 'all';
+/** Two orders search alike when they differ only in their first two slots (scored together as pairs). */
+function sameStageOrder(a: readonly number[], b: readonly number[]): boolean {
+  return [...a.slice(0, 2)].sort().join() === [...b.slice(0, 2)].sort().join() && a.slice(2).join() === b.slice(2).join();
+}
 /** How the beam scores partial outfits in the recall measurement (compose.ts `Completion`): the server's `mean`, and `none` beside it. */
 const completions = (arg('completions') ?? 'mean,none').split(',').filter((c): c is Completion => c === 'mean' || c === 'none');
 /** The search's width (serve --retrieve/--beam), for the in-process measurements and the servers alike. */
@@ -100,13 +107,33 @@ if (recallSizes.length > 0) {
     const catalog = rec.composer.catalog.map((ids) => ids.slice(0, n));
     for (const completion of completions) {
       const composer = await rec.composer.withCatalog(catalog, completion);
-      for (const retrieval of ['ann', 'exact'] as const) {
-        composer.setRetrieval(retrieval);
-        const r = await measureComposeRecall(composer, users, { k, ...search });
-        process.stdout.write(
-          JSON.stringify({ bench: 'serve-recall', retrieval, completion, ...search, itemsPerCategory: n, combinations: r.combinations, users: r.users, k, recall: r.recall, scoreGap: r.scoreGap, searchScored: r.searchScored, searchMs: r.searchMs }) +
-            '\n',
-        );
+      // the server's order (chosen at start, compose.ts calibrateStageOrder), then with --stage-orders all every other candidate
+      const served = composer.stages.filter((j) => !composer.optionalSlots[j]);
+      const orders = allStageOrders ? [served, ...distinctStageOrders(served.slice().sort((a, b) => a - b)).filter((o) => !sameStageOrder(o, served))] : [served];
+      for (const order of orders) {
+        composer.setStageOrder(order);
+        for (const retrieval of ['ann', 'exact'] as const) {
+          composer.setRetrieval(retrieval);
+          const r = await measureComposeRecall(composer, users, { k, ...search });
+          process.stdout.write(
+            JSON.stringify({
+              bench: 'serve-recall',
+              retrieval,
+              completion,
+              stageOrder: order.join(','),
+              served: order === served,
+              ...search,
+              itemsPerCategory: n,
+              combinations: r.combinations,
+              users: r.users,
+              k,
+              recall: r.recall,
+              scoreGap: r.scoreGap,
+              searchScored: r.searchScored,
+              searchMs: r.searchMs,
+            }) + '\n',
+          );
+        }
       }
     }
   }

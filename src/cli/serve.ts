@@ -28,6 +28,7 @@ interface ServeOptions {
   retrieval: string;
   microBatch: boolean;
   composeConcurrency?: string;
+  stageOrder: string;
   retrieve: string;
   beam?: string;
   processes: string;
@@ -50,6 +51,7 @@ export function register(command: Command): void {
     .option('--onboard-workers <n>', 'worker threads fitting new users off the event loop (0 = on it)', String(defaultOnboardWorkers()))
     .option('--retrieval <kind>', 'composition retrieval: ann (usearch index built at start) or exact (every item scanned; ?exact=1 per request)', 'ann')
     .option('--micro-batch', 'merge the model calls of concurrent compositions into one', false)
+    .option('--stage-order <how>', 'the order the beam fills the slots: calibrate (measured on a small sample at start, the best kept) or layout', 'calibrate')
     .option('--compose-concurrency <n>', 'compositions run at once per process; the others wait their turn, first come first served (default 1; unbounded with --micro-batch)')
     .option('--retrieve <n>', 'items retrieved per category before the beam search', '16')
     .option('--beam <n>', 'partial outfits kept per beam stage (default max(k, 16))')
@@ -68,6 +70,7 @@ export function register(command: Command): void {
       if (!(RETRIEVAL_KINDS as readonly string[]).includes(opts.retrieval)) throw new UserError(`--retrieval: '${opts.retrieval}' is not one of ${RETRIEVAL_KINDS.join(', ')}`);
       const retrieval = opts.retrieval as RetrievalKind;
       const compose = { retrieve: parseInteger(opts.retrieve, '--retrieve', 1, 10_000), beam: opts.beam === undefined ? undefined : parseInteger(opts.beam, '--beam', 1, 100_000) };
+      if (opts.stageOrder !== 'calibrate' && opts.stageOrder !== 'layout') throw new UserError(`--stage-order: '${opts.stageOrder}' is not one of calibrate, layout`);
       const composeConcurrency = opts.composeConcurrency === undefined ? undefined : parseInteger(opts.composeConcurrency, '--compose-concurrency', 1, 100_000);
       if (processes > 1 && !isServeProcess()) {
         // the primary: the processes run this same command line (architecture.md §6)
@@ -94,7 +97,7 @@ async function serveHere(
 ): Promise<void> {
   const { port, seed, composeCacheSize, threads, rateLimit, onboardWorkers, apiKey, retrieval, compose, composeConcurrency } = p;
   const started = performance.now();
-  const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize, onboardWorkers, retrieval, microBatch: opts.microBatch, compose, composeConcurrency });
+  const recommender = await Recommender.open(opts.run, { data: opts.data, set: opts.set, db: opts.db, seed, composeCacheSize, onboardWorkers, retrieval, microBatch: opts.microBatch, compose, composeConcurrency, stageOrder: opts.stageOrder as 'calibrate' | 'layout' });
   const info = recommender.describe();
   let app;
   try {
@@ -112,7 +115,7 @@ async function serveHere(
   const banner =
     `outfitrec serve: set ${info.set}, ${info.runUsers} run users + ${info.onboardedUsers} onboarded, ${info.items} items, ` +
     `ONNX Runtime (${threads} thread${threads > 1 ? 's' : ''}), ${recommender.onboardWorkers} onboarding worker(s), users in ${recommender.store.kind === 'postgres' ? recommender.store.location : 'SQLite'}, ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
-    `composition: ${retrieval} retrieval${retrieval === 'ann' ? ` (index built in ${(recommender.retrievalBuildMs / 1000).toFixed(1)} s)` : ''}${opts.microBatch ? ', micro-batched' : ''}\n` +
+    `composition: ${retrieval} retrieval${retrieval === 'ann' ? ` (index built in ${(recommender.retrievalBuildMs / 1000).toFixed(1)} s)` : ''}${opts.microBatch ? ', micro-batched' : ''}, ${stageOrderLine(recommender)}\n` +
     `access: ${apiKey !== undefined ? 'API key required (but /health and the page)' : 'no API key'}, ` +
     `${rateLimit > 0 ? `at most ${rateLimit} requests per minute per client` : 'no rate limit'}\n`;
   if (isServeProcess()) reportReady(banner, url);
@@ -134,4 +137,17 @@ function parseInteger(value: string, flag: string, min: number, max: number): nu
   const n = Number(value);
   if (!/^\d+$/.test(value) || !(n >= min && n <= max)) throw new UserError(`${flag}: '${value}' is not an integer in ${min}..${max}`);
   return n;
+}
+
+/** The banner's account of the beam's stage order (method.md §3.1). */
+function stageOrderLine(recommender: Recommender): string {
+  const names = (order: readonly number[]): string => order.map((j) => recommender.describe().categories[recommender.describe().slotCategories[j]]).join(' → ');
+  const c = recommender.stageOrderCalibration;
+  if (c === null) return `stage order ${names(recommender.composer.stages)} (the layout's)`;
+  const layout = c.tried[0];
+  const chosen = c.tried.find((t) => t.order.join() === c.order.join()) ?? layout;
+  return (
+    `stage order ${names(c.order)} (recall@${c.k} ${chosen.recall.toFixed(2)} against exhaustive scoring on ${c.itemsPerCategory} items per category, ${c.users} users; ` +
+    `the layout's order ${layout.recall.toFixed(2)})`
+  );
 }

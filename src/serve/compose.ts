@@ -68,6 +68,39 @@ async function servingRows(model: OutfitModel, cache: ItemEmbeddingCache, layout
   return { embeddings, table: await model.servingTable(embeddings), meanRow0 };
 }
 
+/** What `calibrateStageOrder` measured and chose. */
+export interface StageOrderCalibration {
+  /** The chosen order of all slots (required, then optional). */
+  order: number[];
+  /** Every candidate order with its recall@k on the sample (the layout's own order first). */
+  tried: Array<{ order: number[]; recall: number }>;
+  itemsPerCategory: number;
+  users: number;
+  k: number;
+}
+
+/**
+ * The orders of `slots` that can search differently: every permutation, without those that only
+ * swap the first two (the beam scores those two together, as pairs). `slots`' own order first.
+ */
+export function distinctStageOrders(slots: readonly number[]): number[][] {
+  const out: number[][] = [];
+  const seen = new Set<string>();
+  const permute = (prefix: number[], rest: number[]): void => {
+    if (rest.length === 0) {
+      const key = prefix.length >= 2 ? [[...prefix.slice(0, 2)].sort((a, b) => a - b).join('+'), ...prefix.slice(2)].join(',') : prefix.join(',');
+      if (!seen.has(key)) {
+        seen.add(key);
+        out.push(prefix);
+      }
+      return;
+    }
+    rest.forEach((x, i) => permute([...prefix, x], [...rest.slice(0, i), ...rest.slice(i + 1)]));
+  };
+  permute([], [...slots]);
+  return out;
+}
+
 export interface ComposeOptions {
   /** Outfits to return (1..). */
   k: number;
@@ -138,8 +171,8 @@ export class OutfitComposer {
   private readonly rowOf: Int32Array;
   private readonly divisor: number;
   readonly dim: number;
-  /** Slots filled in search order: required slots first, then optional ones. */
-  private readonly stageOrder: number[];
+  /** Slots filled in search order: required slots first (the layout's order, or `calibrateStageOrder`'s), then optional ones. */
+  private stageOrder: number[];
   /** `optional[j]`: slot j may stay empty (not required by the layout, e.g. the second top of 519). */
   readonly optionalSlots: boolean[];
   /** Category of each slot (the layout's slotCategories). */
@@ -224,10 +257,68 @@ export class OutfitComposer {
 
   /**
    * A composer over another catalog (e.g. a sub-catalog small enough to enumerate), same model,
-   * item rows and average items; `completion` defaults to this composer's.
+   * item rows, average items and stage order; `completion` defaults to this composer's.
    */
-  withCatalog(catalog: readonly Int32Array[], completion: Completion = this.completion): Promise<OutfitComposer> {
-    return OutfitComposer.create(this.cache.model, this.cache, this.layout, this.categoryOf, catalog, { serving: this.serving, completion });
+  async withCatalog(catalog: readonly Int32Array[], completion: Completion = this.completion): Promise<OutfitComposer> {
+    const composer = await OutfitComposer.create(this.cache.model, this.cache, this.layout, this.categoryOf, catalog, { serving: this.serving, completion });
+    composer.stageOrder = [...this.stageOrder];
+    return composer;
+  }
+
+  /** The slots in the order the beam fills them. */
+  get stages(): readonly number[] {
+    return this.stageOrder;
+  }
+
+  /** Sets the beam's order of the required slots (any order of all of them); optional slots stay last. */
+  setStageOrder(required: readonly number[]): void {
+    const want = this.slotCategories.map((_, j) => j).filter((j) => !this.optionalSlots[j]);
+    if (required.length !== want.length || [...required].sort((a, b) => a - b).some((j, i) => j !== want[i])) {
+      throw new UserError(`a stage order must list the required slots ${want.join(', ')} once each, got ${required.join(', ')}`);
+    }
+    this.stageOrder = [...required, ...this.slotCategories.map((_, j) => j).filter((j) => this.optionalSlots[j])];
+  }
+
+  /**
+   * Chooses the order in which the beam fills the required slots by measurement on the model
+   * served (method.md §3.1): on a sample catalog of the last n items of every category (n ≤
+   * `itemsPerCategory`, lowered until the sample has at most `maxCombinations` outfits, so that it
+   * can be scored exhaustively), each candidate order's recall@k of the exhaustive top-k over
+   * `userVectors`; the best becomes this composer's order (ties: the earlier candidate, the
+   * layout's own order first). The first two stages are scored only as pairs, so orders that
+   * differ by swapping them are one candidate. Null, and nothing measured, when there is no
+   * choice (fewer than 3 required slots) or too much of one (more than 5).
+   */
+  async calibrateStageOrder(
+    userVectors: readonly Float32Array[],
+    opts: { itemsPerCategory?: number; maxCombinations?: number; k?: number } = {},
+  ): Promise<StageOrderCalibration | null> {
+    // candidates from the layout's order, whatever order this composer has now
+    const required = this.slotCategories.map((_, j) => j).filter((j) => !this.optionalSlots[j]);
+    if (required.length < 3 || required.length > 5 || userVectors.length === 0) return null;
+    const candidates = distinctStageOrders(required);
+    const k = opts.k ?? 10;
+    const maxCombinations = opts.maxCombinations ?? 10_000;
+    // the LAST items of each category: bench/serve.ts measures recall on the first ones, so the two samples do not meet
+    const lastN = (n: number): Int32Array[] => this.catalog.map((ids) => ids.slice(Math.max(0, ids.length - n)));
+    let n = opts.itemsPerCategory ?? 20;
+    while (n > 2 && this.combinations(lastN(n)) > maxCombinations) n--;
+    const sample = await this.withCatalog(lastN(n));
+    const exact: Array<Set<string>> = [];
+    for (const v of userVectors) exact.push(new Set((await sample.exhaustive(v, { k }, maxCombinations)).outfits.map((o) => outfitKey(o.items))));
+    const tried: Array<{ order: number[]; recall: number }> = [];
+    for (const order of candidates) {
+      sample.setStageOrder(order);
+      let hits = 0;
+      for (const [u, v] of userVectors.entries()) {
+        const found = (await sample.compose(v, { k })).outfits;
+        hits += found.filter((o) => exact[u].has(outfitKey(o.items))).length / Math.max(1, exact[u].size);
+      }
+      tried.push({ order: [...sample.stageOrder], recall: hits / userVectors.length });
+    }
+    const best = tried.reduce((a, b) => (b.recall > a.recall ? b : a), tried[0]);
+    this.stageOrder = [...best.order];
+    return { order: best.order, tried, itemsPerCategory: n, users: userVectors.length, k };
   }
 
   /**

@@ -44,6 +44,7 @@ import { defaultOnboardWorkers, OnboardPool } from './onboard-pool.js';
 import { openUserStore, type StoredUser, type UserStore } from './store.js';
 import { UserDirectory } from './users.js';
 import { Turns } from '../util/turns.js';
+import type { StageOrderCalibration } from './compose.js';
 import type { RetrievalKind } from './retrieval.js';
 
 /** A user as one request read it: Σ_k â_uk and, for onboarded users, their stored own anchors. */
@@ -145,6 +146,12 @@ export interface RecommenderOptions {
    * unbounded with `microBatch`, which needs compositions in flight together to merge).
    */
   composeConcurrency?: number;
+  /**
+   * The beam's stage order: 'calibrate' (default) measures every candidate order's recall against
+   * exhaustive scoring on a small sample at start (compose.ts `calibrateStageOrder`, with up to 12
+   * run users) and keeps the best; 'layout' keeps the layout's slot order.
+   */
+  stageOrder?: 'calibrate' | 'layout';
   /** Default diversity of `compose`: no two outfits share more than this many items (default 1). */
   maxShared?: number;
 }
@@ -196,6 +203,8 @@ export class Recommender {
   private readonly composeTurns: Turns;
   /** Time spent building the ANN index at start, ms (0 for exact retrieval). */
   readonly retrievalBuildMs: number;
+  /** What choosing the beam's stage order measured at start; null when the layout's order is kept. */
+  stageOrderCalibration: StageOrderCalibration | null = null;
   private imagePaths: (string | undefined)[] | null = null;
 
   private constructor(parts: RecommenderParts, opts: RecommenderOptions, cache: ItemEmbeddingCache, composer: OutfitComposer, store: UserStore) {
@@ -236,6 +245,12 @@ export class Recommender {
     let rec: Recommender | undefined;
     try {
       rec = new Recommender(parts, opts, cache, composer, store);
+      if ((opts.stageOrder ?? 'calibrate') === 'calibrate' && rec.runUsers > 0) {
+        // the last run users: bench/serve.ts measures recall with the first ones
+        const count = Math.min(12, rec.runUsers);
+        const users = Array.from({ length: count }, (_, i) => rec!.userVector(rec!.runUsers - count + i));
+        rec.stageOrderCalibration = await composer.calibrateStageOrder(users);
+      }
       await rec.users.warm();
       await rec.startOnboardPool(parts);
       return rec;

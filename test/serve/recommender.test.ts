@@ -8,7 +8,7 @@ import { loadPolyvoreSet } from '../../src/data/polyvore.js';
 import { imageInputSource } from '../../src/model/inputs.js';
 import { OutfitModel } from '../../src/model/outfit-model.js';
 import { Rng } from '../../src/rng.js';
-import { measureComposeRecall, outfitKey } from '../../src/serve/compose.js';
+import { distinctStageOrders, measureComposeRecall, outfitKey } from '../../src/serve/compose.js';
 import { Recommender, UnknownItemError, UnknownUserError } from '../../src/serve/recommender.js';
 import { tinyRun, type TinyRun } from './tiny-run.js';
 
@@ -143,6 +143,47 @@ describe('Recommender on a trained tiny run (set 630)', () => {
     }
   });
 
+  test('the stage order is chosen at start by recall against exhaustive scoring, the layout order first among the candidates', async () => {
+    const c = rec.stageOrderCalibration;
+    assert.ok(c !== null);
+    assert.deepEqual(c.tried.map((t) => t.order), [[0, 1, 2], [0, 2, 1], [1, 2, 0]]);
+    assert.equal(c.users, Math.min(12, rec.runUsers));
+    const best = Math.max(...c.tried.map((t) => t.recall));
+    // the first candidate with the best recall is the one in use
+    assert.deepEqual(c.order, c.tried.find((t) => t.recall === best)!.order);
+    assert.deepEqual([...rec.composer.stages], c.order);
+    // calibrating again measures the same candidates from the layout's order, whatever the order now
+    const again = await rec.composer.calibrateStageOrder([0, 1].map((u) => rec.userVector(u)), { itemsPerCategory: 12, maxCombinations: 500 });
+    assert.ok(again !== null);
+    assert.deepEqual(again.tried.map((t) => t.order), [[0, 1, 2], [0, 2, 1], [1, 2, 0]]);
+    for (const t of again.tried) assert.ok(t.recall >= 0 && t.recall <= 1);
+    // the sample shrinks until it can be scored exhaustively within the bound: 7³ = 343 ≤ 500 < 8³
+    assert.equal(again.itemsPerCategory, 7);
+    assert.equal(await rec.composer.calibrateStageOrder([]), null);
+    assert.throws(() => rec.composer.setStageOrder([0, 0, 1]), /required slots 0, 1, 2 once each, got 0, 0, 1/);
+    // a sub-catalog composer (bench/serve.ts's recall) searches in the same order
+    const sub = await rec.composer.withCatalog(rec.composer.catalog.map((ids) => ids.slice(0, 5)));
+    assert.deepEqual([...sub.stages], [...rec.composer.stages]);
+    // stageOrder 'layout' measures nothing and keeps the layout's order
+    const plain = await Recommender.open(run.runDir, { data: run.root, db: ':memory:', stageOrder: 'layout', onboardWorkers: 0 });
+    try {
+      assert.equal(plain.stageOrderCalibration, null);
+      assert.deepEqual([...plain.composer.stages], [0, 1, 2]);
+    } finally {
+      await plain.close();
+      await plain.model.dispose();
+    }
+  });
+
+  test('distinctStageOrders: every order, without those that only swap the first two slots', () => {
+    assert.deepEqual(distinctStageOrders([0, 1, 2]), [[0, 1, 2], [0, 2, 1], [1, 2, 0]]);
+    assert.deepEqual(distinctStageOrders([2, 3]), [[2, 3]]);
+    const four = distinctStageOrders([0, 1, 2, 3]);
+    assert.equal(four.length, 12);
+    assert.deepEqual(four[0], [0, 1, 2, 3]);
+    assert.equal(new Set(four.map((o) => `${[...o.slice(0, 2)].sort().join('+')}|${o.slice(2).join(',')}`)).size, 12);
+  });
+
   test('onboarding stores the user; a restart, or another process on the same file, serves the same user with the same scores', async () => {
     const other = await Recommender.open(run.runDir, { data: run.root, db: join(dir, 'users.sqlite') });
     const outfits = [
@@ -243,6 +284,9 @@ describe('compose on a variable-length set (519: one or two tops)', () => {
     const rec = await Recommender.fromParts({ model, inputs, set, runFingerprint: 'untrained-519' }, { db: join(dir, 'users.sqlite') });
     try {
       assert.deepEqual(rec.optionalSlots, [false, true, false, false]);
+      // the optional second top is filled last whatever order the required slots were given
+      assert.equal(rec.composer.stages[3], 1);
+      assert.deepEqual([...rec.composer.stages].sort(), [0, 1, 2, 3]);
       const catalog = [0, 1, 2].map((c) => Int32Array.from({ length: c === 0 ? 6 : 4 }, (_, i) => set.catalog.offsets[c] + i));
       // 6 single tops + 15 pairs, × 4 bottoms × 4 shoes
       assert.equal(rec.composer.combinations(catalog), 21 * 16);
