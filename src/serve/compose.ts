@@ -287,7 +287,8 @@ export class OutfitComposer {
    * `userVectors`; the best becomes this composer's order (ties: the earlier candidate, the
    * layout's own order first). The first two stages are scored only as pairs, so orders that
    * differ by swapping them are one candidate. Null, and nothing measured, when there is no
-   * choice (fewer than 3 required slots) or too much of one (more than 5).
+   * choice (fewer than 3 required slots), too much of one (more than 5), or no sample small
+   * enough (many optional slots) or not empty.
    */
   async calibrateStageOrder(
     userVectors: readonly Float32Array[],
@@ -302,7 +303,10 @@ export class OutfitComposer {
     // the LAST items of each category: bench/serve.ts measures recall on the first ones, so the two samples do not meet
     const lastN = (n: number): Int32Array[] => this.catalog.map((ids) => ids.slice(Math.max(0, ids.length - n)));
     let n = opts.itemsPerCategory ?? 20;
-    while (n > 2 && this.combinations(lastN(n)) > maxCombinations) n--;
+    while (n > 1 && this.combinations(lastN(n)) > maxCombinations) n--;
+    // too many optional slots for any sample to be scored exhaustively, or nothing to compose from
+    const size = this.combinations(lastN(n));
+    if (size > maxCombinations || size === 0) return null;
     const sample = await this.withCatalog(lastN(n));
     const exact: Array<Set<string>> = [];
     for (const v of userVectors) exact.push(new Set((await sample.exhaustive(v, { k }, maxCombinations)).outfits.map((o) => outfitKey(o.items))));

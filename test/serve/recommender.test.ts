@@ -160,6 +160,8 @@ describe('Recommender on a trained tiny run (set 630)', () => {
     // the sample shrinks until it can be scored exhaustively within the bound: 7³ = 343 ≤ 500 < 8³
     assert.equal(again.itemsPerCategory, 7);
     assert.equal(await rec.composer.calibrateStageOrder([]), null);
+    // no sample fits: 1 item per category still makes 1 outfit, more than a bound of 0
+    assert.equal(await rec.composer.calibrateStageOrder([rec.userVector(0)], { maxCombinations: 0 }), null);
     assert.throws(() => rec.composer.setStageOrder([0, 0, 1]), /required slots 0, 1, 2 once each, got 0, 0, 1/);
     // a sub-catalog composer (bench/serve.ts's recall) searches in the same order
     const sub = await rec.composer.withCatalog(rec.composer.catalog.map((ids) => ids.slice(0, 5)));
