@@ -115,7 +115,7 @@ async function serveHere(
   const banner =
     `outfitrec serve: set ${info.set}, ${info.runUsers} run users + ${info.onboardedUsers} onboarded, ${info.items} items, ` +
     `ONNX Runtime (${threads} thread${threads > 1 ? 's' : ''}), ${recommender.onboardWorkers} onboarding worker(s), users in ${recommender.store.kind === 'postgres' ? recommender.store.location : 'SQLite'}, ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
-    `composition: ${retrieval} retrieval${retrieval === 'ann' ? ` (index built in ${(recommender.retrievalBuildMs / 1000).toFixed(1)} s)` : ''}${opts.microBatch ? ', micro-batched' : ''}, ${stageOrderLine(recommender)}\n` +
+    `composition: ${retrieval} retrieval${retrieval === 'ann' ? ` (index built in ${(recommender.retrievalBuildMs / 1000).toFixed(1)} s)` : ''}${opts.microBatch ? ', micro-batched' : ''}, ${stageOrderLine(recommender, info)}\n` +
     `access: ${apiKey !== undefined ? 'API key required (but /health and the page)' : 'no API key'}, ` +
     `${rateLimit > 0 ? `at most ${rateLimit} requests per minute per client` : 'no rate limit'}\n`;
   if (isServeProcess()) reportReady(banner, url);
@@ -140,8 +140,8 @@ function parseInteger(value: string, flag: string, min: number, max: number): nu
 }
 
 /** The banner's account of the beam's stage order (method.md §3.1). */
-function stageOrderLine(recommender: Recommender): string {
-  const names = (order: readonly number[]): string => order.map((j) => recommender.describe().categories[recommender.describe().slotCategories[j]]).join(' → ');
+function stageOrderLine(recommender: Recommender, info: { categories: string[]; slotCategories: number[] }): string {
+  const names = (order: readonly number[]): string => order.map((j) => info.categories[info.slotCategories[j]]).join(' → ');
   const c = recommender.stageOrderCalibration;
   if (c === null) return `stage order ${names(recommender.composer.stages)} (the layout's)`;
   const layout = c.tried[0];

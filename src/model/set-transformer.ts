@@ -117,8 +117,8 @@ export function sab1Projections(g: Graph, w: WeightOf, x: Value): Value {
 export function setTransformerFromProjections(g: Graph, w: WeightOf, heads: number, qkv: Value, keyBias: Value): Value {
   const d = (qkv.shape[2] as number) / 3;
   const [n, s] = [qkv.shape[0], qkv.shape[1] as number];
-  const part = (i: number): Value => g.slice(qkv, 2, i * d, (i + 1) * d);
-  const h1 = mabTail(g, w, 'encoder.sab1', part(0), multiHead(g, heads, part(0), part(1), part(2), keyBias));
+  const [qp, kp, vp] = [0, 1, 2].map((i) => g.slice(qkv, 2, i * d, (i + 1) * d));
+  const h1 = mabTail(g, w, 'encoder.sab1', qp, multiHead(g, heads, qp, kp, vp, keyBias));
   const h2 = attend(g, w, 'encoder.sab2', heads, projectQuery(g, w, 'encoder.sab2', h1), h1, keyBias);
   const p = 'encoder.pma';
   const dh = d / heads;

@@ -215,10 +215,7 @@ export class OutfitComposer {
     this.optionalSlots = layout.required.map((r) => !r);
     this.minItems = layout.minItems;
     this.sharedCategories = new Set(slotCategories).size < slotCategories.length;
-    this.stageOrder = [
-      ...slotCategories.map((_, j) => j).filter((j) => !this.optionalSlots[j]),
-      ...slotCategories.map((_, j) => j).filter((j) => this.optionalSlots[j]),
-    ];
+    this.stageOrder = [...this.slotsWhere(false), ...this.slotsWhere(true)];
     this.rowOf = new Int32Array(categoryOf.length).fill(-1);
     catalogItems(catalog).forEach((id, row) => (this.rowOf[id] = row));
     this.firstOrderHats = firstOrderHats;
@@ -272,11 +269,16 @@ export class OutfitComposer {
 
   /** Sets the beam's order of the required slots (any order of all of them); optional slots stay last. */
   setStageOrder(required: readonly number[]): void {
-    const want = this.slotCategories.map((_, j) => j).filter((j) => !this.optionalSlots[j]);
+    const want = this.slotsWhere(false);
     if (required.length !== want.length || [...required].sort((a, b) => a - b).some((j, i) => j !== want[i])) {
       throw new UserError(`a stage order must list the required slots ${want.join(', ')} once each, got ${required.join(', ')}`);
     }
-    this.stageOrder = [...required, ...this.slotCategories.map((_, j) => j).filter((j) => this.optionalSlots[j])];
+    this.stageOrder = [...required, ...this.slotsWhere(true)];
+  }
+
+  /** The slots that are optional (`true`) or required (`false`), in layout order. */
+  private slotsWhere(optional: boolean): number[] {
+    return this.slotCategories.map((_, j) => j).filter((j) => this.optionalSlots[j] === optional);
   }
 
   /**
@@ -295,7 +297,7 @@ export class OutfitComposer {
     opts: { itemsPerCategory?: number; maxCombinations?: number; k?: number } = {},
   ): Promise<StageOrderCalibration | null> {
     // candidates from the layout's order, whatever order this composer has now
-    const required = this.slotCategories.map((_, j) => j).filter((j) => !this.optionalSlots[j]);
+    const required = this.slotsWhere(false);
     if (required.length < 3 || required.length > 5 || userVectors.length === 0) return null;
     const candidates = distinctStageOrders(required);
     const k = opts.k ?? 10;
