@@ -49,7 +49,7 @@ export function register(command: Command): void {
     .option('--api-key <key>', 'require this key (header x-api-key or authorization: Bearer) on every route but /health and the page; default: env OUTFITREC_API_KEY, else none')
     .option('--rate-limit <n>', 'requests per minute per client address (0 = no limit)', String(DEFAULT_RATE_LIMIT))
     .option('--onboard-workers <n>', 'worker threads fitting new users off the event loop (0 = on it)', String(defaultOnboardWorkers()))
-    .option('--retrieval <kind>', 'composition retrieval: ann (usearch index built at start) or exact (every item scanned; ?exact=1 per request)', 'ann')
+    .option('--retrieval <kind>', 'composition retrieval: exact (every item scored, SIMD brute force) or ann (a usearch HNSW index built at start: for catalogs far larger than brute force serves; ?exact=1 overrides it per request)', 'exact')
     .option('--micro-batch', 'merge the model calls of concurrent compositions into one', false)
     .option('--stage-order <how>', 'the order the beam fills the slots: calibrate (measured on a small sample at start, the best kept) or layout', 'calibrate')
     .option('--compose-concurrency <n>', 'compositions run at once per process; the others wait their turn, first come first served (default 1; unbounded with --micro-batch)')

@@ -5,12 +5,13 @@
  * ĥ_{x} of the category's items.
  *
  * Two implementations with one interface:
- *   - `exact`: every item of the category scored (a dot product per item) and the best `count`
- *     selected; the reference the other is measured against;
- *   - `ann`: a usearch HNSW index per category over the same vectors (inner-product metric), built
- *     once when the server starts. Chosen over hnswlib-node by bench/ann.ts (build and query time,
- *     recall against `exact` on the 29,870-item syn-630 catalog; docs/results.md §3), and it ships
- *     prebuilt binaries, so nothing compiles at install.
+ *   - `exact` (the default): every item of the category scored (usearch's SIMD brute force, the
+ *     best re-scored here) and the best `count` selected; the reference the other is measured against;
+ *   - `ann`: a usearch HNSW index per category over the same vectors, built once when the server
+ *     starts. Chosen over hnswlib-node by bench/ann.ts (build and query time, recall against `exact`
+ *     on the 29,870-item syn-630 catalog; docs/results.md §3), and it ships prebuilt binaries, so
+ *     nothing compiles at install. On trained models, whose item vectors crowd into a narrow cone,
+ *     it misses a share of the exact top items (docs/results.md §3): for catalogs too large to scan.
  * Both return global item ids, best first; items for which `skip` is true are never returned.
  */
 import { createRequire } from 'node:module';
@@ -54,15 +55,47 @@ export interface RetrievalVectors {
   readonly rowOf: Int32Array;
 }
 
-/** Exhaustive inner products over the category, with a bounded selection instead of a full sort. */
+/**
+ * Exhaustive inner products over the category. The whole-category search is usearch's brute-force
+ * `exactSearch` (SIMD dot products, one thread: about 0.14 ms for 10,000 items of 64 dimensions)
+ * over the category's rows packed once; its best `2·count + 8` are then re-scored here in catalog
+ * order, so the result and its tie order are those of a plain scan (`among`, small categories).
+ */
 export class ExactRetriever implements Retriever {
   readonly kind = 'exact' as const;
-  constructor(private readonly data: RetrievalVectors) {}
+  /** Per category, its items' rows back to back in catalog order (null: small enough to scan in JS). */
+  private readonly packed: Array<Float32Array | null>;
+
+  constructor(private readonly data: RetrievalVectors) {
+    const { dim, vectors, rowOf } = data;
+    this.packed = data.catalog.map((ids) => {
+      if (ids.length < NATIVE_SCAN_FROM) return null;
+      const rows = new Float32Array(ids.length * dim);
+      ids.forEach((id, i) => rows.set(vectors.subarray(rowOf[id] * dim, (rowOf[id] + 1) * dim), i * dim));
+      return rows;
+    });
+  }
 
   /** `among`: score only these items of the category (default: all of it). */
   top(query: Float32Array, category: number, count: number, skip?: (item: number) => boolean, among?: Int32Array): Int32Array {
+    const ids = this.data.catalog[category];
+    const rows = this.packed[category];
+    if (among || !rows || count <= 0) return this.scan(among ?? ids, count, query, skip);
+    let want = Math.min(ids.length, 2 * count + 8);
+    for (;;) {
+      const found = loadUsearch().exactSearch(rows, query, this.data.dim, want, 'ip', 1);
+      // back to catalog order, so that equal scores keep the order a plain scan gives them
+      const positions = Int32Array.from(found.keys, (k) => Number(k)).sort();
+      const candidates = Int32Array.from(positions, (i) => ids[i]);
+      const kept = skip ? candidates.filter((id) => !skip(id)) : candidates;
+      if (kept.length >= 2 * count || want === ids.length) return this.scan(kept, count, query);
+      want = Math.min(ids.length, want * 2 + (candidates.length - kept.length));
+    }
+  }
+
+  private scan(pool: Int32Array, count: number, query: Float32Array, skip?: (item: number) => boolean): Int32Array {
     const { dim, vectors, rowOf } = this.data;
-    return topByScore(among ?? this.data.catalog[category], count, skip, (item) => {
+    return topByScore(pool, count, skip, (item) => {
       const o = rowOf[item] * dim;
       let s = 0;
       for (let t = 0; t < dim; t++) s += vectors[o + t] * query[t];
@@ -70,6 +103,9 @@ export class ExactRetriever implements Retriever {
     });
   }
 }
+
+/** Categories with at least this many items are searched natively (below it a JS scan is as fast). */
+const NATIVE_SCAN_FROM = 512;
 
 /**
  * The `count` items of `pool` with the largest score (ties: earlier in the pool first), best first.
@@ -106,12 +142,13 @@ interface UsearchMatches {
   distances: Float32Array;
 }
 interface UsearchIndex {
-  add(keys: BigUint64Array, vectors: Float32Array[]): void;
+  add(keys: BigUint64Array, vectors: Float32Array[], threads: number): void;
   search(vector: Float32Array, k: number, threads: number): UsearchMatches;
   size(): number;
   changeExpansionSearch?(n: number): void;
 }
 interface UsearchModule {
+  exactSearch(dataset: Float32Array, queries: Float32Array, dimensions: number, count: number, metric: string, threads: number): UsearchMatches;
   Index: new (config: {
     dimensions: number;
     metric: string;
@@ -123,9 +160,12 @@ interface UsearchModule {
   }) => UsearchIndex;
 }
 
-/** usearch, loaded on first use (a native addon: only servers that ask for ANN retrieval load it). */
+let usearch: UsearchModule | null = null;
+
+/** usearch (a native addon), loaded on first use. */
 function loadUsearch(): UsearchModule {
-  return createRequire(import.meta.url)('usearch') as UsearchModule;
+  usearch ??= createRequire(import.meta.url)('usearch') as UsearchModule;
+  return usearch;
 }
 
 /** One usearch HNSW index per category over the ĥ rows (inner-product metric). */
@@ -156,7 +196,11 @@ export class AnnRetriever implements Retriever {
       });
       if (ids.length > 0) {
         const rows = Array.from(ids, (id) => vectors.subarray(rowOf[id] * dim, (rowOf[id] + 1) * dim));
-        index.add(BigUint64Array.from(ids, (id) => BigInt(id)), rows);
+        // one thread: a build on several threads links the graph in a different order each time, so
+        // two servers of one run (replicas, --processes, a restart) retrieved different items for the
+        // same user (46 of 300 top-16 lists differed on runs/sci/distill24-s2); one thread gives the
+        // same index every time, for about 0.7 s more at start on 29,870 items
+        index.add(BigUint64Array.from(ids, (id) => BigInt(id)), rows, 1);
       }
       return index;
     });

@@ -51,6 +51,56 @@ describe('composition extras on the tiny run (set 630)', () => {
     }
   });
 
+  test('the exact retrieval\'s native search returns what a plain scan does, skips and ties included', () => {
+    const rng = new Rng(12);
+    const dim = 16;
+    const count = 3000;
+    // every 10th item repeats the one before it: equal scores must keep catalog order
+    const vectors = new Float32Array(count * dim);
+    for (let i = 0; i < count; i++) for (let t = 0; t < dim; t++) vectors[i * dim + t] = i % 10 === 9 ? vectors[(i - 1) * dim + t] : rng.normal();
+    const ids = Int32Array.from({ length: count }, (_, i) => 5 + i);
+    const rowOf = new Int32Array(count + 5).fill(-1);
+    ids.forEach((id, i) => (rowOf[id] = i));
+    const exact = new ExactRetriever({ dim, catalog: [ids], vectors, rowOf });
+    const scan = (query: Float32Array, n: number, skip?: (id: number) => boolean): number[] =>
+      Array.from(ids)
+        .filter((id) => !skip?.(id))
+        .map((id) => ({ id, s: vectors.subarray(rowOf[id] * dim, (rowOf[id] + 1) * dim).reduce((a, x, t) => a + x * query[t], 0) }))
+        .sort((a, b) => b.s - a.s || a.id - b.id)
+        .slice(0, n)
+        .map((x) => x.id);
+    const skip = (id: number): boolean => id % 3 === 0;
+    for (let q = 0; q < 40; q++) {
+      const query = q === 0 ? vectors.slice(8 * dim, 9 * dim) : Float32Array.from({ length: dim }, () => rng.normal());
+      assert.deepEqual(Array.from(exact.top(query, 0, 16)), scan(query, 16));
+      assert.deepEqual(Array.from(exact.top(query, 0, 16, skip)), scan(query, 16, skip));
+      // a skip that leaves few of the nearest: the search must look further
+      const sparse = (id: number): boolean => id % 25 !== 0;
+      assert.deepEqual(Array.from(exact.top(query, 0, 16, sparse)), scan(query, 16, sparse));
+    }
+    // asking for more than the category holds returns all of it, best first
+    const query = Float32Array.from({ length: dim }, () => rng.normal());
+    assert.deepEqual(Array.from(exact.top(query, 0, count + 10)), scan(query, count));
+  });
+
+  test('two ANN indexes built from the same vectors retrieve the same items (replicas and restarts agree)', () => {
+    // settings loose enough that the answer depends on how the graph was linked
+    const rng = new Rng(11);
+    const dim = 8;
+    const count = 6000;
+    const vectors = Float32Array.from({ length: count * dim }, () => rng.normal());
+    const data = { dim, catalog: [Int32Array.from({ length: count }, (_, i) => i)], vectors, rowOf: Int32Array.from({ length: count }, (_, i) => i) };
+    const settings = { connectivity: 4, expansionAdd: 8, expansionSearch: 8, metric: 'ip' as const, overfetch: 1 };
+    const a = new AnnRetriever(data, settings);
+    const b = new AnnRetriever(data, settings);
+    let differing = 0;
+    for (let q = 0; q < 300; q++) {
+      const query = Float32Array.from({ length: dim }, () => rng.normal());
+      if (a.top(query, 0, 10).join() !== b.top(query, 0, 10).join()) differing++;
+    }
+    assert.equal(differing, 0);
+  });
+
   test('partial outfits score as the sets they are, whatever slots they sit in', async () => {
     const c = rec.catalog;
     const v = rec.userVector(3);
