@@ -34,6 +34,7 @@ function input(node: GraphNode, i: number): Value {
 
 const rules: Record<string, Rule> = {
   Add: (g, n, dy) => [unbroadcast(g, dy, input(n, 0)), unbroadcast(g, dy, input(n, 1))],
+  Sum: (g, n, dy, need) => n.inputs.map((v) => (v && need(v) ? unbroadcast(g, dy, v) : null)),
   Sub: (g, n, dy, need) => [unbroadcast(g, dy, input(n, 0)), need(n.inputs[1]) ? unbroadcast(g, g.neg(dy), input(n, 1)) : null],
   Mul: (g, n, dy, need) => {
     const [a, b] = [input(n, 0), input(n, 1)];

@@ -327,6 +327,20 @@ export class Graph {
     return keepdims ? out : this.squeeze(out, [axis]);
   }
 
+  /** Elementwise maximum of several tensors (ONNX Max, broadcasting); like reduceMax it passes no gradient. */
+  maxOf(xs: readonly Value[]): Value {
+    if (xs.length === 1) return xs[0];
+    const shape = xs.slice(1).reduce((acc: Shape, x) => broadcastShapes(acc, x.shape, 'Max'), xs[0].shape);
+    return this.node('Max', [...xs], [{ dtype: xs[0].dtype, shape }], {}, { noGradient: true })[0];
+  }
+
+  /** Elementwise sum of several tensors in one node (ONNX Sum, broadcasting). */
+  sumOf(xs: readonly Value[]): Value {
+    if (xs.length === 1) return xs[0];
+    const shape = xs.slice(1).reduce((acc: Shape, x) => broadcastShapes(acc, x.shape, 'Sum'), xs[0].shape);
+    return this.node('Sum', [...xs], [{ dtype: xs[0].dtype, shape }])[0];
+  }
+
   softmax(x: Value, axis = -1): Value {
     const a = normAxis(axis, x.shape.length, 'Softmax');
     return this.node('Softmax', [x], [{ dtype: x.dtype, shape: x.shape }], { axis: a }, { axis: a })[0];

@@ -118,18 +118,69 @@ export function setTransformerFromProjections(g: Graph, w: WeightOf, heads: numb
   const d = (qkv.shape[2] as number) / 3;
   const [n, s] = [qkv.shape[0], qkv.shape[1] as number];
   const [qp, kp, vp] = [0, 1, 2].map((i) => g.slice(qkv, 2, i * d, (i + 1) * d));
-  const h1 = mabTail(g, w, 'encoder.sab1', qp, multiHead(g, heads, qp, kp, vp, keyBias));
-  const h2 = attend(g, w, 'encoder.sab2', heads, projectQuery(g, w, 'encoder.sab2', h1), h1, keyBias);
+  const bias = g.reshape(keyBias, [n, s]);
+  const h1 = mabTail(g, w, 'encoder.sab1', qp, selfAttentionByKeys(g, heads, qp, kp, vp, bias));
+  const sab2 = 'encoder.sab2';
+  const q2 = projectQuery(g, w, sab2, h1);
+  const k2 = g.linear(h1, w(`${sab2}.k.weight`), w(`${sab2}.k.bias`));
+  const v2 = g.linear(h1, w(`${sab2}.v.weight`), w(`${sab2}.v.bias`));
+  const h2 = mabTail(g, w, sab2, q2, selfAttentionByKeys(g, heads, q2, k2, v2, bias));
   const p = 'encoder.pma';
   const dh = d / heads;
   const seedQuery = projectQuery(g, w, p, w(SEED)); // [1, d]
-  const u = g.reduceSum(g.reshape(g.mul(w(`${p}.k.weight`), seedQuery), [d, heads, dh]), [2]); // [d, heads]
-  const logits = g.add(g.mul(g.linear(h2, u, null), 1 / Math.sqrt(dh)), g.reshape(keyBias, [n, s, 1])); // [n, S, heads]
-  const weights = g.softmax(logits, 1);
-  const v4 = g.reshape(g.linear(h2, w(`${p}.v.weight`), w(`${p}.v.bias`)), [n, s, heads, dh]);
-  const attended = g.reshape(g.reduceSum(g.mul(g.unsqueeze(weights, [3]), v4), [1]), [n, 1, d]);
+  // u_h with the 1/√(d/h) scale folded in: [d, heads]
+  const u = g.mul(g.reduceSum(g.reshape(g.mul(w(`${p}.k.weight`), seedQuery), [d, heads, dh]), [2]), 1 / Math.sqrt(dh));
+  const v = g.linear(h2, w(`${p}.v.weight`), w(`${p}.v.bias`)); // [n, S, d]
+  const logits = Array.from({ length: s }, (_, j) => g.add(g.linear(itemOf(g, h2, j), u, null), g.slice(bias, 1, j, j + 1))); // [n, heads] each
+  const attended = g.reshape(attendByKeys(g, heads, logits, Array.from({ length: s }, (_, j) => itemOf(g, v, j))), [n, 1, d]);
   const z = mabTail(g, w, p, g.reshape(seedQuery, [1, 1, d]), attended);
   return g.reshape(z, [n, d]);
+}
+
+/** Item j of every outfit of `x` [n, S, d]: [n, d]. */
+function itemOf(g: Graph, x: Value, j: number): Value {
+  return g.reshape(g.slice(x, 1, j, j + 1), [x.shape[0], x.shape[2]]);
+}
+
+/**
+ * `multiHead` for serving, one key at a time (S ≤ 4, fixed per graph): key j's logits for every
+ * query and head are `(Q ⊙ k_j) C` with C [d, heads] the head indicator scaled by 1/√(d/h) (one
+ * small GEMM), `bias` [n, S] the padding bias. The same values as `multiHead` up to float rounding
+ * (test/model/absent-slots.test.ts), in about 60 % of its time: ONNX Runtime's ReduceSum over an
+ * axis that is not the last, and Mul broadcasting a size-1 innermost axis, are slow at these
+ * shapes; elementwise ops over S separate tensors are not (method.md §3.1).
+ */
+function selfAttentionByKeys(g: Graph, heads: number, qp: Value, kp: Value, vp: Value, bias: Value): Value {
+  const [n, s, d] = [kp.shape[0], kp.shape[1] as number, kp.shape[2] as number];
+  const dh = d / heads;
+  const indicator = new Float32Array(d * heads);
+  for (let c = 0; c < d; c++) indicator[c * heads + Math.floor(c / dh)] = 1 / Math.sqrt(dh);
+  const scaled = g.constant(indicator, [d, heads]);
+  const logits: Value[] = [];
+  const values: Value[] = [];
+  for (let j = 0; j < s; j++) {
+    const key = g.reshape(itemOf(g, kp, j), [n, 1, d]);
+    logits.push(g.add(g.linear(g.mul(qp, key), scaled, null), g.reshape(g.slice(bias, 1, j, j + 1), [n, 1, 1]))); // [n, S, heads]
+    values.push(g.reshape(itemOf(g, vp, j), [n, 1, d]));
+  }
+  return attendByKeys(g, heads, logits, values);
+}
+
+/**
+ * Softmax over the keys of per-key logits [..., heads] (one tensor per key), then the weighted sum
+ * of the per-key values [..., d]: each weight is widened from its head to the head's d/h columns by
+ * a [heads, d] 0/1 matrix. The row maximum is held constant, as log-sum-exp does.
+ */
+function attendByKeys(g: Graph, heads: number, logits: readonly Value[], values: readonly Value[]): Value {
+  const d = values[0].shape[values[0].shape.length - 1] as number;
+  const dh = d / heads;
+  const widen = new Float32Array(heads * d);
+  for (let c = 0; c < d; c++) widen[Math.floor(c / dh) * d + c] = 1;
+  const wide = g.constant(widen, [heads, d]);
+  const shift = g.maxOf(logits);
+  const e = logits.map((l) => g.exp(g.sub(l, shift)));
+  const total = g.sumOf(e);
+  return g.sumOf(e.map((ej, j) => g.mul(g.linear(g.div(ej, total), wide, null), values[j])));
 }
 
 /**
