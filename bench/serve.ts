@@ -7,7 +7,7 @@
  *   node --import tsx bench/serve.ts --run RUN [--data DIR] [--set NAME] [--duration 10]
  *        [--connections 10,100] [--k 10] [--threads 1]
  *        [--scenarios compose,compose-exact,rank,onboard,mixed,failover] [--server-args "--micro-batch"]
- *        [--db URL] [--replicas N] [--recall-sizes 10,20,30] [--recall-users 20] [--retrieve R --beam B]
+ *        [--db URL] [--replicas N] [--recall-sizes 10,20,30] [--recall-users 20] [--retrieve R --beam B --passes P]
  *        [--completions mean,none] [--stage-orders all]
  *
  * Scenarios (each with fresh server(s) and, without --db, a throwaway user database):
@@ -94,8 +94,16 @@ function sameStageOrder(a: readonly number[], b: readonly number[]): boolean {
 /** How the beam scores partial outfits in the recall measurement (compose.ts `Completion`): the server's `mean`, and `none` beside it. */
 const completions = (arg('completions') ?? 'mean,none').split(',').filter((c): c is Completion => c === 'mean' || c === 'none');
 /** The search's width (serve --retrieve/--beam), for the in-process measurements and the servers alike. */
-const search = { retrieve: arg('retrieve') === undefined ? undefined : Number(arg('retrieve')), beam: arg('beam') === undefined ? undefined : Number(arg('beam')) };
-const searchArgs = [...(search.retrieve ? ['--retrieve', String(search.retrieve)] : []), ...(search.beam ? ['--beam', String(search.beam)] : [])];
+const search = {
+  retrieve: arg('retrieve') === undefined ? undefined : Number(arg('retrieve')),
+  beam: arg('beam') === undefined ? undefined : Number(arg('beam')),
+  passes: arg('passes') === undefined ? undefined : Number(arg('passes')),
+};
+const searchArgs = [
+  ...(search.retrieve ? ['--retrieve', String(search.retrieve)] : []),
+  ...(search.beam ? ['--beam', String(search.beam)] : []),
+  ...(search.passes ? ['--passes', String(search.passes)] : []),
+];
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'outfitrec.js');
 
 // ---- recall of retrieval + beam against exhaustive scoring (in-process) -----------------------------

@@ -31,6 +31,7 @@ interface ServeOptions {
   stageOrder: string;
   retrieve: string;
   beam?: string;
+  passes: string;
   processes: string;
 }
 
@@ -55,6 +56,7 @@ export function register(command: Command): void {
     .option('--compose-concurrency <n>', 'compositions run at once per process; the others wait their turn, first come first served (default 1; unbounded with --micro-batch)')
     .option('--retrieve <n>', 'items retrieved per category before the beam search', '16')
     .option('--beam <n>', 'partial outfits kept per beam stage (default max(k, 16))')
+    .option('--passes <n>', 'searches per composition: 1, or 2 (a second retrieval judging each item in the first pass\'s best outfit; recalls more of the model\'s best outfits for about twice the scoring)', '1')
     .option('--processes <n>', 'server processes sharing the port, each with its own model (composition uses one core per process); users are shared through --db', '1')
     .action(async (opts: ServeOptions) => {
       const processes = parseInteger(opts.processes, '--processes', 1, 64);
@@ -69,7 +71,7 @@ export function register(command: Command): void {
       if (apiKey !== undefined && apiKey.length < 8) throw new UserError(`${opts.apiKey !== undefined ? '--api-key' : 'OUTFITREC_API_KEY'}: the key must have at least 8 characters`);
       if (!(RETRIEVAL_KINDS as readonly string[]).includes(opts.retrieval)) throw new UserError(`--retrieval: '${opts.retrieval}' is not one of ${RETRIEVAL_KINDS.join(', ')}`);
       const retrieval = opts.retrieval as RetrievalKind;
-      const compose = { retrieve: parseInteger(opts.retrieve, '--retrieve', 1, 10_000), beam: opts.beam === undefined ? undefined : parseInteger(opts.beam, '--beam', 1, 100_000) };
+      const compose = { retrieve: parseInteger(opts.retrieve, '--retrieve', 1, 10_000), beam: opts.beam === undefined ? undefined : parseInteger(opts.beam, '--beam', 1, 100_000), passes: parseInteger(opts.passes, '--passes', 1, 2) };
       if (opts.stageOrder !== 'calibrate' && opts.stageOrder !== 'layout') throw new UserError(`--stage-order: '${opts.stageOrder}' is not one of calibrate, layout`);
       const composeConcurrency = opts.composeConcurrency === undefined ? undefined : parseInteger(opts.composeConcurrency, '--compose-concurrency', 1, 100_000);
       if (processes > 1 && !isServeProcess()) {
@@ -93,7 +95,7 @@ export function register(command: Command): void {
 /** One server process: loads the run, listens, serves until SIGINT / SIGTERM. */
 async function serveHere(
   opts: ServeOptions,
-  p: { port: number; seed: number; composeCacheSize: number; threads: number; rateLimit: number; onboardWorkers: number; apiKey?: string; retrieval: RetrievalKind; compose: { retrieve: number; beam?: number }; composeConcurrency?: number },
+  p: { port: number; seed: number; composeCacheSize: number; threads: number; rateLimit: number; onboardWorkers: number; apiKey?: string; retrieval: RetrievalKind; compose: { retrieve: number; beam?: number; passes: number }; composeConcurrency?: number },
 ): Promise<void> {
   const { port, seed, composeCacheSize, threads, rateLimit, onboardWorkers, apiKey, retrieval, compose, composeConcurrency } = p;
   const started = performance.now();

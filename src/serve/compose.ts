@@ -122,6 +122,12 @@ export interface ComposeOptions {
    * overlapping ones and counted in `ComposeResult.relaxed`.
    */
   maxShared?: number;
+  /**
+   * 1 (default): retrieval by first-order score, then the beam. 2: a second retrieval and beam, each
+   * category's candidates (its first-order top SECOND_PASS_POOL × retrieve) judged in the context
+   * of the first pass's best outfit; the two passes' outfits are merged (method.md §3.1).
+   */
+  passes?: number;
 }
 
 export interface ComposedOutfit {
@@ -156,6 +162,9 @@ export interface OutfitExplanation {
 export const REFERENCE_OUTFITS = 1000;
 
 /** Chosen with bench/compose.ts (recall of the exhaustive top-k against time per request). */
+/** The second pass's candidates per category, as a multiple of `retrieve`. */
+export const SECOND_PASS_POOL = 4;
+
 export const COMPOSE_DEFAULTS = { retrieve: 16, minBeam: 16, beamPerResult: 1 };
 
 /** Complete outfits scored per model pass. */
@@ -410,6 +419,13 @@ export class OutfitComposer {
     this.servingGraph = on;
   }
 
+  /** The `count` items of `ids` with the highest first-order scores, best first. */
+  private topFirstOrder(userVector: Float32Array, ids: Int32Array, count: number): Int32Array {
+    const scores = this.firstOrderScores(userVector, ids);
+    const at = new Map(Array.from(ids, (id, i) => [id, i]));
+    return topByScore(ids, count, undefined, (id) => scores[at.get(id)!]);
+  }
+
   /** First-order scores of `items` for a user vector (their first-order outfits, `firstOrderHats`). */
   firstOrderScores(userVector: Float32Array, items: Int32Array): Float32Array {
     const d = this.dim;
@@ -439,16 +455,18 @@ export class OutfitComposer {
 
   /**
    * Model scores of the partial outfits of a beam stage. A slot still to be filled by a later
-   * stage holds, with mean completion, its category's average item when the layout requires it
-   * (so a pair is judged as the outfit it will become, not as a pair); an optional one stays empty.
+   * stage holds the `context` outfit's item when one is given (the second pass), else, with mean
+   * completion, its category's average item when the layout requires it (so a pair is judged as
+   * the outfit it will become, not as a pair); otherwise it stays empty.
    */
-  private scoreStage(userVector: Float32Array, candidates: readonly Int32Array[], later: ReadonlySet<number>): Promise<Float32Array> {
+  private scoreStage(userVector: Float32Array, candidates: readonly Int32Array[], later: ReadonlySet<number>, context: Int32Array | null = null): Promise<Float32Array> {
     const slots = this.slotCategories.length;
     const rows = new Int32Array(candidates.length * slots);
     candidates.forEach((c, r) => {
       for (let j = 0; j < slots; j++) {
         const item = c[j];
         if (item >= 0) rows[r * slots + j] = this.cache.rowOfItem(item);
+        else if (context && later.has(j) && context[j] >= 0 && !c.includes(context[j])) rows[r * slots + j] = this.cache.rowOfItem(context[j]);
         else if (this.completion === 'mean' && later.has(j) && !this.optionalSlots[j]) rows[r * slots + j] = this.serving.meanRow0 + this.slotCategories[j];
         else rows[r * slots + j] = -1;
       }
@@ -456,36 +474,26 @@ export class OutfitComposer {
     return this.scoreRows(userVector, rows, slots);
   }
 
-  /** The user's top-k outfits by beam search (see the file comment). */
-  async compose(userVector: Float32Array, opts: ComposeOptions): Promise<ComposeResult> {
-    const started = performance.now();
-    const plan = this.plan(opts);
-    const retrieve = opts.retrieve ?? COMPOSE_DEFAULTS.retrieve;
-    const beamWidth = opts.beam ?? Math.max(COMPOSE_DEFAULTS.beamPerResult * opts.k, COMPOSE_DEFAULTS.minBeam);
-    if (!(Number.isInteger(retrieve) && retrieve >= 1)) throw new UserError(`retrieve must be a positive integer, got ${retrieve}`);
-    if (!(Number.isInteger(beamWidth) && beamWidth >= opts.k)) throw new UserError(`beam must be an integer >= k (${opts.k}), got ${beamWidth}`);
-
-    const maxShared = opts.maxShared ?? this.slotCategories.length;
-    if (!(Number.isInteger(maxShared) && maxShared >= 0)) throw new UserError(`maxShared must be a non-negative integer, got ${maxShared}`);
-
-    // 2. per-category retrieval by first-order score: the index over the whole catalog, or a scan of a restricted one
-    const retriever = this.retriever(opts.retrieval ?? this.retrieval);
-    const retrieved = plan.pools.map((pool, c) => {
-      if (pool.length <= retrieve) return pool;
-      if (plan.restricted) {
-        const scores = this.firstOrderScores(userVector, pool);
-        const at = new Map(Array.from(pool, (id, i) => [id, i]));
-        return topByScore(pool, retrieve, undefined, (id) => scores[at.get(id)!]);
-      }
-      return retriever.top(userVector, c, retrieve, plan.removed.size > 0 ? (id) => plan.removed.has(id) : undefined);
-    });
-
+  /**
+   * The beam over the free slots (method.md §3.1) from the retrieved items per category: the kept
+   * outfits and their scores (every outfit of the last stage when `keepAll`), or null when no outfit
+   * of minItems items can be made. `context`: an outfit whose items complete the partial ones.
+   */
+  private async beamSearch(
+    userVector: Float32Array,
+    pinned: readonly number[],
+    retrieved: readonly Int32Array[],
+    beamWidth: number,
+    k: number,
+    keepAll: boolean,
+    context: Int32Array | null = null,
+  ): Promise<{ beam: Int32Array[]; scores: Float32Array; scored: number } | null> {
     // 3. beam over the slots; each beam entry is a full slot vector with -1 where not yet chosen
     const slots = this.slotCategories.length;
-    let beam: Int32Array[] = [Int32Array.from(plan.pinned)];
+    let beam: Int32Array[] = [Int32Array.from(pinned)];
     let scores: Float32Array | null = null;
     let scored = 0;
-    const stages = this.stageOrder.filter((j) => plan.pinned[j] < 0);
+    const stages = this.stageOrder.filter((j) => pinned[j] < 0);
     // method.md §6.5: a partial outfit that can no longer reach minItems is dropped; one still empty
     // (every slot so far optional and left out) has no score and is carried along outside the beam
     let empty: Int32Array | null = null;
@@ -526,15 +534,16 @@ export class OutfitComposer {
       // the event loop per stage, concurrent compositions chain through microtasks and starve I/O
       // (/health waited for every queued composition, docs/results.md §3)
       await new Promise<void>((resolve) => setImmediate(resolve));
-      const isFirstAlone = presentItems(beam[0]) === 0 && beam.length === 1;
+      // (with a context, a lone item is judged in it like any partial outfit)
+      const isFirstAlone = context === null && presentItems(beam[0]) === 0 && beam.length === 1;
       // a lone first item's full-model score IS its first-order score: no model pass needed
       const nextScores = isFirstAlone
         ? this.firstOrderScores(userVector, Int32Array.from(next, (c) => c[slot]))
-        : await this.scoreStage(userVector, next, new Set(stages.slice(stageIndex + 1)));
+        : await this.scoreStage(userVector, next, new Set(stages.slice(stageIndex + 1)), context);
       if (!isFirstAlone) scored += next.length;
       const last = stageIndex === stages.length - 1;
       // the last stage keeps every outfit when a diversity constraint will choose among them
-      const keep = topIndices(nextScores, last ? (maxShared < slots ? next.length : Math.max(beamWidth, opts.k)) : beamWidth);
+      const keep = topIndices(nextScores, last ? (keepAll ? next.length : Math.max(beamWidth, k)) : beamWidth);
       beam = keep.map((i) => next[i]);
       scores = Float32Array.from(keep, (i) => nextScores[i]);
       if (empty && !last) {
@@ -544,12 +553,97 @@ export class OutfitComposer {
     }
     if ((scores === null && stages.length > 0) || beam.some((o) => presentItems(o) === 0)) {
       // no outfit of minItems items can be made from what is left
-      return { outfits: [], outfitsScored: scored, ms: performance.now() - started, relaxed: 0 };
+      return null;
     }
     if (scores === null) {
       // every slot pinned: the one outfit they make
       scores = await this.scoreItems(userVector, flatten(beam, slots), slots);
       scored += beam.length;
+    }
+    return { beam, scores, scored };
+  }
+
+  /**
+   * Per free slot, the `count` items of `pool[category]` whose outfit scores highest when swapped
+   * into `context` in that slot (the context's own item among them): an item judged with the items
+   * it will be worn with, which a first-order score cannot do (docs/results.md §3).
+   */
+  private async retrieveInContext(
+    userVector: Float32Array,
+    context: Int32Array,
+    pinned: readonly number[],
+    pool: readonly Int32Array[],
+    count: number,
+  ): Promise<{ retrieved: Int32Array[]; scored: number }> {
+    const slots = this.slotCategories.length;
+    const free = this.slotCategories.map((_, j) => j).filter((j) => pinned[j] < 0);
+    const swapped: Int32Array[] = [];
+    const owners: Array<{ slot: number; item: number }> = [];
+    for (const j of free) {
+      for (const item of pool[this.slotCategories[j]]) {
+        // an item already worn in another slot of the context would make a set with a repeat
+        if (context.some((x, i) => i !== j && x === item)) continue;
+        const outfit = context.slice();
+        outfit[j] = item;
+        swapped.push(outfit);
+        owners.push({ slot: j, item });
+      }
+    }
+    const scores = swapped.length > 0 ? await this.scoreItems(userVector, flatten(swapped, slots), slots) : new Float32Array(0);
+    const retrieved = pool.slice();
+    for (const c of new Set(free.map((j) => this.slotCategories[j]))) {
+      // a category of several slots keeps, per item, its best slot's score
+      const best = new Map<number, number>();
+      owners.forEach((o, i) => {
+        if (this.slotCategories[o.slot] === c) best.set(o.item, Math.max(best.get(o.item) ?? -Infinity, scores[i]));
+      });
+      retrieved[c] = topByScore(pool[c], count, (id) => !best.has(id), (id) => best.get(id)!);
+    }
+    return { retrieved, scored: swapped.length };
+  }
+
+  /** The user's top-k outfits by beam search (see the file comment). */
+  async compose(userVector: Float32Array, opts: ComposeOptions): Promise<ComposeResult> {
+    const started = performance.now();
+    const plan = this.plan(opts);
+    const retrieve = opts.retrieve ?? COMPOSE_DEFAULTS.retrieve;
+    const beamWidth = opts.beam ?? Math.max(COMPOSE_DEFAULTS.beamPerResult * opts.k, COMPOSE_DEFAULTS.minBeam);
+    if (!(Number.isInteger(retrieve) && retrieve >= 1)) throw new UserError(`retrieve must be a positive integer, got ${retrieve}`);
+    if (!(Number.isInteger(beamWidth) && beamWidth >= opts.k)) throw new UserError(`beam must be an integer >= k (${opts.k}), got ${beamWidth}`);
+
+    const maxShared = opts.maxShared ?? this.slotCategories.length;
+    if (!(Number.isInteger(maxShared) && maxShared >= 0)) throw new UserError(`maxShared must be a non-negative integer, got ${maxShared}`);
+
+    // 2. per-category retrieval by first-order score: the index over the whole catalog, or a scan of a restricted one
+    const retriever = this.retriever(opts.retrieval ?? this.retrieval);
+    const passes = opts.passes ?? 1;
+    if (!(passes === 1 || passes === 2)) throw new UserError(`passes must be 1 or 2, got ${passes}`);
+    // one query per category: the second pass's wider pool holds the first pass's items
+    const pool = plan.pools.map((ids, c) => {
+      const count = passes === 2 ? retrieve * SECOND_PASS_POOL : retrieve;
+      if (ids.length <= count) return ids;
+      if (plan.restricted) return this.topFirstOrder(userVector, ids, count);
+      return retriever.top(userVector, c, count, plan.removed.size > 0 ? (id) => plan.removed.has(id) : undefined);
+    });
+    const retrieved = pool.map((ids) => (ids.length <= retrieve ? ids : this.topFirstOrder(userVector, ids, retrieve)));
+    const keepAll = maxShared < this.slotCategories.length;
+    const first = await this.beamSearch(userVector, plan.pinned, retrieved, beamWidth, opts.k, keepAll);
+    if (first === null) return { outfits: [], outfitsScored: 0, ms: performance.now() - started, relaxed: 0 };
+    let { beam, scores, scored } = first;
+    if (passes === 2 && beam.length > 0) {
+      // 4. second pass (method.md §3.1): retrieve again, each category's candidates judged in the
+      // context of the first pass's best outfit (the item swapped into it), then search again with
+      // its partial outfits completed by that outfit's items in the slots still to fill
+      const best = beam[topIndices(scores, 1)[0]];
+      const contextual = await this.retrieveInContext(userVector, best, plan.pinned, pool, retrieve);
+      scored += contextual.scored;
+      const second = await this.beamSearch(userVector, plan.pinned, contextual.retrieved, beamWidth, opts.k, keepAll, best);
+      if (second !== null) {
+        scored += second.scored;
+        const merged = mergeRanked(beam, scores, second.beam, second.scores);
+        beam = merged.beam;
+        scores = merged.scores;
+      }
     }
     const order = topIndices(scores, beam.length);
     const ranked = order.map((i) => ({ items: Array.from(beam[i]), score: scores![i] }));
@@ -989,6 +1083,21 @@ function flatten(rows: Int32Array[], slots: number): Int32Array {
 }
 
 /** Indices of the `k` largest values, best first (ties: lower index first). */
+/** Two passes' outfits and scores as one list, each set once. */
+function mergeRanked(a: Int32Array[], aScores: Float32Array, b: Int32Array[], bScores: Float32Array): { beam: Int32Array[]; scores: Float32Array } {
+  const seen = new Set(a.map((o) => outfitKey(o)));
+  const beam = a.slice();
+  const scores = Array.from(aScores);
+  b.forEach((o, i) => {
+    const key = outfitKey(o);
+    if (seen.has(key)) return;
+    seen.add(key);
+    beam.push(o);
+    scores.push(bScores[i]);
+  });
+  return { beam, scores: Float32Array.from(scores) };
+}
+
 function topIndices(values: Float32Array, k: number): number[] {
   const idx = Array.from({ length: values.length }, (_, i) => i);
   idx.sort((a, b) => values[b] - values[a] || a - b);

@@ -11,6 +11,14 @@ import { Recommender } from '../../src/serve/recommender.js';
 import { AnnRetriever, ExactRetriever, topByScore } from '../../src/serve/retrieval.js';
 import { tinyRun, type TinyRun } from './tiny-run.js';
 
+/** Each category's first-order top 3 of a restricted catalog, as composition's first pass retrieves them. */
+async function firstOrderLists(composer: Recommender['composer'], v: Float32Array, catalog: Int32Array[]): Promise<Int32Array[]> {
+  return catalog.map((ids) => {
+    const s = composer.firstOrderScores(v, ids);
+    return topByScore(ids, 3, undefined, (id) => s[ids.indexOf(id)]);
+  });
+}
+
 const shared = (a: readonly number[], b: readonly number[]): number => a.filter((x) => x >= 0 && b.includes(x)).length;
 
 describe('composition extras on the tiny run (set 630)', () => {
@@ -122,6 +130,65 @@ describe('composition extras on the tiny run (set 630)', () => {
       // the constraint costs score, never gains it
       assert.ok(diverse.outfits[0].score <= plain.outfits[0].score + 1e-6);
     }
+  });
+
+  test('a second pass retrieves each category anew in the first pass\'s best outfit and merges both searches', async () => {
+    const composer = rec.composer;
+    const catalog = composer.catalog.map((ids) => ids.slice(0, 9));
+    const slotIds = [0, 1, 2];
+    // retrieve 3 of 9 per category; a beam of 12 keeps all 9 pairs and the best 12 of the 27 outfits:
+    // each pass's top 12 is exhaustive over what it retrieved, so the result is fixed by the retrievals
+    const opts = { k: 12, catalog, retrieve: 3, beam: 12, maxShared: 3 };
+    for (const user of [0, 1, 2, 3, 4, 5, 6, 7]) {
+      const v = rec.userVector(user);
+      const one = await composer.compose(v, { ...opts, passes: 1 });
+      const two = await composer.compose(v, { ...opts, passes: 2 });
+      // expected: every item of the pool (first-order top 4 × 3 = all 9 here) swapped into the first
+      // pass's best outfit, the best 3 per slot kept, then everything over those three lists
+      const best = one.outfits[0].items;
+      const contextual = await Promise.all(
+        slotIds.map(async (j) => {
+          const swapped = Array.from(catalog[j], (item) => best.map((x, i) => (i === j ? item : x)));
+          const s = await composer.scoreItems(v, Int32Array.from(swapped.flat()), 3);
+          return Int32Array.from(topByScore(catalog[j], 3, undefined, (id) => s[catalog[j].indexOf(id)]));
+        }),
+      );
+      const again = await composer.exhaustive(v, { k: 27, catalog: contextual, maxShared: 3 });
+      const firstAll = await composer.exhaustive(v, { k: 27, catalog: await firstOrderLists(composer, v, catalog), maxShared: 3 });
+      const merged = new Map<string, number>();
+      for (const o of [...firstAll.outfits, ...again.outfits]) merged.set(o.items.join(), o.score);
+      const expected = [...merged].sort((a, b) => b[1] - a[1]).slice(0, 12);
+      assert.deepEqual(two.outfits.map((o) => o.items.join()), expected.map(([key]) => key), `user ${user}`);
+      two.outfits.forEach((o, i) => assert.ok(Math.abs(o.score - expected[i][1]) < 1e-5));
+      assert.ok(two.outfits[0].score >= one.outfits[0].score);
+      assert.ok(two.outfitsScored > one.outfitsScored);
+    }
+    // the second beam judges partial outfits completed by the first pass's best outfit: with a beam
+    // of 1 each stage keeps the one item whose outfit, so completed, scores highest
+    const narrow = { k: 1, catalog, retrieve: 3, beam: 1, maxShared: 3 };
+    const completed = async (v: Float32Array, outfits: number[][]): Promise<Float32Array> => composer.scoreItems(v, Int32Array.from(outfits.flat()), 3);
+    for (const user of [0, 1, 2, 3, 4, 5, 6, 7]) {
+      const v = rec.userVector(user);
+      const one = await composer.compose(v, { ...narrow, passes: 1 });
+      const two = await composer.compose(v, { ...narrow, passes: 2 });
+      const context = one.outfits[0].items;
+      const lists = await Promise.all(
+        slotIds.map(async (j) => {
+          const s = await completed(v, Array.from(catalog[j], (item) => context.map((x, i) => (i === j ? item : x))));
+          return Array.from(topByScore(catalog[j], 3, undefined, (id) => s[catalog[j].indexOf(id)]));
+        }),
+      );
+      let outfit = context.slice();
+      for (const slot of composer.stages) {
+        const options = lists[slot].map((item) => outfit.map((x, i) => (i === slot ? item : x)));
+        const s = await completed(v, options);
+        outfit = options[topByScore(Int32Array.from(options.keys()), 1, undefined, (i) => s[i])[0]];
+      }
+      const [score] = await completed(v, [outfit]);
+      const expected = score > one.outfits[0].score ? outfit : context;
+      assert.deepEqual(two.outfits[0].items, expected, `user ${user}`);
+    }
+    await assert.rejects(composer.compose(rec.userVector(0), { ...opts, passes: 3 }), /passes must be 1 or 2/);
   });
 
   test('selectDiverse relaxes the constraint only for the outfits that cannot keep it, and counts them', () => {
