@@ -39,7 +39,7 @@
  * `--recall-sizes ''` skips both.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -214,6 +214,47 @@ async function outfitsOf(base: string, health: Health, count: number, offset = 0
   );
 }
 
+/**
+ * CPU time (ms) used so far by the processes of the trees rooted at `roots` (a server and the
+ * processes it started), from /proc: what the server spends per request, which a machine whose
+ * speed drifts changes far less than requests/s. Linux only; null elsewhere.
+ */
+function treeCpuMs(roots: readonly number[]): number | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return null;
+  }
+  const stats = new Map<number, { parent: number; ticks: number }>();
+  for (const e of entries) {
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      // fields after the command name (which may hold spaces): state ppid ... utime(14) stime(15)
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(e), { parent: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  const inTree = new Set(roots);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, st] of stats) {
+      if (!inTree.has(pid) && inTree.has(st.parent)) {
+        inTree.add(pid);
+        grew = true;
+      }
+    }
+  }
+  let ticks = 0;
+  for (const pid of inTree) ticks += stats.get(pid)?.ticks ?? 0;
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+/** USER_HZ: the unit of /proc/<pid>/stat's times on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 interface Row {
   scenario: string;
   connections: number;
@@ -223,12 +264,25 @@ interface Row {
   p99: number;
   max: number;
   errors: number;
+  /** CPU ms per 2xx response: the server processes', and this process's (autocannon, the load generator). */
+  serverCpuMsPerRequest?: number;
+  loadCpuMsPerRequest?: number;
 }
 
 const rows: Row[] = [];
 let failed = false;
 
-function record(scenario: string, connections: number, results: AutocannonResult[]): void {
+interface CpuMark {
+  server: number | null;
+  load: NodeJS.CpuUsage;
+}
+function cpuMark(servers: ReadonlyArray<{ child: ChildProcess }>): CpuMark {
+  return { server: treeCpuMs(servers.map((s) => s.child.pid!)), load: process.cpuUsage() };
+}
+
+function record(scenario: string, connections: number, results: AutocannonResult[], cpu?: { from: CpuMark; to: CpuMark }): void {
+  const total = results.reduce((a, r) => a + r['2xx'], 0);
+  const perRequest = (ms: number): number => +(ms / Math.max(1, total)).toFixed(3);
   const row: Row = {
     scenario,
     connections,
@@ -240,6 +294,11 @@ function record(scenario: string, connections: number, results: AutocannonResult
     max: Math.max(...results.map((r) => r.latency.max)),
     errors: results.reduce((a, r) => a + r.errors + r.timeouts + r.non2xx, 0),
   };
+  if (cpu) {
+    if (cpu.from.server !== null && cpu.to.server !== null) row.serverCpuMsPerRequest = perRequest(cpu.to.server - cpu.from.server);
+    const load = process.cpuUsage(cpu.from.load);
+    row.loadCpuMsPerRequest = perRequest((load.user + load.system) / 1000);
+  }
   rows.push(row);
   process.stdout.write(JSON.stringify({ bench: 'serve', ...search, duration, k, threads: Number(threads), replicas, db: db ?? 'sqlite (temp)', serverArgs, ...row }) + '\n');
   if (row.errors > 0) failed = true;
@@ -356,7 +415,9 @@ for (const connections of connectionCounts) {
         record('mixed: /health', 2, healthResults);
       } else {
         const request = scenario === 'rank' ? rankRequest : scenario === 'onboard' ? onboardRequest : composeRequest;
-        record(scenario, connections, await load(request, connections));
+        const from = cpuMark(servers);
+        const results = await load(request, connections);
+        record(scenario, connections, results, { from, to: cpuMark(servers) });
       }
     } finally {
       for (const s of servers) await stopServer(s.child);
@@ -367,10 +428,12 @@ for (const connections of connectionCounts) {
 
 const pad = (s: string | number, w: number) => String(s).padStart(w);
 process.stdout.write(`\n${duration} s per scenario, k = ${k}, ${replicas} replica(s), ${db ?? 'SQLite'}\n`);
-process.stdout.write(`${pad('scenario', 16)} ${pad('conns', 5)} ${pad('req/s', 8)} ${pad('2xx', 7)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} ${pad('max ms', 7)} ${pad('errors', 6)}\n`);
+process.stdout.write(
+  `${pad('scenario', 16)} ${pad('conns', 5)} ${pad('req/s', 8)} ${pad('2xx', 7)} ${pad('p50 ms', 7)} ${pad('p99 ms', 7)} ${pad('max ms', 7)} ${pad('errors', 6)} ${pad('server CPU ms/req', 17)} ${pad('load CPU ms/req', 15)}\n`,
+);
 for (const r of rows) {
   process.stdout.write(
-    `${pad(r.scenario, 16)} ${pad(r.connections, 5)} ${pad(r.requestsPerSecond.toFixed(1), 8)} ${pad(r.total, 7)} ${pad(r.p50, 7)} ${pad(r.p99, 7)} ${pad(r.max, 7)} ${pad(r.errors, 6)}\n`,
+    `${pad(r.scenario, 16)} ${pad(r.connections, 5)} ${pad(r.requestsPerSecond.toFixed(1), 8)} ${pad(r.total, 7)} ${pad(r.p50, 7)} ${pad(r.p99, 7)} ${pad(r.max, 7)} ${pad(r.errors, 6)} ${pad(r.serverCpuMsPerRequest?.toFixed(3) ?? '', 17)} ${pad(r.loadCpuMsPerRequest?.toFixed(3) ?? '', 15)}\n`,
   );
 }
 if (failed) {
