@@ -139,20 +139,21 @@ describe('composition extras on the tiny run (set 630)', () => {
     // retrieve 3 of 9 per category; a beam of 12 keeps all 9 pairs and the best 12 of the 27 outfits:
     // each pass's top 12 is exhaustive over what it retrieved, so the result is fixed by the retrievals
     const opts = { k: 12, catalog, retrieve: 3, beam: 12, maxShared: 3 };
+    const completed = async (v: Float32Array, outfits: number[][]): Promise<Float32Array> => composer.scoreItems(v, Int32Array.from(outfits.flat()), 3);
+    // per slot, the best 3 items of the pool (first-order top 4 × 3 = all 9 here) swapped into `context`
+    const inContext = (v: Float32Array, context: number[]): Promise<Int32Array[]> =>
+      Promise.all(
+        slotIds.map(async (j) => {
+          const s = await completed(v, Array.from(catalog[j], (item) => context.map((x, i) => (i === j ? item : x))));
+          return topByScore(catalog[j], 3, undefined, (id) => s[catalog[j].indexOf(id)]);
+        }),
+      );
     for (const user of [0, 1, 2, 3, 4, 5, 6, 7]) {
       const v = rec.userVector(user);
       const one = await composer.compose(v, { ...opts, passes: 1 });
       const two = await composer.compose(v, { ...opts, passes: 2 });
-      // expected: every item of the pool (first-order top 4 × 3 = all 9 here) swapped into the first
-      // pass's best outfit, the best 3 per slot kept, then everything over those three lists
-      const best = one.outfits[0].items;
-      const contextual = await Promise.all(
-        slotIds.map(async (j) => {
-          const swapped = Array.from(catalog[j], (item) => best.map((x, i) => (i === j ? item : x)));
-          const s = await composer.scoreItems(v, Int32Array.from(swapped.flat()), 3);
-          return Int32Array.from(topByScore(catalog[j], 3, undefined, (id) => s[catalog[j].indexOf(id)]));
-        }),
-      );
+      // expected: the lists retrieved in the first pass's best outfit, then everything over them
+      const contextual = await inContext(v, one.outfits[0].items);
       const again = await composer.exhaustive(v, { k: 27, catalog: contextual, maxShared: 3 });
       const firstAll = await composer.exhaustive(v, { k: 27, catalog: await firstOrderLists(composer, v, catalog), maxShared: 3 });
       const merged = new Map<string, number>();
@@ -166,21 +167,15 @@ describe('composition extras on the tiny run (set 630)', () => {
     // the second beam judges partial outfits completed by the first pass's best outfit: with a beam
     // of 1 each stage keeps the one item whose outfit, so completed, scores highest
     const narrow = { k: 1, catalog, retrieve: 3, beam: 1, maxShared: 3 };
-    const completed = async (v: Float32Array, outfits: number[][]): Promise<Float32Array> => composer.scoreItems(v, Int32Array.from(outfits.flat()), 3);
     for (const user of [0, 1, 2, 3, 4, 5, 6, 7]) {
       const v = rec.userVector(user);
       const one = await composer.compose(v, { ...narrow, passes: 1 });
       const two = await composer.compose(v, { ...narrow, passes: 2 });
       const context = one.outfits[0].items;
-      const lists = await Promise.all(
-        slotIds.map(async (j) => {
-          const s = await completed(v, Array.from(catalog[j], (item) => context.map((x, i) => (i === j ? item : x))));
-          return Array.from(topByScore(catalog[j], 3, undefined, (id) => s[catalog[j].indexOf(id)]));
-        }),
-      );
+      const lists = await inContext(v, context);
       let outfit = context.slice();
       for (const slot of composer.stages) {
-        const options = lists[slot].map((item) => outfit.map((x, i) => (i === slot ? item : x)));
+        const options = Array.from(lists[slot], (item) => outfit.map((x, i) => (i === slot ? item : x)));
         const s = await completed(v, options);
         outfit = options[topByScore(Int32Array.from(options.keys()), 1, undefined, (i) => s[i])[0]];
       }
