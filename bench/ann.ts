@@ -11,7 +11,9 @@
  * hnswlib-node is not a dependency (it has no prebuilt binaries: it compiles at install); to
  * compare, install it elsewhere (`npm install hnswlib-node` in a scratch folder, where a compiler
  * and the node headers exist) and pass that node_modules/hnswlib-node folder as --hnswlib.
- * Queries: the vectors of the run's users. Prints one JSON line per library and setting.
+ * Queries: the vectors of the run's users. Prints one JSON line per library and setting (with the
+ * worst list's hits), the catalog's spread (norm of the mean unit vector per category) and how many
+ * lists differ between two builds of the first setting.
  */
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
@@ -39,6 +41,14 @@ const queries = Array.from({ length: rec.runUsers }, (_, u) => rec.userVector(u)
 const categories = data.catalog.map((_, c) => c).filter((c) => data.catalog[c].length > 0);
 const sizes = categories.map((c) => data.catalog[c].length);
 process.stderr.write(`catalog ${sizes.join(' / ')} items per category, d ${data.dim}, ${queries.length} queries per category, top ${top}\n`);
+// how tightly the rows crowd together: the norm of the mean of a category's unit vectors (1: all
+// alike, 0: spread evenly)
+const cone = categories.map((c) => {
+  const mean = new Float64Array(data.dim);
+  for (const id of data.catalog[c]) for (let t = 0; t < data.dim; t++) mean[t] += data.vectors[data.rowOf[id] * data.dim + t] / data.catalog[c].length;
+  return +Math.hypot(...mean).toFixed(3);
+});
+console.log(JSON.stringify({ normOfMeanUnitVector: cone }));
 
 interface Searcher {
   top(query: Float32Array, category: number, count: number): Int32Array;
@@ -56,8 +66,9 @@ const dot = (q: Float32Array, id: number): number => {
  * item counts when its inner product reaches the exact top-th one (within 1e-5 relative): items
  * with (nearly) identical vectors are interchangeable, and the synthetic catalog has many.
  */
-function measure(searcher: Searcher, exact: Int32Array[][]): { queryUs: number; recall: number; recallTies: number } {
+function measure(searcher: Searcher, exact: Int32Array[][]): { queryUs: number; recall: number; recallTies: number; worstList: number } {
   let hits = 0;
+  let worstList = top;
   let tieHits = 0;
   let total = 0;
   const started = performance.now();
@@ -67,7 +78,9 @@ function measure(searcher: Searcher, exact: Int32Array[][]): { queryUs: number; 
         const got = searcher.top(q, c, top);
         if (r === 0) {
           const want = new Set(exact[u][c]);
-          hits += Array.from(got).filter((id) => want.has(id)).length;
+          const found = Array.from(got).filter((id) => want.has(id)).length;
+          hits += found;
+          worstList = Math.min(worstList, found);
           const last = dot(q, exact[u][c][exact[u][c].length - 1]);
           tieHits += Array.from(got).filter((id) => dot(q, id) >= last - 1e-5 * Math.abs(last)).length;
           total += want.size;
@@ -76,7 +89,7 @@ function measure(searcher: Searcher, exact: Int32Array[][]): { queryUs: number; 
     );
   }
   const queryUs = ((performance.now() - started) * 1000) / (repeat * queries.length * categories.length);
-  return { queryUs, recall: hits / total, recallTies: tieHits / total };
+  return { queryUs, recall: hits / total, recallTies: tieHits / total, worstList };
 }
 
 const exactSearcher = new ExactRetriever(data);
@@ -87,6 +100,12 @@ console.log(JSON.stringify({ library: 'exact scan', buildMs: 0, ...exact }));
 for (const s of settings) {
   const ann = new AnnRetriever(data, s);
   console.log(JSON.stringify({ library: 'usearch', settings: s, buildMs: ann.buildMs, ...measure(ann, exactLists) }));
+}
+{
+  // two builds with the same settings must be the same index (replicas and restarts agree)
+  const [a, b] = [new AnnRetriever(data, settings[0]), new AnnRetriever(data, settings[0])];
+  const differing = queries.reduce((n, q) => n + categories.filter((c) => a.top(q, c, top).join() !== b.top(q, c, top).join()).length, 0);
+  console.log(JSON.stringify({ library: 'usearch', settings: settings[0], rebuilt: true, listsDifferingBetweenTwoBuilds: differing, lists: queries.length * categories.length }));
 }
 
 interface Hnsw {
