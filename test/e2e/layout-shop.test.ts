@@ -110,8 +110,18 @@ describe('train → eval → coldstart → serve on a six-category layout.json s
         for (const item of o.items) perCategory.set(item.categoryId, (perCategory.get(item.categoryId) ?? 0) + 1);
         for (const [c, n] of perCategory) assert.ok(n <= (c === 5 ? 2 : 1), `${n} items of ${SHOP_CATEGORIES[c]}`);
       }
-      // exact search over a catalog small enough to enumerate agrees on the size rule
+      // so does the second pass (optional slots, two accessory slots, minItems)
       const composer = rec.composer;
+      for (const user of [0, 1]) {
+        const two = await composer.compose(rec.userVector(user), { k: 5, passes: 2 });
+        assert.equal(two.outfits.length, 5);
+        for (const o of two.outfits) {
+          const items = o.items.filter((x) => x >= 0);
+          assert.ok(items.length >= 2 && new Set(items).size === items.length, `outfit ${o.items}`);
+          o.items.forEach((x, j) => assert.ok(x < 0 || rec.catalog.category[x] === composer.slotCategories[j], `slot ${j} holds item ${x}`));
+        }
+      }
+      // exact search over a catalog small enough to enumerate agrees on the size rule
       const small = composer.catalog.map((ids) => ids.subarray(0, 2));
       // per category with one slot: 1 + 2 ways (empty, or one of 2); accessory (2 slots, 2 items): 1 + 2 + 1;
       // 3^5 · 4 = 972 outfits of any size, minus the empty one and the 6·2 = 12 one-item outfits

@@ -315,6 +315,21 @@ describe('compose on a variable-length set (519: one or two tops)', () => {
       for (const o of (await rec.compose(2, { k: 4, fixed: [set.catalog.offsets[0] + 2, set.catalog.offsets[0] + 3] })).outfits) {
         assert.deepEqual(o.items.slice(0, 2), [set.catalog.offsets[0] + 2, set.catalog.offsets[0] + 3]);
       }
+      // the second pass keeps the layout's rules: each set once, an optional second top, fixed items
+      for (const user of [0, 1, 2]) {
+        const v = rec.userVector(user);
+        const one = await rec.composer.compose(v, { k: 20, maxShared: 4 });
+        const two = await rec.composer.compose(v, { k: 20, maxShared: 4, passes: 2 });
+        assert.equal(new Set(two.outfits.map((o) => outfitKey(o.items))).size, 20);
+        assert.ok(two.outfits[0].score >= one.outfits[0].score - 1e-6);
+        for (const o of two.outfits) {
+          assert.equal(set.catalog.category[o.items[0]], 0);
+          assert.ok(o.items[1] === -1 || (set.catalog.category[o.items[1]] === 0 && o.items[1] !== o.items[0]));
+          assert.deepEqual([set.catalog.category[o.items[2]], set.catalog.category[o.items[3]]], [1, 2]);
+        }
+        const fixed = [set.catalog.offsets[0] + 2, set.catalog.offsets[0] + 3];
+        for (const o of (await rec.composer.compose(v, { k: 4, fixed, passes: 2 })).outfits) assert.deepEqual(o.items.slice(0, 2), fixed);
+      }
     } finally {
       await rec.close();
       await model.dispose();
