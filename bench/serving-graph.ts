@@ -14,7 +14,7 @@ const runDir = requiredArg('run', 'node --import tsx bench/serving-graph.ts --ru
 const blocks = Number(arg('blocks') ?? 20);
 const perBlock = Number(arg('per-block') ?? 50);
 const k = Number(arg('k') ?? 10);
-const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0, retrieval: 'ann' });
+const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0 });
 const composer = rec.composer;
 const users = rec.runUsers;
 
