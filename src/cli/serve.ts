@@ -117,7 +117,7 @@ async function serveHere(
   const banner =
     `outfitrec serve: set ${info.set}, ${info.runUsers} run users + ${info.onboardedUsers} onboarded, ${info.items} items, ` +
     `ONNX Runtime (${threads} thread${threads > 1 ? 's' : ''}), ${recommender.onboardWorkers} onboarding worker(s), users in ${recommender.store.kind === 'postgres' ? recommender.store.location : 'SQLite'}, ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
-    `composition: ${retrieval} retrieval${retrieval === 'ann' ? ` (index built in ${(recommender.retrievalBuildMs / 1000).toFixed(1)} s)` : ''}${opts.microBatch ? ', micro-batched' : ''}, ${stageOrderLine(recommender, info)}\n` +
+    `composition: ${retrieval} retrieval${retrieval === 'ann' ? ` (index built in ${(recommender.retrievalBuildMs / 1000).toFixed(1)} s)` : ''}${opts.microBatch ? ', micro-batched' : ''}${compose.passes === 2 ? ', two passes' : ''}, ${stageOrderLine(recommender, info)}\n` +
     `access: ${apiKey !== undefined ? 'API key required (but /health and the page)' : 'no API key'}, ` +
     `${rateLimit > 0 ? `at most ${rateLimit} requests per minute per client` : 'no rate limit'}\n`;
   if (isServeProcess()) reportReady(banner, url);

@@ -59,7 +59,7 @@ describe('serve --processes 2', { timeout: 180_000 }, () => {
 
   test('two processes serve one port and share onboarded users; a killed one is replaced; SIGTERM stops all', async () => {
     const run = await tinyRun();
-    const child = spawn(process.execPath, [CLI, 'serve', '--run', run.runDir, '--data', run.root, '--port', '0', '--processes', '2', '--db', join(dir, 'users.sqlite'), '--rate-limit', '0'], {
+    const child = spawn(process.execPath, [CLI, 'serve', '--run', run.runDir, '--data', run.root, '--port', '0', '--processes', '2', '--db', join(dir, 'users.sqlite'), '--rate-limit', '0', '--passes', '2'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -71,6 +71,7 @@ describe('serve --processes 2', { timeout: 180_000 }, () => {
       const pids = [Number(m[1]), Number(m[2])];
       const url = m[3];
       assert.equal(output.text().match(/listening on/g)?.length, 1, 'one banner for both processes');
+      assert.match(output.text(), /composition: exact retrieval, two passes, /, 'the banner names the retrieval and the passes');
 
       // a user onboarded through whichever process took the connection is served by both
       const o = ((await (await get(`${url}/health`)).json()) as { categories: string[] }).categories;
