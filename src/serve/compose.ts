@@ -161,10 +161,10 @@ export interface OutfitExplanation {
 /** Random outfits the calibrated percentile is measured against (method.md §3.1). */
 export const REFERENCE_OUTFITS = 1000;
 
-/** Chosen with bench/compose.ts (recall of the exhaustive top-k against time per request). */
 /** The second pass's candidates per category, as a multiple of `retrieve`. */
 export const SECOND_PASS_POOL = 4;
 
+/** Chosen with bench/compose.ts (recall of the exhaustive top-k against time per request). */
 export const COMPOSE_DEFAULTS = { retrieve: 16, minBeam: 16, beamPerResult: 1 };
 
 /** Complete outfits scored per model pass. */
@@ -1082,7 +1082,6 @@ function flatten(rows: Int32Array[], slots: number): Int32Array {
   return out;
 }
 
-/** Indices of the `k` largest values, best first (ties: lower index first). */
 /** Two passes' outfits and scores as one list, each set once. */
 function mergeRanked(a: Int32Array[], aScores: Float32Array, b: Int32Array[], bScores: Float32Array): { beam: Int32Array[]; scores: Float32Array } {
   const seen = new Set(a.map((o) => outfitKey(o)));
@@ -1098,6 +1097,7 @@ function mergeRanked(a: Int32Array[], aScores: Float32Array, b: Int32Array[], bS
   return { beam, scores: Float32Array.from(scores) };
 }
 
+/** Indices of the `k` largest values, best first (ties: lower index first). */
 function topIndices(values: Float32Array, k: number): number[] {
   const idx = Array.from({ length: values.length }, (_, i) => i);
   idx.sort((a, b) => values[b] - values[a] || a - b);
