@@ -22,7 +22,7 @@ import { UserError } from '../errors.js';
 import { logDetDivergenceWithGradient } from '../model/anchors.js';
 import type { ItemInputSource } from '../model/inputs.js';
 import { packOutfitItems, type OutfitModel } from '../model/outfit-model.js';
-import { l2NormalizeRows, rowNorms } from '../model/scoring.js';
+import { l2NormalizeRows, NORM_EPS } from '../model/scoring.js';
 import type { Rng } from '../rng.js';
 
 export { logDetDivergenceWithGradient };
@@ -246,6 +246,7 @@ async function fitByOptimisation(model: OutfitModel, inputs: ItemInputSource, ta
   const limit = Math.sqrt(3 / d); // method.md §3 anchor initialisation
   for (let i = 0; i < anchors.length; i++) anchors[i] = rng.uniform(-limit, limit);
   const adam = new AdamState(anchors.length, lr);
+  const work = new AnchorWork(problem, m);
   const nPos = posIndex.length;
   const negRows = new Int32Array(nPos * m);
   const pick = new Int32Array(poolPer);
@@ -261,7 +262,7 @@ async function fitByOptimisation(model: OutfitModel, inputs: ItemInputSource, ta
         negRows[p * m + i] = negPoolStart[p] + pick[i];
       }
     }
-    const { grad } = anchorLossAndGradient(problem, anchors, negRows, m);
+    const { grad } = anchorLossAndGradient(problem, anchors, negRows, m, work);
     adam.step(anchors, grad);
   }
   return Array.from({ length: users }, (_, u) => Float32Array.from(anchors.subarray(u * ku * d, (u + 1) * ku * d)));
@@ -297,34 +298,41 @@ export interface AnchorProblem {
  * and its gradient w.r.t. the anchors [users, Ku, d]. `negRows[p·m + j]` is negative j of positive p.
  * Score s(u, o) = ĥ_o · (Σ_k a_uk/|a_uk| + shared) / divisor.
  */
-export function anchorLossAndGradient(problem: AnchorProblem, anchors: Float64Array, negRows: Int32Array, m: number): { loss: number; grad: Float64Array } {
-  const { dim: d, anchorsPerUser: ku, users, posRows, posUsers, shared, regWeight } = problem;
-  const nPos = posRows.length;
-  // ‖a_uk‖ for the gradient of a/‖a‖ below
-  const norms = rowNorms(anchors, d, users * ku);
-  const vectors = new Float64Array(users * d);
+export function anchorLossAndGradient(
+  problem: AnchorProblem,
+  anchors: Float64Array,
+  negRows: Int32Array,
+  m: number,
+  work: AnchorWork = new AnchorWork(problem, m),
+): { loss: number; grad: Float64Array } {
+  const { dim: d, anchorsPerUser: ku, users, shared, regWeight } = problem;
+  // ‖a_uk‖ for the gradient of a/‖a‖ below (rowNorms' arithmetic, on a monomorphic Float64Array)
+  const { norms, vectors, gradVectors, grad, positivesOf } = work;
+  for (let r = 0; r < users * ku; r++) {
+    const o = r * d;
+    let ss = 0;
+    for (let t = 0; t < d; t++) ss += anchors[o + t] * anchors[o + t];
+    norms[r] = Math.sqrt(ss + NORM_EPS);
+  }
   for (let u = 0; u < users; u++) {
     for (let t = 0; t < d; t++) vectors[u * d + t] = shared[t];
     // Σ_k a_k/|a_k| with the norms above: addNormalizedRows' arithmetic (bit for bit) without
-    // computing the norms twice, on monomorphic Float64Arrays
+    // computing the norms twice
     for (let k = 0; k < ku; k++) {
       const base = (u * ku + k) * d;
       const inv = 1 / norms[u * ku + k];
       for (let t = 0; t < d; t++) vectors[u * d + t] += anchors[base + t] * inv;
     }
   }
-  const positivesOf = new Float64Array(users);
-  for (let p = 0; p < nPos; p++) positivesOf[posUsers[p]]++;
 
   let loss = 0;
-  const gradVectors = new Float64Array(users * d);
+  gradVectors.fill(0);
   if (problem.objective === 'pairwise') {
     loss += pairwiseAnchorLoss(problem, vectors, negRows, m, positivesOf, gradVectors);
   } else {
-    loss += softmaxAnchorLoss(problem, vectors, negRows, m, positivesOf, gradVectors);
+    loss += softmaxAnchorLoss(problem, vectors, negRows, m, positivesOf, gradVectors, work);
   }
 
-  const grad = new Float64Array(anchors.length);
   for (let u = 0; u < users; u++) {
     // v = Σ_k a_k/|a_k|: ∂/∂a_k = (g − (g·â_k) â_k) / |a_k|
     for (let k = 0; k < ku; k++) {
@@ -345,41 +353,89 @@ export function anchorLossAndGradient(problem: AnchorProblem, anchors: Float64Ar
   return { loss, grad };
 }
 
+/**
+ * The buffers one SO step needs, allocated once per fit: a fit is 150 steps of a few thousand
+ * multiply-adds each, where fresh arrays per step cost as much as the arithmetic. `grad` is
+ * overwritten by every `anchorLossAndGradient` call that is given this work area.
+ */
+export class AnchorWork {
+  readonly norms: Float64Array;
+  readonly vectors: Float64Array;
+  readonly gradVectors: Float64Array;
+  readonly grad: Float64Array;
+  /** Positives per user (constant over a fit). */
+  readonly positivesOf: Float64Array;
+  /** Per positive of the softmax: its row and its M negatives' rows, their logits and exp(logit − max). */
+  readonly rows: Int32Array;
+  readonly logits: Float64Array;
+  readonly exps: Float64Array;
+  constructor(problem: AnchorProblem, m: number) {
+    const { dim: d, anchorsPerUser: ku, users, posUsers } = problem;
+    this.norms = new Float64Array(users * ku);
+    this.vectors = new Float64Array(users * d);
+    this.gradVectors = new Float64Array(users * d);
+    this.grad = new Float64Array(users * ku * d);
+    this.positivesOf = new Float64Array(users);
+    for (let p = 0; p < posUsers.length; p++) this.positivesOf[posUsers[p]]++;
+    this.rows = new Int32Array(1 + m);
+    this.logits = new Float64Array(1 + m);
+    this.exps = new Float64Array(1 + m);
+  }
+}
+
+/** Σ_u mean over u's positives of Eq. T; adds ∂L/∂v_u into `gradVectors`. */
+function softmaxAnchorLoss(
+  problem: AnchorProblem,
+  vectors: Float64Array,
+  negRows: Int32Array,
+  m: number,
+  positivesOf: Float64Array,
+  gradVectors: Float64Array,
+  work: AnchorWork,
+): number {
+  const { dim: d, hats, posRows, posUsers, divisor } = problem;
+  const nPos = posRows.length;
+  const { rows, logits, exps } = work;
+  let loss = 0;
+  for (let p = 0; p < nPos; p++) {
+    const u = posUsers[p];
+    const vo = u * d;
+    rows[0] = posRows[p];
+    for (let j = 0; j < m; j++) rows[1 + j] = negRows[p * m + j];
+    let max = -Infinity;
+    for (let i = 0; i <= m; i++) {
+      // s_i = ĥ_i·v/divisor
+      const ho = rows[i] * d;
+      let s = 0;
+      for (let t = 0; t < d; t++) s += hats[ho + t] * vectors[vo + t];
+      const logit = s / divisor;
+      logits[i] = logit;
+      if (logit > max) max = logit;
+    }
+    let z = 0;
+    for (let i = 0; i <= m; i++) {
+      const e = Math.exp(logits[i] - max);
+      exps[i] = e;
+      z += e;
+    }
+    const weight = 1 / positivesOf[u];
+    loss += weight * (max + Math.log(z) - logits[0]);
+    // ∂L/∂s_i = softmax_i − [i = positive]; s_i = ĥ_i·v/divisor
+    for (let i = 0; i <= m; i++) {
+      const g = (weight * (exps[i] / z - (i === 0 ? 1 : 0))) / divisor;
+      const ho = rows[i] * d;
+      for (let t = 0; t < d; t++) gradVectors[vo + t] += g * hats[ho + t];
+    }
+  }
+
+  return loss;
+}
+
 /** Score of hats row `row` for a user vector at `vectors[u·d]`. */
 function rowScore(hats: Float64Array, row: number, vectors: Float64Array, u: number, d: number, divisor: number): number {
   let s = 0;
   for (let t = 0; t < d; t++) s += hats[row * d + t] * vectors[u * d + t];
   return s / divisor;
-}
-
-/** Σ_u mean over u's positives of Eq. T; adds ∂L/∂v_u into `gradVectors`. */
-function softmaxAnchorLoss(problem: AnchorProblem, vectors: Float64Array, negRows: Int32Array, m: number, positivesOf: Float64Array, gradVectors: Float64Array): number {
-  const { dim: d, hats, posRows, posUsers, divisor } = problem;
-  const nPos = posRows.length;
-  let loss = 0;
-  const logits = new Float64Array(1 + m);
-  const rows = new Int32Array(1 + m);
-  for (let p = 0; p < nPos; p++) {
-    const u = posUsers[p];
-    rows[0] = posRows[p];
-    for (let j = 0; j < m; j++) rows[1 + j] = negRows[p * m + j];
-    let max = -Infinity;
-    for (let i = 0; i <= m; i++) {
-      logits[i] = rowScore(hats, rows[i], vectors, u, d, divisor);
-      if (logits[i] > max) max = logits[i];
-    }
-    let z = 0;
-    for (let i = 0; i <= m; i++) z += Math.exp(logits[i] - max);
-    const weight = 1 / positivesOf[u];
-    loss += weight * (max + Math.log(z) - logits[0]);
-    // ∂L/∂s_i = softmax_i − [i = positive]; s_i = ĥ_i·v/divisor
-    for (let i = 0; i <= m; i++) {
-      const g = (weight * (Math.exp(logits[i] - max) / z - (i === 0 ? 1 : 0))) / divisor;
-      for (let t = 0; t < d; t++) gradVectors[u * d + t] += g * hats[rows[i] * d + t];
-    }
-  }
-
-  return loss;
 }
 
 /**
