@@ -414,6 +414,14 @@ export class OutfitComposer {
     return this.cache.model.projectServing(this.serving.table, rows, slots);
   }
 
+  /**
+   * SAB1's projections of the rows the model reads ([rows · 3d]: the cached items in cache order,
+   * then one average item per category), the table `projectOutfits` runs the serving graph over.
+   */
+  get servingTable(): Float32Array {
+    return this.serving.table;
+  }
+
   /** The serving graph (default) or the training-time graph for every outfit scored: the same scores up to float rounding (bench/serving-graph.ts). */
   setServingGraph(on: boolean): void {
     this.servingGraph = on;

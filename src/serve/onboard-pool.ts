@@ -2,7 +2,7 @@
  * A pool of worker threads that fit new users (method.md §5) off the event loop, so /health,
  * composition and ranking keep answering while users are created (an SO fit from 50 outfits is
  * hundreds of milliseconds of JavaScript). Each worker loads the run's model once and shares the
- * main thread's item embeddings; jobs queue for the first free worker. A worker that dies fails its
+ * main thread's serving table; jobs queue for the first free worker. A worker that dies fails its
  * job with a clear error and is replaced.
  */
 import { availableParallelism } from 'node:os';
@@ -15,8 +15,13 @@ export interface WorkerInit {
   runDir: string;
   root: string;
   set: string;
-  /** Item embeddings [items · d], row = global item id (onnxruntime-node refuses shared memory as a tensor). */
-  embeddings: Float32Array;
+  /**
+   * The composer's serving table (compose.ts `servingTable`: SAB1's projections, [rows · 3d], row =
+   * global item id for every item): the worker projects outfits through the same graph and table as
+   * the main thread, so a user fitted in a worker gets the very anchors an in-process fit gives.
+   * A copy per worker (onnxruntime-node refuses shared memory as a tensor).
+   */
+  servingTable: Float32Array;
   pools: { byCategory: Int32Array[]; categoryOf: Uint8Array };
   coldStart: Partial<Omit<ColdStartOptions, 'rng' | 'strategy' | 'pools' | 'projectOutfits' | 'candidateUsers'>>;
 }

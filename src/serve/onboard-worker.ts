@@ -1,7 +1,8 @@
 /**
  * Worker-thread entry of the onboarding pool (onboard-pool.ts): loads the run's model ONCE, takes the
- * item embeddings the main thread already computed (a copy, no second backbone pass), then
- * fits one new user per message (method.md §5) off the main thread's event loop.
+ * serving table the main thread already computed (a copy, no second backbone pass), then fits one
+ * new user per message (method.md §5) off the main thread's event loop, projecting outfits as the
+ * main thread does (model.projectServing), so both give the same anchors bit for bit.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { setEngineThreads } from '../engine/runtime.js';
@@ -17,12 +18,12 @@ async function main(): Promise<void> {
   setEngineThreads(1);
   const run = await loadRun(init.runDir, { root: init.root, set: init.set, inputs: false });
   const { model } = run;
-  const embeddings = init.embeddings;
+  const table = init.servingTable;
   const count = init.pools.categoryOf.length;
-  if (embeddings.length !== count * model.config.dim) {
-    throw new Error(`onboard worker: ${embeddings.length} embedding values for ${count} items of dimension ${model.config.dim}`);
+  if (table.length < count * 3 * model.config.dim || table.length % (3 * model.config.dim) !== 0) {
+    throw new Error(`onboard worker: a serving table of ${table.length} values for ${count} items of dimension ${model.config.dim}`);
   }
-  // the fit reads only the item count from its inputs: every outfit is projected from the shared embeddings
+  // the fit reads only the item count from its inputs: every outfit is projected from the serving table
   const inputs = { count } as ItemInputSource;
   const candidateUsers = Int32Array.from({ length: model.config.numUsers }, (_, i) => i);
   parentPort!.postMessage({ ready: true });
@@ -34,8 +35,8 @@ async function main(): Promise<void> {
       rng: new Rng(job.seed).fork(job.fork),
       pools: init.pools,
       candidateUsers,
-      // rows of the embedding table are global item ids (the cache is built over every item in order)
-      projectOutfits: (items, slots) => model.projectEmbedded(embeddings, items, slots),
+      // rows of the serving table are global item ids (the cache is built over every item in order)
+      projectOutfits: (items, slots) => model.projectServing(table, items, slots),
     }).then(
       (anchors) => reply({ job: job.job, anchors }, [anchors.buffer as ArrayBuffer]),
       (err: unknown) => {

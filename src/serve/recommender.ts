@@ -264,14 +264,13 @@ export class Recommender {
   private async startOnboardPool(parts: RecommenderParts): Promise<void> {
     const size = this.opts.onboardWorkers ?? defaultOnboardWorkers();
     if (size === 0 || parts.runDir === undefined || parts.runConfig === undefined) return;
-    const embeddings = this.cache.embeddings;
-    if (embeddings.length !== this.catalog.names.length * this.model.config.dim) return; // not one row per item in id order
+    if (this.cache.embeddings.length !== this.catalog.names.length * this.model.config.dim) return; // not one row per item in id order
     this.onboardPool = new OnboardPool(
       {
         runDir: parts.runDir,
         root: parts.runConfig.data.root,
         set: this.set.set,
-        embeddings,
+        servingTable: this.composer.servingTable,
         pools: { byCategory: [...this.pools.byCategory], categoryOf: this.pools.categoryOf },
         coldStart: this.opts.coldStart ?? {},
       },
