@@ -41,7 +41,7 @@ import { RUN_FILES } from '../runs/folder.js';
 import { OutfitComposer, type ComposedOutfit, type ComposeOptions, type ComposeResult, type OutfitExplanation } from './compose.js';
 import { readableItemNames } from './item-names.js';
 import { defaultOnboardWorkers, OnboardPool } from './onboard-pool.js';
-import { openUserStore, type StoredUser, type UserStore } from './store.js';
+import { openUserStore, type StoredUser, type UserStore, type UserSummary } from './store.js';
 import { UserDirectory } from './users.js';
 import { Turns } from '../util/turns.js';
 import type { StageOrderCalibration } from './compose.js';
@@ -308,9 +308,9 @@ export class Recommender {
     return (await this.users.find(id))?.user;
   }
 
-  /** Onboarded users in id order, read from the database. */
-  onboardedUsers(): Promise<StoredUser[]> {
-    return this.users.list();
+  /** Up to `limit` onboarded users, newest first, with ids below `before`; read from the database. */
+  onboardedUsers(limit = 100, before?: number): Promise<UserSummary[]> {
+    return this.users.page(limit, before);
   }
 
   /**
@@ -362,7 +362,8 @@ export class Recommender {
 
   /**
    * Creates a user from a few outfits (method.md §5, SO by default), stores it and returns it with its id.
-   * The fit is seeded by the recommender seed and the number of users created so far.
+   * The fit is seeded by the recommender seed and the outfits themselves: the same outfits give the
+   * same anchors on every replica and at any database size (no count of the users is needed).
    */
   async onboard(outfits: ReadonlyArray<OutfitRefs>, opts: OnboardOptions = {}): Promise<StoredUser & { ms: number }> {
     const started = performance.now();
@@ -371,8 +372,8 @@ export class Recommender {
     if (outfits.length === 0) throw new UserError('a new user needs at least one outfit');
     if (outfits.length > LIMITS.maxOnboardOutfits) throw new UserError(`at most ${LIMITS.maxOnboardOutfits} outfits per new user, got ${outfits.length}`);
     const table = this.outfitTable(outfits);
-    const seed = (this.opts.seed ?? 0) + (await this.store.count()) * 7919;
-    const fork = `onboard-${strategy}`;
+    const seed = this.opts.seed ?? 0;
+    const fork = `onboard-${strategy}:${table.items.join(',')}`;
     const anchors = this.onboardPool
       ? await this.onboardPool.fit({ items: table.items, slots: table.slots, strategy, seed, fork })
       : await fitAnchorsForNewUser(this.model, this.inputs, table, {

@@ -1,7 +1,9 @@
 /**
  * The users' routes of the HTTP service (server.ts registers them inside its routes plugin):
  *
- *   GET    /users                 the run's user count and every onboarded user, read from the database
+ *   GET    /users?limit=100&before=ID   the run's user count, the onboarded count, and a page of
+ *                                 onboarded users newest first (`next`: the `before` of the next page),
+ *                                 read from the database
  *   GET    /users/:id?limit=50    the user's own outfits with readable item names: a run user's
  *                                 training outfits (the set's train split), an onboarded user's
  *                                 onboarding outfits
@@ -21,6 +23,9 @@ export const userIdParams = {
 /** Largest `limit` of GET /users/:id. */
 export const MAX_HISTORY = 500;
 
+/** Largest `limit` of GET /users (a page of onboarded users). */
+export const MAX_USERS_PAGE = 1000;
+
 export interface UserHistory {
   id: number;
   kind: 'run' | 'onboarded';
@@ -35,11 +40,33 @@ export interface UserHistory {
 }
 
 export function registerUserRoutes(scope: FastifyInstance, recommender: Recommender): void {
-  scope.get('/users', async () => ({
-    runUsers: recommender.runUsers,
-    // from the database, not from this process's memory: another replica may have added or deleted users
-    onboarded: (await recommender.onboardedUsers()).map((u) => ({ id: u.id, label: u.label, strategy: u.strategy, outfits: u.outfits.length, createdAt: u.createdAt })),
-  }));
+  scope.get<{ Querystring: { limit: number; before?: number } }>(
+    '/users',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: MAX_USERS_PAGE, default: 100 },
+            before: { type: 'integer', minimum: 0, maximum: 2147483647 },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { limit, before } = request.query;
+      // from the database, not from this process's memory: another replica may have added or deleted users
+      const [total, onboarded] = await Promise.all([recommender.users.count(), recommender.onboardedUsers(limit, before)]);
+      return {
+        runUsers: recommender.runUsers,
+        onboardedTotal: total,
+        onboarded,
+        // a full page may have more below it
+        next: onboarded.length === limit ? onboarded[onboarded.length - 1].id : null,
+      };
+    },
+  );
 
   scope.get<{ Params: { id: number }; Querystring: { limit: number } }>(
     '/users/:id',

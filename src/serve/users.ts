@@ -10,8 +10,16 @@
  *   whole cache is dropped.
  * - A read-through that raced with an eviction is not cached (a generation counter), so a stale
  *   record never outlives the delete that overtook it.
+ * - The cache is bounded (MAX_CACHED_USERS, first cached first dropped), and a database with more
+ *   users than that is not read whole at start-up.
  */
-import type { NewUserRecord, StoredUser, UserChange, UserStore } from './store.js';
+import type { NewUserRecord, StoredUser, UserChange, UserStore, UserSummary } from './store.js';
+
+/**
+ * Users kept in memory at most (each about 4.5 KB at K 16, d 64): beyond it the oldest cached is
+ * dropped and read again from the database when asked for.
+ */
+export const MAX_CACHED_USERS = 20_000;
 
 export interface CachedUser {
   readonly user: StoredUser;
@@ -29,13 +37,15 @@ export class UserDirectory {
     /** The run's own users: ids 0..runUsers-1 are never in the database. */
     readonly runUsers: number,
     private readonly vectorOf: (anchors: Float32Array) => Float32Array,
+    private readonly maxCached = MAX_CACHED_USERS,
   ) {
     store.watch((change) => this.onChange(change));
   }
 
-  /** Fills the cache with every stored user (at start-up: the first requests need no round trip). */
+  /** Fills the cache with every stored user when they fit in it (at start-up: the first requests need no round trip). */
   async warm(): Promise<void> {
     const generation = this.generation;
+    if ((await this.store.count()) > this.maxCached) return;
     const users = await this.store.all();
     if (generation === this.generation) for (const u of users) this.remember(u);
   }
@@ -54,7 +64,7 @@ export class UserDirectory {
     const stored = await this.store.get(id);
     if (!stored) return undefined;
     const entry = { user: stored, vector: this.vectorOf(stored.anchors) };
-    if (generation === this.generation) this.cache.set(id, entry);
+    if (generation === this.generation) this.keep(id, entry);
     return entry;
   }
 
@@ -71,9 +81,9 @@ export class UserDirectory {
     return this.store.delete(id);
   }
 
-  /** Every onboarded user, read from the database (another replica may have added or deleted some). */
-  list(): Promise<StoredUser[]> {
-    return this.store.all();
+  /** Up to `limit` onboarded users, newest first, below id `before`; from the database (another replica may have added or deleted some). */
+  page(limit: number, before?: number): Promise<UserSummary[]> {
+    return this.store.page(limit, before);
   }
 
   count(): Promise<number> {
@@ -86,7 +96,13 @@ export class UserDirectory {
   }
 
   private remember(user: StoredUser): void {
-    this.cache.set(user.id, { user, vector: this.vectorOf(user.anchors) });
+    this.keep(user.id, { user, vector: this.vectorOf(user.anchors) });
+  }
+
+  private keep(id: number, entry: CachedUser): void {
+    this.cache.set(id, entry);
+    // Map order is insertion order: the first key is the longest cached
+    if (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value!);
   }
 
   private evict(id: number): void {

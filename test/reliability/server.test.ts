@@ -118,7 +118,7 @@ describe('reliability: the HTTP service rejects instead of coercing', () => {
     const id = created.json().id as number;
     const listed = (await get(otherApp, '/users')).body.onboarded as Array<{ id: number; label: string }>;
     assert.equal(listed.length, before.length + 1);
-    assert.deepEqual(listed.at(-1), { ...listed.at(-1), id, label: 'from A' });
+    assert.deepEqual(listed[0], { ...listed[0], id, label: 'from A' }, 'newest first');
     assert.equal((await get(otherApp, '/health')).body.onboardedUsers, before.length + 1);
   });
 });

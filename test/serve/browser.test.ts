@@ -91,7 +91,7 @@ test(
       assert.equal(await page.inputValue('#user-select'), String(newId));
       assert.equal((await rec.onboardedUsers()).length, 1);
       await page.waitForFunction(() => document.querySelector('#status')?.textContent?.includes('+ 1 new'));
-      assert.equal((await rec.onboardedUsers())[0].outfits.length, 2);
+      assert.equal((await rec.onboardedUsers())[0].outfits, 2);
       // the new user's own outfits are the two it was made from, and it can be deleted
       await page.waitForFunction((id) => document.querySelector('#history-note')?.textContent?.includes(`#${id} was created from 2 outfits`), newId);
       assert.equal(await page.locator('#history .outfit-line').count(), 2);

@@ -41,7 +41,7 @@ describe('PostgreSQL users store', { skip }, () => {
     const changes: UserChange[] = [];
     b.watch((c) => changes.push(c));
     try {
-      assert.deepEqual(await (a as PostgresUserStore).migrations(), [1]);
+      assert.deepEqual(await (a as PostgresUserStore).migrations(), [1, 2]);
       const added = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).add({ anchors: anchors(i), outfits: [[i, 7, 9]], strategy: 'so', label: `u${i}` })));
       const ids = added.map((u) => u.id).sort((x, y) => x - y);
       assert.deepEqual(ids, Array.from({ length: 20 }, (_, i) => shape.runUsers + i));
@@ -52,6 +52,8 @@ describe('PostgreSQL users store', { skip }, () => {
       const next = await a.add({ anchors: anchors(99), outfits: [[1, 2, 3]], strategy: 'su' });
       assert.equal(next.id, last + 1, "a deleted user's id is not handed out again");
       assert.equal(await b.count(), 20);
+      assert.deepEqual((await b.page(3)).map((u) => u.id), [next.id, last - 1, last - 2], 'newest first, the deleted one gone');
+      assert.deepEqual((await b.page(2, last - 1)).map((u) => u.id), [last - 2, last - 3]);
       // b hears of a's delete
       await until(async () => changes.some((c) => c.kind === 'deleted' && c.id === last), 2000);
     } finally {
@@ -60,7 +62,8 @@ describe('PostgreSQL users store', { skip }, () => {
     }
     await assert.rejects(() => openUserStore(url, { ...shape, dim: 4 }), /belongs to another run or model: dim is 3, this run has 4/);
     const again = await openUserStore(url, shape);
-    assert.deepEqual(await (again as PostgresUserStore).migrations(), [1], 'applied once');
+    assert.deepEqual(await (again as PostgresUserStore).migrations(), [1, 2], 'applied once');
+    assert.equal(await again.count(), 20);
     await again.close();
   });
 

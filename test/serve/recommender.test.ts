@@ -216,9 +216,10 @@ describe('Recommender on a trained tiny run (set 630)', () => {
 
     const reopened = await Recommender.open(run.runDir, { data: run.root, db: join(dir, 'users.sqlite') });
     try {
+      // newest first
       assert.deepEqual((await reopened.onboardedUsers()).map((u) => [u.id, u.strategy, u.label]), [
-        [rec.runUsers, 'so', 'test user'],
         [rec.runUsers + 1, 'su', null],
+        [rec.runUsers, 'so', 'test user'],
       ]);
       assert.deepEqual(await reopened.scoreOutfits(user.id, probe), before);
     } finally {

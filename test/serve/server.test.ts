@@ -203,6 +203,24 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
     assert.equal(sa.status, 201);
     assert.equal(sa.body.strategy, 'sa');
 
+    // the list is paged, newest first; `next` is the `before` of the following page
+    const first = await get('/users?limit=1');
+    assert.equal(first.status, 200);
+    assert.deepEqual((first.body.onboarded as Array<{ id: number }>).map((u) => u.id), [sa.body.id]);
+    assert.equal(first.body.next, sa.body.id);
+    assert.equal(first.body.onboardedTotal, (await get('/health')).body.onboardedUsers);
+    const second = await get(`/users?limit=1&before=${first.body.next as number}`);
+    assert.deepEqual((second.body.onboarded as Array<{ id: number; label: string }>).map((u) => [u.id, u.label]), [[id, 'from the test']]);
+    assertRejected(await get('/users?limit=0'), 400, /querystring\/limit must be >= 1/);
+    assertRejected(await get('/users?before=x'), 400, /querystring\/before must be integer/);
+
+    // the fit is seeded by the outfits: the same outfits again give the same anchors, not a count-dependent draw
+    const again = await post('/users', { outfits, label: 'the same outfits' });
+    assert.equal(again.status, 201);
+    assert.deepEqual((await rec.findUser(again.body.id as number))!.anchors, (await rec.findUser(id))!.anchors);
+    const other = await post('/users', { outfits: [outfits[1], outfits[0]] });
+    assert.notDeepEqual((await rec.findUser(other.body.id as number))!.anchors, (await rec.findUser(id))!.anchors);
+
     assertRejected(await post('/users', { outfits, strategy: 'xx' }), 400, /body\/strategy must be equal to one of the allowed values/);
     assertRejected(await post('/users', { outfits: [] }), 400, /body\/outfits must NOT have fewer than 1 items/);
     assertRejected(await post('/users', { outfits: Array.from({ length: 51 }, () => outfits[0]) }), 400, /body\/outfits must NOT have more than 50 items/);

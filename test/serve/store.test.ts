@@ -36,7 +36,8 @@ test(
     await store.close();
 
     const again = SqliteUserStore.open(path, shape);
-    assert.deepEqual(again.migrations(), [1]);
+    assert.deepEqual(again.migrations(), [1, 2]);
+    assert.equal(await again.count(), 2);
     const users = await again.all();
     assert.deepEqual(users.map((u) => u.id), [5, 6]);
     assert.deepEqual(users[0].anchors, anchors(1));
@@ -49,11 +50,13 @@ test(
     // a deleted user's id is never handed out again
     assert.equal(await again.delete(6), true);
     assert.equal(await again.delete(6), false);
+    assert.equal(await again.count(), 1, 'a failed delete leaves the count alone');
     assert.equal((await again.add({ anchors: anchors(3), outfits: [[1, 2, 3]], strategy: 'su' })).id, 7);
     await again.close();
     const third = SqliteUserStore.open(path, shape);
     assert.deepEqual((await third.all()).map((u) => u.id), [5, 7]);
-    assert.deepEqual(third.migrations(), [1], 'a migration is applied once');
+    assert.deepEqual(third.migrations(), [1, 2], 'a migration is applied once');
+    assert.equal(await third.count(), 2);
     await third.close();
 
     const raw = new Database(path, { readonly: true });
@@ -73,7 +76,7 @@ test(
     const raw = new Database(path);
     raw.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (99, ?)').run(new Date().toISOString());
     raw.close();
-    assert.throws(() => SqliteUserStore.open(path, shape), /schema version 99, this outfitrec knows up to 1: it was made by a newer version/);
+    assert.throws(() => SqliteUserStore.open(path, shape), /schema version 99, this outfitrec knows up to 2: it was made by a newer version/);
   }),
 );
 
@@ -145,6 +148,43 @@ test(
     } finally {
       await a.close();
       await b.close();
+    }
+  }),
+);
+
+test(
+  'a database of schema 1 gets the user counter from its rows, then keeps it; listing is paged, newest first, without anchors',
+  withDir(async (dir) => {
+    const path = join(dir, 'users.sqlite');
+    // a file as the first release wrote it: schema 1, three users, no counter
+    const raw = new Database(path);
+    raw.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL) STRICT;
+      INSERT INTO schema_migrations VALUES (1, '2026-11-01T00:00:00Z');
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+      CREATE TABLE users (id INTEGER PRIMARY KEY, anchors BLOB NOT NULL, outfits TEXT NOT NULL, strategy TEXT NOT NULL, label TEXT, created_at TEXT NOT NULL) STRICT;`);
+    const meta = raw.prepare('INSERT INTO meta VALUES (?, ?)');
+    for (const [k, v] of Object.entries({ runUsers: '5', anchorsPerUser: '2', dim: '3', runFingerprint: 'abc', next_user_id: '8' })) meta.run(k, v);
+    const row = raw.prepare('INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)');
+    for (const id of [5, 6, 7]) row.run(id, Buffer.from(anchors(id).buffer), JSON.stringify(Array.from({ length: id - 4 }, () => [1, 2, 3])), 'so', `u${id}`, '2026-11-01T00:00:00Z');
+    raw.close();
+
+    const store = SqliteUserStore.open(path, shape);
+    try {
+      assert.deepEqual(store.migrations(), [1, 2]);
+      assert.equal(await store.count(), 3, 'the counter starts from the rows already there');
+      await store.add({ anchors: anchors(8), outfits: [[4, 5, 6]], strategy: 'sa', label: 'new' });
+      assert.equal(await store.count(), 4);
+      assert.equal(await store.delete(6), true);
+      assert.equal(await store.count(), 3);
+
+      assert.deepEqual(await store.page(2), [
+        { id: 8, label: 'new', strategy: 'sa', outfits: 1, createdAt: (await store.get(8))!.createdAt },
+        { id: 7, label: 'u7', strategy: 'so', outfits: 3, createdAt: '2026-11-01T00:00:00Z' },
+      ]);
+      assert.deepEqual((await store.page(2, 7)).map((u) => u.id), [5], 'the next page starts below the last id seen');
+      assert.deepEqual(await store.page(10, 5), []);
+    } finally {
+      await store.close();
     }
   }),
 );

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Recommender } from '../../src/serve/recommender.js';
 import { startServer } from '../../src/serve/server.js';
+import { SqliteUserStore } from '../../src/serve/store.js';
+import { UserDirectory } from '../../src/serve/users.js';
 import { tinyRun, type TinyRun } from './tiny-run.js';
 
 interface Item {
@@ -195,6 +197,33 @@ describe('onboarding runs in worker threads', () => {
     } finally {
       await rec.close();
       await rec.model.dispose();
+    }
+  });
+});
+
+describe('the users cache is bounded', () => {
+  test('beyond its size the longest cached user is dropped and read again from the database; a database larger than the cache is not read whole at start', async () => {
+    const shape = { runUsers: 3, anchorsPerUser: 1, dim: 2, runFingerprint: 'f' };
+    const store = SqliteUserStore.open(':memory:', shape);
+    try {
+      const vectorOf = (a: Float32Array): Float32Array => Float32Array.from(a);
+      const users = new UserDirectory(store, 3, vectorOf, 2);
+      const ids: number[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await users.add({ anchors: Float32Array.of(i, 1), outfits: [[0, 1, 2]], strategy: 'so' })).id);
+      assert.equal(users.cached(ids[0]), undefined, 'the first one was dropped');
+      assert.deepEqual(users.cachedIds(), [ids[1], ids[2]]);
+      // read through again, which drops the next longest cached
+      assert.deepEqual((await users.find(ids[0]))?.vector, Float32Array.of(0, 1));
+      assert.deepEqual(users.cachedIds(), [ids[0], ids[2]]);
+
+      const fresh = new UserDirectory(store, 3, vectorOf, 2);
+      await fresh.warm();
+      assert.deepEqual(fresh.cachedIds(), [], '3 stored users do not fit a cache of 2: nothing read at start');
+      const roomy = new UserDirectory(store, 3, vectorOf, 3);
+      await roomy.warm();
+      assert.deepEqual(roomy.cachedIds(), ids);
+    } finally {
+      await store.close();
     }
   });
 });

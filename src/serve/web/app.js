@@ -72,11 +72,12 @@ function itemImage(item, size) {
 // ---- users and recommendations -------------------------------------------------------------
 
 async function loadUsers(selectId) {
-  const { runUsers, onboarded } = await api('/users');
+  // the newest 100 onboarded users (GET /users is paged, newest first)
+  const { runUsers, onboarded, onboardedTotal } = await api('/users?limit=100');
   const select = $('user-select');
   select.replaceChildren();
   const groupNew = document.createElement('optgroup');
-  groupNew.label = 'New users';
+  groupNew.label = onboardedTotal > onboarded.length ? `New users (newest ${onboarded.length} of ${onboardedTotal})` : 'New users';
   for (const u of onboarded) {
     const o = new Option(`${u.label ? u.label + ' ' : 'new user '}#${u.id} (${u.strategy.toUpperCase()}, ${u.outfits} outfits)`, String(u.id));
     groupNew.append(o);
