@@ -355,9 +355,9 @@ export class Recommender {
   }
 
   private describeOnboardedIds(): string {
-    const ids = this.users.cachedIds();
-    if (ids.length === 0) return '(none known here)';
-    return ids.length <= 5 ? ids.join(', ') : `${ids[0]}..${ids[ids.length - 1]}`;
+    const { count, min, max } = this.users.cachedRange();
+    if (count === 0) return '(none known here)';
+    return count <= 5 ? this.users.cachedIds().join(', ') : `${min}..${max}`;
   }
 
   /**
@@ -610,7 +610,7 @@ export class Recommender {
       set: this.set.set,
       runDir: this.runDir ?? null,
       runUsers: this.runUsers,
-      onboardedUsers: this.users.cachedIds().length,
+      onboardedUsers: this.users.cachedRange().count,
       items: this.catalog.names.length,
       // the set's own categories and slots (method.md §6.5): the web page builds its picker from them
       categories: [...this.set.layout.categories],

@@ -95,6 +95,17 @@ export class UserDirectory {
     return [...this.cache.keys()].sort((a, b) => a - b);
   }
 
+  /** How many users are cached, and the lowest and highest cached id (no sort of up to MAX_CACHED_USERS ids per call). */
+  cachedRange(): { count: number; min: number; max: number } {
+    let min = Infinity;
+    let max = -Infinity;
+    for (const id of this.cache.keys()) {
+      if (id < min) min = id;
+      if (id > max) max = id;
+    }
+    return { count: this.cache.size, min, max };
+  }
+
   private remember(user: StoredUser): void {
     this.keep(user.id, { user, vector: this.vectorOf(user.anchors) });
   }

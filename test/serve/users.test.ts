@@ -215,6 +215,7 @@ describe('the users cache is bounded', () => {
       // read through again, which drops the next longest cached
       assert.deepEqual((await users.find(ids[0]))?.vector, Float32Array.of(0, 1));
       assert.deepEqual(users.cachedIds(), [ids[0], ids[2]]);
+      assert.deepEqual(users.cachedRange(), { count: 2, min: ids[0], max: ids[2] });
 
       const fresh = new UserDirectory(store, 3, vectorOf, 2);
       await fresh.warm();
