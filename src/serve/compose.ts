@@ -125,7 +125,9 @@ export interface ComposeOptions {
   /**
    * 1 (default): retrieval by first-order score, then the beam. 2: a second retrieval and beam, each
    * category's candidates (its first-order top SECOND_PASS_POOL × retrieve) judged in the context
-   * of the first pass's best outfit; the two passes' outfits are merged (method.md §3.1).
+   * of the first pass's best outfit; the two passes' outfits are merged (method.md §3.1). 3: a third
+   * such pass in the best outfit of the first two, run only when that outfit is new (otherwise it
+   * would repeat the second). At most MAX_PASSES.
    */
   passes?: number;
 }
@@ -163,6 +165,9 @@ export const REFERENCE_OUTFITS = 1000;
 
 /** The second pass's candidates per category, as a multiple of `retrieve`. */
 export const SECOND_PASS_POOL = 4;
+
+/** Most passes a composition may ask for (each later pass runs only while the best outfit changes). */
+export const MAX_PASSES = 3;
 
 /** Chosen with bench/compose.ts (recall of the exhaustive top-k against time per request). */
 export const COMPOSE_DEFAULTS = { retrieve: 16, minBeam: 16, beamPerResult: 1 };
@@ -625,10 +630,10 @@ export class OutfitComposer {
     // 2. per-category retrieval by first-order score: the index over the whole catalog, or a scan of a restricted one
     const retriever = this.retriever(opts.retrieval ?? this.retrieval);
     const passes = opts.passes ?? 1;
-    if (!(passes === 1 || passes === 2)) throw new UserError(`passes must be 1 or 2, got ${passes}`);
-    // one query per category: the second pass's wider pool holds the first pass's items
+    if (!(Number.isInteger(passes) && passes >= 1 && passes <= MAX_PASSES)) throw new UserError(`passes must be an integer in 1..${MAX_PASSES}, got ${passes}`);
+    // one query per category: the later passes' wider pool holds the first pass's items
     const pool = plan.pools.map((ids, c) => {
-      const count = passes === 2 ? retrieve * SECOND_PASS_POOL : retrieve;
+      const count = passes > 1 ? retrieve * SECOND_PASS_POOL : retrieve;
       if (ids.length <= count) return ids;
       if (plan.restricted) return this.topFirstOrder(userVector, ids, count);
       return retriever.top(userVector, c, count, plan.removed.size > 0 ? (id) => plan.removed.has(id) : undefined);
@@ -638,17 +643,21 @@ export class OutfitComposer {
     const first = await this.beamSearch(userVector, plan.pinned, retrieved, beamWidth, opts.k, keepAll);
     if (first === null) return { outfits: [], outfitsScored: 0, ms: performance.now() - started, relaxed: 0 };
     let { beam, scores, scored } = first;
-    if (passes === 2 && beam.length > 0) {
-      // 4. second pass (method.md §3.1): retrieve again, each category's candidates judged in the
-      // context of the first pass's best outfit (the item swapped into it), then search again with
-      // its partial outfits completed by that outfit's items in the slots still to fill
+    let context: Int32Array | null = null;
+    for (let pass = 2; pass <= passes && beam.length > 0; pass++) {
+      // 4. later passes (method.md §3.1): retrieve again, each category's candidates judged in the
+      // context of the best outfit found so far (the item swapped into it), then search again with
+      // partial outfits completed by that outfit's items in the slots still to fill; a pass whose
+      // context is the previous pass's would repeat it, so the passes stop there
       const best = beam[topIndices(scores, 1)[0]];
+      if (context !== null && sameItems(context, best)) break;
+      context = best;
       const contextual = await this.retrieveInContext(userVector, best, plan.pinned, pool, retrieve);
       scored += contextual.scored;
-      const second = await this.beamSearch(userVector, plan.pinned, contextual.retrieved, beamWidth, opts.k, keepAll, best);
-      if (second !== null) {
-        scored += second.scored;
-        const merged = mergeRanked(beam, scores, second.beam, second.scores);
+      const next = await this.beamSearch(userVector, plan.pinned, contextual.retrieved, beamWidth, opts.k, keepAll, best);
+      if (next !== null) {
+        scored += next.scored;
+        const merged = mergeRanked(beam, scores, next.beam, next.scores);
         beam = merged.beam;
         scores = merged.scores;
       }
@@ -1088,6 +1097,10 @@ function flatten(rows: Int32Array[], slots: number): Int32Array {
   const out = new Int32Array(rows.length * slots);
   rows.forEach((r, i) => out.set(r, i * slots));
   return out;
+}
+
+function sameItems(a: Int32Array, b: Int32Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Two passes' outfits and scores as one list, each set once. */

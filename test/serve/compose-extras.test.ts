@@ -183,7 +183,44 @@ describe('composition extras on the tiny run (set 630)', () => {
       const expected = score > one.outfits[0].score ? outfit : context;
       assert.deepEqual(two.outfits[0].items, expected, `user ${user}`);
     }
-    await assert.rejects(composer.compose(rec.userVector(0), { ...opts, passes: 3 }), /passes must be 1 or 2/);
+    await assert.rejects(composer.compose(rec.userVector(0), { ...opts, passes: 4 }), /passes must be an integer in 1\.\.3, got 4/);
+  });
+
+  test('a third pass searches again in the best outfit of the first two, unless that is the second pass\'s context', async () => {
+    const composer = rec.composer;
+    const catalog = composer.catalog.map((ids) => ids.slice(0, 9));
+    const opts = { k: 12, catalog, retrieve: 3, beam: 12, maxShared: 3 };
+    // as above: each pass's beam is exhaustive over its retrieved lists, so the result is fixed by them
+    const inContext = async (v: Float32Array, context: number[]): Promise<Int32Array[]> =>
+      Promise.all(
+        [0, 1, 2].map(async (j) => {
+          const s = await composer.scoreItems(v, Int32Array.from(Array.from(catalog[j], (item) => context.map((x, i) => (i === j ? item : x))).flat()), 3);
+          return topByScore(catalog[j], 3, undefined, (id) => s[catalog[j].indexOf(id)]);
+        }),
+      );
+    const all = async (v: Float32Array, lists: Int32Array[]): Promise<Array<{ items: number[]; score: number }>> =>
+      (await composer.exhaustive(v, { k: 27, catalog: lists, maxShared: 3 })).outfits;
+    let third = 0;
+    for (let user = 0; user < rec.runUsers; user++) {
+      const v = rec.userVector(user);
+      const one = await composer.compose(v, { ...opts, passes: 1 });
+      const two = await composer.compose(v, { ...opts, passes: 2 });
+      const three = await composer.compose(v, { ...opts, passes: 3 });
+      if (two.outfits[0].items.join() === one.outfits[0].items.join()) {
+        // the third pass's context would be the second's: it is not run
+        assert.deepEqual(three.outfits, two.outfits, `user ${user}`);
+        assert.equal(three.outfitsScored, two.outfitsScored);
+        continue;
+      }
+      third++;
+      const merged = new Map<string, number>();
+      const passes = [await firstOrderLists(composer, v, catalog), await inContext(v, one.outfits[0].items), await inContext(v, two.outfits[0].items)];
+      for (const lists of passes) for (const o of await all(v, lists)) merged.set(o.items.join(), o.score);
+      const expected = [...merged].sort((a, b) => b[1] - a[1]).slice(0, 12);
+      assert.deepEqual(three.outfits.map((o) => o.items.join()), expected.map(([key]) => key), `user ${user}`);
+      assert.ok(three.outfitsScored > two.outfitsScored);
+    }
+    assert.ok(third > 0, 'no user ran a third pass: the test would check nothing');
   });
 
   test('selectDiverse relaxes the constraint only for the outfits that cannot keep it, and counts them', () => {
