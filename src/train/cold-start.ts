@@ -402,16 +402,38 @@ function softmaxAnchorLoss(
     const vo = u * d;
     rows[0] = posRows[p];
     for (let j = 0; j < m; j++) rows[1 + j] = negRows[p * m + j];
-    let max = -Infinity;
-    for (let i = 0; i <= m; i++) {
-      // s_i = ĥ_i·v/divisor
+    // s_i = ĥ_i·v/divisor, four rows per sweep: four independent sums, each in the order of t
+    // (the same bits as one row at a time, without waiting on one chain of additions)
+    let i = 0;
+    for (; i + 3 <= m; i += 4) {
+      const h0 = rows[i] * d;
+      const h1 = rows[i + 1] * d;
+      const h2 = rows[i + 2] * d;
+      const h3 = rows[i + 3] * d;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let t = 0; t < d; t++) {
+        const x = vectors[vo + t];
+        s0 += hats[h0 + t] * x;
+        s1 += hats[h1 + t] * x;
+        s2 += hats[h2 + t] * x;
+        s3 += hats[h3 + t] * x;
+      }
+      logits[i] = s0 / divisor;
+      logits[i + 1] = s1 / divisor;
+      logits[i + 2] = s2 / divisor;
+      logits[i + 3] = s3 / divisor;
+    }
+    for (; i <= m; i++) {
       const ho = rows[i] * d;
       let s = 0;
       for (let t = 0; t < d; t++) s += hats[ho + t] * vectors[vo + t];
-      const logit = s / divisor;
-      logits[i] = logit;
-      if (logit > max) max = logit;
+      logits[i] = s / divisor;
     }
+    let max = -Infinity;
+    for (let r = 0; r <= m; r++) if (logits[r] > max) max = logits[r];
     let z = 0;
     for (let i = 0; i <= m; i++) {
       const e = Math.exp(logits[i] - max);
@@ -421,9 +443,30 @@ function softmaxAnchorLoss(
     const weight = 1 / positivesOf[u];
     loss += weight * (max + Math.log(z) - logits[0]);
     // ∂L/∂s_i = softmax_i − [i = positive]; s_i = ĥ_i·v/divisor
-    for (let i = 0; i <= m; i++) {
-      const g = (weight * (exps[i] / z - (i === 0 ? 1 : 0))) / divisor;
-      const ho = rows[i] * d;
+    for (let r = 0; r <= m; r++) exps[r] = (weight * (exps[r] / z - (r === 0 ? 1 : 0))) / divisor;
+    // gradVectors[t] += g_r·ĥ_r[t] for r in order, four rows per sweep (same additions, same order)
+    let r = 0;
+    for (; r + 3 <= m; r += 4) {
+      const h0 = rows[r] * d;
+      const h1 = rows[r + 1] * d;
+      const h2 = rows[r + 2] * d;
+      const h3 = rows[r + 3] * d;
+      const g0 = exps[r];
+      const g1 = exps[r + 1];
+      const g2 = exps[r + 2];
+      const g3 = exps[r + 3];
+      for (let t = 0; t < d; t++) {
+        let acc = gradVectors[vo + t];
+        acc += g0 * hats[h0 + t];
+        acc += g1 * hats[h1 + t];
+        acc += g2 * hats[h2 + t];
+        acc += g3 * hats[h3 + t];
+        gradVectors[vo + t] = acc;
+      }
+    }
+    for (; r <= m; r++) {
+      const g = exps[r];
+      const ho = rows[r] * d;
       for (let t = 0; t < d; t++) gradVectors[vo + t] += g * hats[ho + t];
     }
   }

@@ -5,6 +5,7 @@ import type { OutfitTable } from '../../src/data/types.js';
 import { aucOfUser } from '../../src/eval/metrics.js';
 import { featureInputSource, type ItemInputSource } from '../../src/model/inputs.js';
 import { OutfitModel } from '../../src/model/outfit-model.js';
+import { NORM_EPS } from '../../src/model/scoring.js';
 import { Rng } from '../../src/rng.js';
 import {
   addFittedUsers,
@@ -157,6 +158,54 @@ describe('cold start (method.md §5)', () => {
     const onlyUser1 = { ...problem, objective: 'pairwise' as const, regWeight: 0, posRows: Int32Array.of(2), posUsers: Int32Array.of(1) };
     const got = anchorLossAndGradient(onlyUser1, anchors, Int32Array.of(9, 10, 11), 3).loss;
     assert.ok(Math.abs(got - handUser1) < 1e-12, `pairwise loss ${got} vs by hand ${handUser1}`);
+  });
+
+  test('the softmax objective\'s four-rows-at-a-time loops give the plain loops\' loss and gradient bit for bit', () => {
+    // M = 10 negatives: two sweeps of four rows and a remainder of three (positive included)
+    const rng = new Rng(5);
+    const d = 64;
+    const ku = 4;
+    const m = 10;
+    const rows = 2 * (1 + m);
+    const hats = Float64Array.from({ length: rows * d }, () => rng.normal() / 8);
+    const shared = new Float64Array(d);
+    const problem: AnchorProblem = { dim: d, anchorsPerUser: ku, users: 1, hats, posRows: Int32Array.of(0, 11), posUsers: Int32Array.of(0, 0), shared, divisor: 0.3, regWeight: 0 };
+    const negRows = Int32Array.from({ length: 2 * m }, (_, i) => (i < m ? 1 + i : 12 + i - m));
+    const anchors = Float64Array.from({ length: ku * d }, () => rng.normal());
+    // the plain arithmetic: one row at a time, every sum in index order
+    const norms = Array.from({ length: ku }, (_, k) => {
+      let ss = 0;
+      for (let t = 0; t < d; t++) ss += anchors[k * d + t] * anchors[k * d + t];
+      return Math.sqrt(ss + NORM_EPS);
+    });
+    const v = new Float64Array(d);
+    for (let k = 0; k < ku; k++) for (let t = 0; t < d; t++) v[t] += anchors[k * d + t] * (1 / norms[k]);
+    const gv = new Float64Array(d);
+    let loss = 0;
+    for (let p = 0; p < 2; p++) {
+      const rs = [problem.posRows[p], ...negRows.subarray(p * m, (p + 1) * m)];
+      const logits = rs.map((r) => {
+        let sum = 0;
+        for (let t = 0; t < d; t++) sum += hats[r * d + t] * v[t];
+        return sum / problem.divisor;
+      });
+      const max = Math.max(...logits);
+      let z = 0;
+      for (const l of logits) z += Math.exp(l - max);
+      loss += 0.5 * (max + Math.log(z) - logits[0]);
+      rs.forEach((r, i) => {
+        const g = (0.5 * (Math.exp(logits[i] - max) / z - (i === 0 ? 1 : 0))) / problem.divisor;
+        for (let t = 0; t < d; t++) gv[t] += g * hats[r * d + t];
+      });
+    }
+    const got = anchorLossAndGradient(problem, anchors, negRows, m);
+    assert.equal(got.loss, loss);
+    for (let k = 0; k < ku; k++) {
+      let dot = 0;
+      for (let t = 0; t < d; t++) dot += gv[t] * anchors[k * d + t];
+      dot /= norms[k];
+      for (let t = 0; t < d; t++) assert.equal(got.grad[k * d + t], (gv[t] - (dot * anchors[k * d + t]) / norms[k]) / norms[k], `anchor ${k}, coordinate ${t}`);
+    }
   });
 
   test('SO fits a new user the way the run was trained: LPAE pairwise + its regulariser, the softmax family Eq. T', () => {
