@@ -16,9 +16,9 @@ export function scoreDivisorOf(reduction: 'sum' | 'mean', temperature: number, t
   return (reduction === 'mean' ? totalAnchors : 1) * temperature;
 }
 
-/** ‖row r‖ (with NORM_EPS) of `count` rows of `d` values from `offset`. */
-export function rowNorms(values: ArrayLike<number>, d: number, count = values.length / d, offset = 0): Float64Array {
-  const norms = new Float64Array(count);
+/** ‖row r‖ (with NORM_EPS) of `count` rows of `d` values from `offset`, into `out` (default a new array). */
+export function rowNorms(values: ArrayLike<number>, d: number, count = values.length / d, offset = 0, out?: Float64Array): Float64Array {
+  const norms = out ?? new Float64Array(count);
   for (let r = 0; r < count; r++) {
     const o = offset + r * d;
     let ss = 0;

@@ -22,7 +22,7 @@ import { UserError } from '../errors.js';
 import { logDetDivergenceWithGradient } from '../model/anchors.js';
 import type { ItemInputSource } from '../model/inputs.js';
 import { packOutfitItems, type OutfitModel } from '../model/outfit-model.js';
-import { l2NormalizeRows, NORM_EPS } from '../model/scoring.js';
+import { l2NormalizeRows, rowNorms } from '../model/scoring.js';
 import type { Rng } from '../rng.js';
 
 export { logDetDivergenceWithGradient };
@@ -306,14 +306,9 @@ export function anchorLossAndGradient(
   work: AnchorWork = new AnchorWork(problem, m),
 ): { loss: number; grad: Float64Array } {
   const { dim: d, anchorsPerUser: ku, users, shared, regWeight } = problem;
-  // ‖a_uk‖ for the gradient of a/‖a‖ below (rowNorms' arithmetic, on a monomorphic Float64Array)
   const { norms, vectors, gradVectors, grad, positivesOf } = work;
-  for (let r = 0; r < users * ku; r++) {
-    const o = r * d;
-    let ss = 0;
-    for (let t = 0; t < d; t++) ss += anchors[o + t] * anchors[o + t];
-    norms[r] = Math.sqrt(ss + NORM_EPS);
-  }
+  // ‖a_uk‖ for the gradient of a/‖a‖ below
+  rowNorms(anchors, d, users * ku, 0, norms);
   for (let u = 0; u < users; u++) {
     for (let t = 0; t < d; t++) vectors[u * d + t] = shared[t];
     // Σ_k a_k/|a_k| with the norms above: addNormalizedRows' arithmetic (bit for bit) without
