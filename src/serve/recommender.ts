@@ -610,7 +610,7 @@ export class Recommender {
       set: this.set.set,
       runDir: this.runDir ?? null,
       runUsers: this.runUsers,
-      onboardedUsers: this.users.cachedRange().count,
+      onboardedUsers: this.users.cachedCount,
       items: this.catalog.names.length,
       // the set's own categories and slots (method.md §6.5): the web page builds its picker from them
       categories: [...this.set.layout.categories],

@@ -95,6 +95,11 @@ export class UserDirectory {
     return [...this.cache.keys()].sort((a, b) => a - b);
   }
 
+  /** How many users are cached. */
+  get cachedCount(): number {
+    return this.cache.size;
+  }
+
   /** How many users are cached, and the lowest and highest cached id (no sort of up to MAX_CACHED_USERS ids per call). */
   cachedRange(): { count: number; min: number; max: number } {
     let min = Infinity;
