@@ -57,13 +57,14 @@ export function registerUserRoutes(scope: FastifyInstance, recommender: Recommen
     async (request) => {
       const { limit, before } = request.query;
       // from the database, not from this process's memory: another replica may have added or deleted users
-      const [total, onboarded] = await Promise.all([recommender.users.count(), recommender.onboardedUsers(limit, before)]);
+      // one row past the page tells whether another page follows
+      const [total, rows] = await Promise.all([recommender.users.count(), recommender.onboardedUsers(limit + 1, before)]);
+      const onboarded = rows.slice(0, limit);
       return {
         runUsers: recommender.runUsers,
         onboardedTotal: total,
         onboarded,
-        // a full page may have more below it
-        next: onboarded.length === limit ? onboarded[onboarded.length - 1].id : null,
+        next: rows.length > limit ? onboarded[limit - 1].id : null,
       };
     },
   );

@@ -211,6 +211,8 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
     assert.equal(first.body.onboardedTotal, (await get('/health')).body.onboardedUsers);
     const second = await get(`/users?limit=1&before=${first.body.next as number}`);
     assert.deepEqual((second.body.onboarded as Array<{ id: number; label: string }>).map((u) => [u.id, u.label]), [[id, 'from the test']]);
+    assert.equal(second.body.next, null, 'a full last page says that nothing follows');
+    assert.equal((await get('/users?limit=2')).body.next, null);
     assertRejected(await get('/users?limit=0'), 400, /querystring\/limit must be >= 1/);
     assertRejected(await get('/users?before=x'), 400, /querystring\/before must be integer/);
 
