@@ -100,7 +100,9 @@ export interface UserStore {
   delete(id: number): Promise<boolean>;
   /**
    * Calls `listener` when ANOTHER connection (process, replica) changed the users: PostgreSQL
-   * through LISTEN/NOTIFY, SQLite by polling the file's data version every `pollMs`.
+   * through LISTEN/NOTIFY (additions and deletions; 'reset' after its connection broke), SQLite by
+   * polling the file's data version every `pollMs` and reading the deletion log (deletions only; a
+   * deletion made by this connection may be reported too).
    */
   watch(listener: (change: UserChange) => void): void;
   close(): Promise<void>;
@@ -135,6 +137,9 @@ const SQLITE_MIGRATIONS: readonly string[] = [
   // 2: the user count as a row, kept by add and delete (COUNT(*) reads the whole table)
   `CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
    INSERT INTO counters (name, value) SELECT 'users', COUNT(*) FROM users;`,
+  // 3: every deleted user id in commit order, so that other processes evict just those users
+  // (PostgreSQL sends them as notifications instead)
+  `CREATE TABLE deletions (seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL) STRICT;`,
 ];
 
 const POSTGRES_MIGRATIONS: readonly string[] = [
@@ -182,6 +187,8 @@ export class SqliteUserStore implements UserStore {
   private readonly listeners: Array<(change: UserChange) => void> = [];
   private poll: NodeJS.Timeout | undefined;
   private dataVersion = 0;
+  /** The last row of `deletions` reported to the listeners (or there at open). */
+  private lastDeletion = 0;
 
   private constructor(
     readonly location: string,
@@ -233,13 +240,18 @@ export class SqliteUserStore implements UserStore {
     // IMMEDIATE takes the write lock before reading the counter: no two writers can pick the same id
     this.insertUser = (record) => tx.immediate(record);
     const remove = this.db.prepare<[number]>('DELETE FROM users WHERE id = ?');
+    const logDeletion = this.db.prepare<[number]>('INSERT INTO deletions (user_id) VALUES (?)');
     const deleteTx = this.db.transaction((id: number): boolean => {
       const gone = remove.run(id).changes > 0;
-      if (gone) addToCount.run(-1);
+      if (gone) {
+        addToCount.run(-1);
+        logDeletion.run(id);
+      }
       return gone;
     });
     this.deleteUser = (id) => deleteTx.immediate(id);
     this.dataVersion = this.readDataVersion();
+    this.lastDeletion = this.db.prepare<[], { s: number | null }>('SELECT MAX(seq) AS s FROM deletions').get()?.s ?? 0;
   }
 
   static open(path: string, shape: StoreShape, opts: OpenStoreOptions = {}): SqliteUserStore {
@@ -248,9 +260,9 @@ export class SqliteUserStore implements UserStore {
 
   async add(record: NewUserRecord): Promise<StoredUser> {
     checkRecord(record, this.shape);
-    const user = this.insertUser(record);
-    this.dataVersion = this.readDataVersion(); // our own commit is no news
-    return user;
+    // data_version does not move for this connection's own commits; reading it here would
+    // swallow another process's commit made since the last poll
+    return this.insertUser(record);
   }
 
   async get(id: number): Promise<StoredUser | undefined> {
@@ -278,21 +290,25 @@ export class SqliteUserStore implements UserStore {
   }
 
   async delete(id: number): Promise<boolean> {
-    const gone = this.deleteUser(id);
-    this.dataVersion = this.readDataVersion();
-    return gone;
+    return this.deleteUser(id);
   }
 
   watch(listener: (change: UserChange) => void): void {
     this.listeners.push(listener);
     if (this.poll !== undefined || this.location === ':memory:') return;
-    // data_version changes only when ANOTHER connection commits to the file
+    // data_version changes only when ANOTHER connection commits to the file; then the deletion log
+    // says which users are gone (an added user needs no news: a cache miss reads through). The
+    // version is read first, so a commit landing between the two reads is looked at again next time.
+    const deletedSince = this.db.prepare<[number], { seq: number; user_id: number }>('SELECT seq, user_id FROM deletions WHERE seq > ? ORDER BY seq');
     this.poll = setInterval(() => {
       if (!this.db.open) return;
       const v = this.readDataVersion();
       if (v === this.dataVersion) return;
       this.dataVersion = v;
-      for (const l of this.listeners) l({ kind: 'reset' });
+      for (const row of deletedSince.all(this.lastDeletion)) {
+        this.lastDeletion = row.seq;
+        for (const l of this.listeners) l({ kind: 'deleted', id: row.user_id });
+      }
     }, this.pollMs);
     this.poll.unref();
   }

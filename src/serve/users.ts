@@ -4,10 +4,10 @@
  *
  * - A miss reads through to the database: a user onboarded through another replica is served on its
  *   first request, without waiting for any notification.
- * - Changes made by other connections evict or refresh entries (PostgreSQL NOTIFY, SQLite data
- *   version polling; store.ts `watch`), so a user deleted through replica A stops being served by
- *   replica B too. When notifications may have been missed (the listening connection broke) the
- *   whole cache is dropped.
+ * - Deletions made by other connections evict their entries (PostgreSQL NOTIFY, SQLite's deletion
+ *   log read when the file's data version moves; store.ts `watch`), so a user deleted through
+ *   replica A stops being served by replica B too. When notifications may have been missed (the
+ *   PostgreSQL listening connection broke) the whole cache is dropped.
  * - A read-through that raced with an eviction is not cached (a generation counter), so a stale
  *   record never outlives the delete that overtook it.
  * - The cache is bounded (MAX_CACHED_USERS, first cached first dropped), and a database with more

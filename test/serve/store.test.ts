@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SqliteUserStore, openUserStore, type StoreShape } from '../../src/serve/store.js';
+import { SqliteUserStore, openUserStore, type StoreShape, type UserChange } from '../../src/serve/store.js';
 
 const shape: StoreShape = { runUsers: 5, anchorsPerUser: 2, dim: 3, runFingerprint: 'abc' };
 
@@ -36,7 +36,7 @@ test(
     await store.close();
 
     const again = SqliteUserStore.open(path, shape);
-    assert.deepEqual(again.migrations(), [1, 2]);
+    assert.deepEqual(again.migrations(), [1, 2, 3]);
     assert.equal(await again.count(), 2);
     const users = await again.all();
     assert.deepEqual(users.map((u) => u.id), [5, 6]);
@@ -55,7 +55,7 @@ test(
     await again.close();
     const third = SqliteUserStore.open(path, shape);
     assert.deepEqual((await third.all()).map((u) => u.id), [5, 7]);
-    assert.deepEqual(third.migrations(), [1, 2], 'a migration is applied once');
+    assert.deepEqual(third.migrations(), [1, 2, 3], 'a migration is applied once');
     assert.equal(await third.count(), 2);
     await third.close();
 
@@ -76,7 +76,7 @@ test(
     const raw = new Database(path);
     raw.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (99, ?)').run(new Date().toISOString());
     raw.close();
-    assert.throws(() => SqliteUserStore.open(path, shape), /schema version 99, this outfitrec knows up to 2: it was made by a newer version/);
+    assert.throws(() => SqliteUserStore.open(path, shape), /schema version 99, this outfitrec knows up to 3: it was made by a newer version/);
   }),
 );
 
@@ -130,7 +130,7 @@ test(
 );
 
 test(
-  "another connection's commits to the file are noticed (data_version polling); this connection's own are not",
+  "another connection's deletions are noticed (data_version polling, then the deletion log); this connection's own insert is not",
   withDir(async (dir) => {
     const path = join(dir, 'users.sqlite');
     const a = SqliteUserStore.open(path, shape);
@@ -144,7 +144,40 @@ test(
       assert.equal(await a.delete(user.id), true);
       const t0 = Date.now();
       while (seen.length === 0 && Date.now() - t0 < 5000) await new Promise((resolve) => setTimeout(resolve, 10));
-      assert.deepEqual(seen, ['reset']);
+      assert.deepEqual(seen, ['deleted']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }),
+);
+
+test(
+  "a deletion by another connection is reported by id, even when this connection commits before the next poll",
+  withDir(async (dir) => {
+    const path = join(dir, 'users.sqlite');
+    const a = SqliteUserStore.open(path, shape);
+    // a long poll: b's own insert lands between a's delete and b's next look at the file
+    const b = SqliteUserStore.open(path, shape, { pollMs: 300 });
+    const seen: UserChange[] = [];
+    b.watch((change) => seen.push(change));
+    try {
+      const first = await a.add({ anchors: anchors(1), outfits: [[1, 2, 3]], strategy: 'so' });
+      const second = await a.add({ anchors: anchors(2), outfits: [[1, 2, 4]], strategy: 'so' });
+      const t0 = Date.now();
+      while (Date.now() - t0 < 600) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(seen.length, 0, 'users added elsewhere need no news: a miss reads through');
+      assert.equal(await a.delete(first.id), true);
+      await b.add({ anchors: anchors(3), outfits: [[1, 2, 5]], strategy: 'so' });
+      assert.equal(await b.delete(second.id), true);
+      const t1 = Date.now();
+      while (seen.length < 2 && Date.now() - t1 < 5000) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(
+        seen.filter((c) => c.kind === 'deleted' && c.id === first.id),
+        [{ kind: 'deleted', id: first.id }],
+        "the other connection's delete is not swallowed by this connection's own commit",
+      );
+      assert.ok(seen.every((c) => c.kind === 'deleted'), 'no reset of the whole cache');
     } finally {
       await a.close();
       await b.close();
@@ -170,7 +203,7 @@ test(
 
     const store = SqliteUserStore.open(path, shape);
     try {
-      assert.deepEqual(store.migrations(), [1, 2]);
+      assert.deepEqual(store.migrations(), [1, 2, 3]);
       assert.equal(await store.count(), 3, 'the counter starts from the rows already there');
       await store.add({ anchors: anchors(8), outfits: [[4, 5, 6]], strategy: 'sa', label: 'new' });
       assert.equal(await store.count(), 4);
