@@ -3,7 +3,7 @@
  * trained run of a synthetic set:
  *
  *   node --import tsx bench/quality.ts --run RUN [--data DIR] [--set NAME] [--max-shared 1]
- *        [--users 100] [--k 5] [--stage-order calibrate|layout] [--passes 1|2]
+ *        [--users 100] [--k 5] [--stage-order calibrate|layout] [--passes 1|2|3] [--expand N]
  *
  * 1. Diversity's NDCG cost: on the test split's candidates of every user (positives + the fixed
  *    negatives, method.md §7), the ranking by score against the same candidates re-ranked under the
@@ -27,12 +27,13 @@ import { selectDiverse } from '../src/serve/compose.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { arg, requiredArg } from './args.js';
 
-const runDir = requiredArg('run', 'node --import tsx bench/quality.ts --run RUN [--data DIR] [--set NAME] [--max-shared 1] [--users N] [--k K] [--stage-order calibrate|layout] [--passes 1|2]');
+const runDir = requiredArg('run', 'node --import tsx bench/quality.ts --run RUN [--data DIR] [--set NAME] [--max-shared 1] [--users N] [--k K] [--stage-order calibrate|layout] [--passes 1|2|3] [--expand N]');
 const maxShared = Number(arg('max-shared') ?? 1);
 const k = Number(arg('k') ?? 5);
 const stageOrder = arg('stage-order') === 'layout' ? 'layout' : 'calibrate';
 const passes = Number(arg('passes') ?? 1);
-const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0, stageOrder, compose: { passes } });
+const expand = Number(arg('expand') ?? 0);
+const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0, stageOrder, compose: { passes, expand } });
 const set = loadPolyvoreSet(rec.set.root, rec.set.set, { splits: ['test'] });
 const slots = set.slotCategories.length;
 
@@ -97,7 +98,7 @@ if (oracle) {
       lists[`${name}Items`] += new Set(r.outfits.flatMap((o) => o.items)).size / users;
     }
   }
-  console.log(JSON.stringify({ measure: `composed top-${listK}: plain vs maxShared ${maxShared}`, users, ...lists }));
+  console.log(JSON.stringify({ measure: `composed top-${listK}: plain vs maxShared ${maxShared}`, passes, expand, users, ...lists }));
 
   const rng = new Rng(5);
   let wins = 0;

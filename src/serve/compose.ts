@@ -130,6 +130,13 @@ export interface ComposeOptions {
    * would repeat the second). At most MAX_PASSES.
    */
   passes?: number;
+  /**
+   * Neighbourhood rounds after the passes (default 0, at most MAX_EXPAND_ROUNDS): each round scores
+   * every outfit one item away from the EXPAND_WIDTH best outfits not yet expanded (the items of
+   * each category's first-order top SECOND_PASS_POOL × retrieve), the first round from the best
+   * outfit so far and the outfit of each slot's best first-order item (method.md §3.1).
+   */
+  expand?: number;
 }
 
 export interface ComposedOutfit {
@@ -168,6 +175,12 @@ export const SECOND_PASS_POOL = 4;
 
 /** Most passes a composition may ask for (each later pass runs only while the best outfit changes). */
 export const MAX_PASSES = 3;
+
+/** Outfits whose neighbourhoods one `expand` round scores. */
+export const EXPAND_WIDTH = 2;
+
+/** Most neighbourhood rounds a composition may ask for. */
+export const MAX_EXPAND_ROUNDS = 6;
 
 /** Chosen with bench/compose.ts (recall of the exhaustive top-k against time per request). */
 export const COMPOSE_DEFAULTS = { retrieve: 16, minBeam: 16, beamPerResult: 1 };
@@ -631,9 +644,11 @@ export class OutfitComposer {
     const retriever = this.retriever(opts.retrieval ?? this.retrieval);
     const passes = opts.passes ?? 1;
     if (!(Number.isInteger(passes) && passes >= 1 && passes <= MAX_PASSES)) throw new UserError(`passes must be an integer in 1..${MAX_PASSES}, got ${passes}`);
-    // one query per category: the later passes' wider pool holds the first pass's items
+    const rounds = opts.expand ?? 0;
+    if (!(Number.isInteger(rounds) && rounds >= 0 && rounds <= MAX_EXPAND_ROUNDS)) throw new UserError(`expand must be an integer in 0..${MAX_EXPAND_ROUNDS}, got ${rounds}`);
+    // one query per category: the later passes' and rounds' wider pool holds the first pass's items
     const pool = plan.pools.map((ids, c) => {
-      const count = passes > 1 ? retrieve * SECOND_PASS_POOL : retrieve;
+      const count = passes > 1 || rounds > 0 ? retrieve * SECOND_PASS_POOL : retrieve;
       if (ids.length <= count) return ids;
       if (plan.restricted) return this.topFirstOrder(userVector, ids, count);
       return retriever.top(userVector, c, count, plan.removed.size > 0 ? (id) => plan.removed.has(id) : undefined);
@@ -662,10 +677,119 @@ export class OutfitComposer {
         scores = merged.scores;
       }
     }
+    if (rounds > 0 && beam.length > 0) {
+      const expanded = await this.expandNeighbourhoods(userVector, plan.pinned, pool, beam, scores, rounds);
+      beam = expanded.beam;
+      scores = expanded.scores;
+      scored += expanded.scored;
+    }
     const order = topIndices(scores, beam.length);
     const ranked = order.map((i) => ({ items: Array.from(beam[i]), score: scores![i] }));
     const { chosen, relaxed } = selectDiverse(ranked, opts.k, maxShared);
     return { outfits: chosen, outfitsScored: scored, ms: performance.now() - started, relaxed };
+  }
+
+  /**
+   * Neighbourhood rounds (method.md §3.1, `expand`): a best-first local search over outfits one
+   * item apart. Round r scores, in one model call, every outfit that differs from one of its seeds
+   * in one free slot (an item of the slot's category in `pool`, or an optional slot emptied or
+   * filled), skipping outfits already scored; the seeds of the first round are the best outfit so
+   * far and the first-order outfit (each free slot's best item alone, `firstOrderOutfit`), those of
+   * later rounds the EXPAND_WIDTH best outfits not yet expanded. The best outfits of a trained
+   * model come in clusters that share two of three items, and a cluster can be built on an item
+   * whose first-order rank is low: the beam never sees it, a neighbourhood of the cluster's other
+   * items does (docs/results.md §3).
+   */
+  private async expandNeighbourhoods(
+    userVector: Float32Array,
+    pinned: readonly number[],
+    pool: readonly Int32Array[],
+    beam: Int32Array[],
+    scores: Float32Array,
+    rounds: number,
+  ): Promise<{ beam: Int32Array[]; scores: Float32Array; scored: number }> {
+    const slots = this.slotCategories.length;
+    const outfits = beam.slice();
+    const values = Array.from(scores);
+    const known = new Set(outfits.map((o) => outfitKey(o)));
+    const expanded = new Set<string>();
+    let scored = 0;
+    const firstOrder = this.firstOrderOutfit(userVector, pinned, pool);
+    for (let round = 0; round < rounds; round++) {
+      const seeds: Int32Array[] = [];
+      const seedKeys = new Set<string>();
+      const take = (o: Int32Array): void => {
+        const key = outfitKey(o);
+        if (expanded.has(key) || seedKeys.has(key)) return;
+        seedKeys.add(key);
+        seeds.push(o);
+      };
+      for (const i of topIndices(Float32Array.from(values), values.length)) {
+        if (seeds.length >= (round === 0 ? 1 : EXPAND_WIDTH)) break;
+        take(outfits[i]);
+      }
+      if (round === 0 && firstOrder !== null) take(firstOrder);
+      if (seeds.length === 0) break;
+      const batch: Int32Array[] = [];
+      for (const seed of seeds) {
+        expanded.add(outfitKey(seed));
+        // the first-order outfit is scored with its neighbours
+        if (!known.has(outfitKey(seed))) {
+          known.add(outfitKey(seed));
+          batch.push(seed);
+        }
+        for (let j = 0; j < slots; j++) {
+          if (pinned[j] >= 0) continue;
+          const options: number[] = Array.from(pool[this.slotCategories[j]]);
+          if (this.optionalSlots[j]) options.push(-1);
+          for (const item of options) {
+            if (item === seed[j] || (item >= 0 && seed.includes(item))) continue;
+            const candidate = seed.slice();
+            candidate[j] = item;
+            if (presentItems(candidate) < this.minItems) continue;
+            const key = outfitKey(candidate);
+            if (known.has(key)) continue;
+            known.add(key);
+            batch.push(candidate);
+          }
+        }
+      }
+      if (batch.length === 0) continue;
+      // a turn of the event loop per model call, as in the beam (beamSearch)
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const batchScores = await this.scoreItems(userVector, flatten(batch, slots), slots);
+      scored += batch.length;
+      batch.forEach((o, i) => {
+        outfits.push(o);
+        values.push(batchScores[i]);
+      });
+    }
+    return { beam: outfits, scores: Float32Array.from(values), scored };
+  }
+
+  /**
+   * Each free slot's best item by first-order score (distinct items; optional slots left empty
+   * unless the outfit needs them to reach minItems), or null when no such outfit can be made.
+   */
+  private firstOrderOutfit(userVector: Float32Array, pinned: readonly number[], pool: readonly Int32Array[]): Int32Array | null {
+    const outfit = Int32Array.from(pinned);
+    const ranked = new Map<number, Int32Array>();
+    const rankedOf = (c: number): Int32Array => {
+      let r = ranked.get(c);
+      if (!r) {
+        r = this.topFirstOrder(userVector, pool[c], pool[c].length);
+        ranked.set(c, r);
+      }
+      return r;
+    };
+    const fill = (j: number): void => {
+      const item = rankedOf(this.slotCategories[j]).find((id) => !outfit.includes(id));
+      if (item !== undefined) outfit[j] = item;
+    };
+    for (let j = 0; j < outfit.length; j++) if (outfit[j] < 0 && !this.optionalSlots[j]) fill(j);
+    for (let j = 0; j < outfit.length && presentItems(outfit) < this.minItems; j++) if (outfit[j] < 0) fill(j);
+    const complete = this.slotCategories.every((_, j) => outfit[j] >= 0 || this.optionalSlots[j]);
+    return complete && presentItems(outfit) >= this.minItems ? outfit : null;
   }
 
   // ---- readable scores and explanations (method.md §3.1) ------------------------------------------

@@ -134,7 +134,7 @@ export interface RecommenderOptions {
   /** Seed of the onboarding randomness (each new user draws from seed + its id). */
   seed?: number;
   /** Beam-search settings used by `compose` unless a call overrides them. */
-  compose?: Pick<ComposeOptions, 'retrieve' | 'beam' | 'passes'>;
+  compose?: Pick<ComposeOptions, 'retrieve' | 'beam' | 'passes' | 'expand'>;
   /** Composed results remembered per (user, options); user vectors never change, so entries never go stale. 0 disables. */
   composeCacheSize?: number;
   /** Retrieval of composition (retrieval.ts): 'exact' (default) or 'ann' (usearch index built at start). */

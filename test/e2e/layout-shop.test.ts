@@ -110,10 +110,10 @@ describe('train → eval → coldstart → serve on a six-category layout.json s
         for (const item of o.items) perCategory.set(item.categoryId, (perCategory.get(item.categoryId) ?? 0) + 1);
         for (const [c, n] of perCategory) assert.ok(n <= (c === 5 ? 2 : 1), `${n} items of ${SHOP_CATEGORIES[c]}`);
       }
-      // so does the second pass (optional slots, two accessory slots, minItems)
+      // so do the second pass and the neighbourhood rounds (optional slots, two accessory slots, minItems)
       const composer = rec.composer;
-      for (const user of [0, 1]) {
-        const two = await composer.compose(rec.userVector(user), { k: 5, passes: 2 });
+      for (const [user, search] of [[0, { passes: 2 }], [1, { passes: 2 }], [0, { expand: 2 }], [1, { expand: 2 }]] as const) {
+        const two = await composer.compose(rec.userVector(user), { k: 5, ...search });
         assert.equal(two.outfits.length, 5);
         for (const o of two.outfits) {
           const items = o.items.filter((x) => x >= 0);

@@ -223,6 +223,51 @@ describe('composition extras on the tiny run (set 630)', () => {
     assert.ok(third > 0, 'no user ran a third pass: the test would check nothing');
   });
 
+  test('neighbourhood rounds score every outfit one item from their seeds: the best so far and the first-order outfit, then the best not yet expanded', async () => {
+    const composer = rec.composer;
+    const catalog = composer.catalog.map((ids) => ids.slice(0, 9));
+    // retrieve 3 of 9 with a beam of 12: the first pass is exhaustive over its lists, and the
+    // rounds' pool (4 × 3 = 12 ≥ 9) is the whole restricted category
+    const opts = { k: 12, catalog, retrieve: 3, beam: 12, maxShared: 3 };
+    const key = (items: readonly number[]): string => items.filter((x) => x >= 0).slice().sort((a, b) => a - b).join();
+    const neighbours = (o: readonly number[]): number[][] =>
+      [0, 1, 2].flatMap((j) => Array.from(catalog[j]).filter((item) => !o.includes(item)).map((item) => o.map((x, i) => (i === j ? item : x))));
+    let changed = 0;
+    for (let user = 0; user < rec.runUsers; user++) {
+      const v = rec.userVector(user);
+      const one = await composer.compose(v, { ...opts, expand: 0 });
+      // the reference: the first pass's outfits, then each round's seeds and neighbours, all scored alone
+      const found = new Map<string, { items: number[]; score: number }>();
+      for (const o of (await composer.exhaustive(v, { k: 27, catalog: await firstOrderLists(composer, v, catalog), maxShared: 3 })).outfits.slice(0, 12)) found.set(key(o.items), o);
+      const firstOrder = catalog.map((ids) => {
+        const f = composer.firstOrderScores(v, ids);
+        return topByScore(ids, 1, undefined, (id) => f[ids.indexOf(id)])[0];
+      });
+      const expanded = new Set<string>();
+      const ranked = (): Array<{ items: number[]; score: number }> => [...found.values()].sort((a, b) => b.score - a.score);
+      for (const rounds of [1, 2, 3]) {
+        const seeds = rounds === 1 ? [ranked()[0].items, firstOrder] : ranked().filter((o) => !expanded.has(key(o.items))).slice(0, 2).map((o) => o.items);
+        const fresh: number[][] = [];
+        for (const seed of seeds) {
+          if (expanded.has(key(seed))) continue;
+          expanded.add(key(seed));
+          for (const o of [seed, ...neighbours(seed)]) if (!found.has(key(o)) && !fresh.some((f) => key(f) === key(o))) fresh.push(o);
+        }
+        const s = fresh.length > 0 ? await composer.scoreItems(v, Int32Array.from(fresh.flat()), 3) : new Float32Array(0);
+        fresh.forEach((o, i) => found.set(key(o), { items: o, score: s[i] }));
+        const expected = ranked().slice(0, 12);
+        const got = await composer.compose(v, { ...opts, expand: rounds });
+        assert.deepEqual(got.outfits.map((o) => o.items.join()), expected.map((o) => o.items.join()), `user ${user}, ${rounds} round(s)`);
+        got.outfits.forEach((o, i) => assert.ok(Math.abs(o.score - expected[i].score) < 1e-5));
+        // the first pass kept 12 outfits; everything else in `found` was scored by the rounds
+        assert.equal(got.outfitsScored, one.outfitsScored + found.size - 12, `user ${user}: outfits scored`);
+        if (rounds === 1 && got.outfits[0].items.join() !== one.outfits[0].items.join()) changed++;
+      }
+    }
+    assert.ok(changed > 0, 'no user gained a better outfit from one round: the test would check little');
+    await assert.rejects(composer.compose(rec.userVector(0), { ...opts, expand: 7 }), /expand must be an integer in 0\.\.6, got 7/);
+  });
+
   test('selectDiverse relaxes the constraint only for the outfits that cannot keep it, and counts them', () => {
     const ranked = [[1, 2, 3], [1, 2, 4], [1, 5, 6], [7, 2, 8], [1, 2, 9]].map((items, i) => ({ items, score: -i }));
     const { chosen, relaxed } = selectDiverse(ranked, 4, 1);

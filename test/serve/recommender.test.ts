@@ -330,6 +330,17 @@ describe('compose on a variable-length set (519: one or two tops)', () => {
         }
         const fixed = [set.catalog.offsets[0] + 2, set.catalog.offsets[0] + 3];
         for (const o of (await rec.composer.compose(v, { k: 4, fixed, passes: 2 })).outfits) assert.deepEqual(o.items.slice(0, 2), fixed);
+        // so do the neighbourhood rounds, which also empty or fill the optional second top
+        const rounds = await rec.composer.compose(v, { k: 20, maxShared: 4, expand: 2 });
+        assert.equal(new Set(rounds.outfits.map((o) => outfitKey(o.items))).size, 20);
+        assert.ok(rounds.outfits[0].score >= one.outfits[0].score - 1e-6);
+        for (const o of rounds.outfits) {
+          assert.equal(set.catalog.category[o.items[0]], 0);
+          assert.ok(o.items[1] === -1 || (set.catalog.category[o.items[1]] === 0 && o.items[1] !== o.items[0]));
+          assert.deepEqual([set.catalog.category[o.items[2]], set.catalog.category[o.items[3]]], [1, 2]);
+        }
+        const pinnedTop = [set.catalog.offsets[0] + 2];
+        for (const o of (await rec.composer.compose(v, { k: 4, fixed: pinnedTop, expand: 2 })).outfits) assert.equal(o.items[0], pinnedTop[0]);
       }
     } finally {
       await rec.close();
