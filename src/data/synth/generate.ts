@@ -141,20 +141,24 @@ function validateOptions(opts: SynthOptions): { seed: number; knobs: SynthKnobs;
   return { seed, knobs, images };
 }
 
-/** Picks the picture source; a missing Fashion-MNIST is an error only when asked for explicitly. */
-function resolvePictureSource(images: ImageChoice, dir: string | undefined, warn: (line: string) => void): PictureSource {
-  if (images === 'procedural') return proceduralSource();
+/**
+ * Picks the picture source; a missing Fashion-MNIST is an error only when asked for explicitly,
+ * otherwise a warning the caller prints once the rest of the input has passed its checks.
+ */
+function resolvePictureSource(images: ImageChoice, dir: string | undefined): { source: PictureSource; warning?: string } {
+  if (images === 'procedural') return { source: proceduralSource() };
   const where = dir ?? DEFAULT_FASHION_MNIST_DIR;
-  if (hasFashionMnist(where)) return fashionMnistSource(loadFashionMnist(where));
+  if (hasFashionMnist(where)) return { source: fashionMnistSource(loadFashionMnist(where)) };
   const expected = 'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz';
   if (images === 'fashion-mnist' || dir !== undefined) {
     throw new UserError(`Fashion-MNIST not found in ${where} (expected ${expected}; Debian package dataset-fashion-mnist)`);
   }
-  warn(
-    `warning: Fashion-MNIST not found in ${where}; drawing procedural item pictures instead. ` +
+  return {
+    source: proceduralSource(),
+    warning:
+      `warning: Fashion-MNIST not found in ${where}; drawing procedural item pictures instead. ` +
       `Install the Debian package dataset-fashion-mnist or pass --fashion-mnist DIR for the real pictures.`,
-  );
-  return proceduralSource();
+  };
 }
 
 /** Refuses roots that hold something this run must not overwrite or cannot be consistent with. */
@@ -190,8 +194,10 @@ export async function generateSynthetic(opts: SynthOptions): Promise<SynthReport
   const plans = planPreset(preset, { users: opts.users, scale: opts.scale, outfitScale: opts.outfitScale });
   const log = opts.log ?? (() => {});
   const warn = opts.warn ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const source = resolvePictureSource(images, opts.fashionMnistDir, warn);
+  const { source, warning } = resolvePictureSource(images, opts.fashionMnistDir);
   checkRoot(opts.out, { seed, imageSource: source.kind, knobs }, plans.map((p) => p.shape.set));
+  // bad input is one message alone: the warning only once the run goes ahead
+  if (warning) warn(warning);
 
   const styles = drawStyles(new Rng(seed).fork('styles'), knobs);
   const model = new UtilityModel(styles, knobs);
