@@ -297,14 +297,16 @@ describe('compose on a variable-length set (519: one or two tops)', () => {
       const full = await measureComposeRecall(rec.composer, users, { k: 6, catalog, retrieve: 6, beam: 400 });
       assert.equal(full.exhaustiveScored, 21 * 16);
       assert.equal(full.recall, 1);
-      const result = await rec.compose(0, { k: 20 });
-      const keys = result.outfits.map((o) => outfitKey(o.items));
-      assert.equal(new Set(keys).size, 20);
-      for (const o of result.outfits) {
-        assert.equal(set.catalog.category[o.items[0]], 0);
-        assert.ok(o.items[1] === -1 || (set.catalog.category[o.items[1]] === 0 && o.items[1] !== o.items[0]));
-        assert.deepEqual([set.catalog.category[o.items[2]], set.catalog.category[o.items[3]]], [1, 2]);
-      }
+      // 519's rules: each set once, a top, an optional second top (another one), a bottom, a shoe
+      const assertLayout = (outfits: ReadonlyArray<{ items: number[] }>, count: number): void => {
+        assert.equal(new Set(outfits.map((o) => outfitKey(o.items))).size, count);
+        for (const o of outfits) {
+          assert.equal(set.catalog.category[o.items[0]], 0);
+          assert.ok(o.items[1] === -1 || (set.catalog.category[o.items[1]] === 0 && o.items[1] !== o.items[0]));
+          assert.deepEqual([set.catalog.category[o.items[2]], set.catalog.category[o.items[3]]], [1, 2]);
+        }
+      };
+      assertLayout((await rec.compose(0, { k: 20 })).outfits, 20);
       // an outfit may come with one top or two (null = the empty second-top slot)
       const scores = await rec.scoreOutfits(1, [
         [set.catalog.offsets[0], null, set.catalog.offsets[1], set.catalog.offsets[2]],
@@ -321,24 +323,14 @@ describe('compose on a variable-length set (519: one or two tops)', () => {
         const v = rec.userVector(user);
         const one = await rec.composer.compose(v, { k: 20, maxShared: 4 });
         const two = await rec.composer.compose(v, { k: 20, maxShared: 4, passes: 2 });
-        assert.equal(new Set(two.outfits.map((o) => outfitKey(o.items))).size, 20);
+        assertLayout(two.outfits, 20);
         assert.ok(two.outfits[0].score >= one.outfits[0].score - 1e-6);
-        for (const o of two.outfits) {
-          assert.equal(set.catalog.category[o.items[0]], 0);
-          assert.ok(o.items[1] === -1 || (set.catalog.category[o.items[1]] === 0 && o.items[1] !== o.items[0]));
-          assert.deepEqual([set.catalog.category[o.items[2]], set.catalog.category[o.items[3]]], [1, 2]);
-        }
         const fixed = [set.catalog.offsets[0] + 2, set.catalog.offsets[0] + 3];
         for (const o of (await rec.composer.compose(v, { k: 4, fixed, passes: 2 })).outfits) assert.deepEqual(o.items.slice(0, 2), fixed);
         // so do the neighbourhood rounds, which also empty or fill the optional second top
         const rounds = await rec.composer.compose(v, { k: 20, maxShared: 4, expand: 2 });
-        assert.equal(new Set(rounds.outfits.map((o) => outfitKey(o.items))).size, 20);
+        assertLayout(rounds.outfits, 20);
         assert.ok(rounds.outfits[0].score >= one.outfits[0].score - 1e-6);
-        for (const o of rounds.outfits) {
-          assert.equal(set.catalog.category[o.items[0]], 0);
-          assert.ok(o.items[1] === -1 || (set.catalog.category[o.items[1]] === 0 && o.items[1] !== o.items[0]));
-          assert.deepEqual([set.catalog.category[o.items[2]], set.catalog.category[o.items[3]]], [1, 2]);
-        }
         const pinnedTop = [set.catalog.offsets[0] + 2];
         for (const o of (await rec.composer.compose(v, { k: 4, fixed: pinnedTop, expand: 2 })).outfits) assert.equal(o.items[0], pinnedTop[0]);
       }
