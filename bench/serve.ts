@@ -91,7 +91,7 @@ const allStageOrders = arg('stage-orders') === 'all';
 function sameStageOrder(a: readonly number[], b: readonly number[]): boolean {
   return [...a.slice(0, 2)].sort().join() === [...b.slice(0, 2)].sort().join() && a.slice(2).join() === b.slice(2).join();
 }
-/** How the beam scores partial outfits in the recall measurement (compose.ts `Completion`): the server's `mean`, and `none` beside it. */
+/** How the beam scores partial outfits in the recall measurement (compose.ts `Completion`): the server's `none` (its composer's default), and `mean` beside it. */
 const completions = (arg('completions') ?? 'mean,none').split(',').filter((c): c is Completion => c === 'mean' || c === 'none');
 /** The search's width (serve --retrieve/--beam), for the in-process measurements and the servers alike. */
 const search = {
