@@ -678,7 +678,7 @@ export class OutfitComposer {
       }
     }
     if (rounds > 0 && beam.length > 0) {
-      const expanded = await this.expandNeighbourhoods(userVector, plan.pinned, pool, beam, scores, rounds);
+      const expanded = await this.expandNeighbourhoods(userVector, plan.pinned, pool, retrieved, beam, scores, rounds);
       beam = expanded.beam;
       scores = expanded.scores;
       scored += expanded.scored;
@@ -704,6 +704,7 @@ export class OutfitComposer {
     userVector: Float32Array,
     pinned: readonly number[],
     pool: readonly Int32Array[],
+    retrieved: readonly Int32Array[],
     beam: Int32Array[],
     scores: Float32Array,
     rounds: number,
@@ -714,28 +715,25 @@ export class OutfitComposer {
     const known = new Set(outfits.map((o) => outfitKey(o)));
     const expanded = new Set<string>();
     let scored = 0;
-    const firstOrder = this.firstOrderOutfit(userVector, pinned, pool);
+    const firstOrder = this.firstOrderOutfit(userVector, pinned, retrieved);
     for (let round = 0; round < rounds; round++) {
-      const seeds: Int32Array[] = [];
-      const seedKeys = new Set<string>();
+      const seeds = new Map<string, Int32Array>();
       const take = (o: Int32Array): void => {
         const key = outfitKey(o);
-        if (expanded.has(key) || seedKeys.has(key)) return;
-        seedKeys.add(key);
-        seeds.push(o);
+        if (!expanded.has(key) && !seeds.has(key)) seeds.set(key, o);
       };
       for (const i of topIndices(Float32Array.from(values), values.length)) {
-        if (seeds.length >= (round === 0 ? 1 : EXPAND_WIDTH)) break;
+        if (seeds.size >= (round === 0 ? 1 : EXPAND_WIDTH)) break;
         take(outfits[i]);
       }
       if (round === 0 && firstOrder !== null) take(firstOrder);
-      if (seeds.length === 0) break;
+      if (seeds.size === 0) break;
       const batch: Int32Array[] = [];
-      for (const seed of seeds) {
-        expanded.add(outfitKey(seed));
+      for (const [seedKey, seed] of seeds) {
+        expanded.add(seedKey);
         // the first-order outfit is scored with its neighbours
-        if (!known.has(outfitKey(seed))) {
-          known.add(outfitKey(seed));
+        if (!known.has(seedKey)) {
+          known.add(seedKey);
           batch.push(seed);
         }
         for (let j = 0; j < slots; j++) {
@@ -770,14 +768,17 @@ export class OutfitComposer {
   /**
    * Each free slot's best item by first-order score (distinct items; optional slots left empty
    * unless the outfit needs them to reach minItems), or null when no such outfit can be made.
+   * `retrieved` are the first pass's lists, each category's first-order best of its pool (best
+   * first, or the whole pool in catalog order when it is no longer than the list), so ranking them
+   * finds the pool's best items without scoring the pool again.
    */
-  private firstOrderOutfit(userVector: Float32Array, pinned: readonly number[], pool: readonly Int32Array[]): Int32Array | null {
+  private firstOrderOutfit(userVector: Float32Array, pinned: readonly number[], retrieved: readonly Int32Array[]): Int32Array | null {
     const outfit = Int32Array.from(pinned);
     const ranked = new Map<number, Int32Array>();
     const rankedOf = (c: number): Int32Array => {
       let r = ranked.get(c);
       if (!r) {
-        r = this.topFirstOrder(userVector, pool[c], pool[c].length);
+        r = this.topFirstOrder(userVector, retrieved[c], retrieved[c].length);
         ranked.set(c, r);
       }
       return r;
