@@ -647,11 +647,14 @@ export class OutfitComposer {
     const rounds = opts.expand ?? 0;
     if (!(Number.isInteger(rounds) && rounds >= 0 && rounds <= MAX_EXPAND_ROUNDS)) throw new UserError(`expand must be an integer in 0..${MAX_EXPAND_ROUNDS}, got ${rounds}`);
     // one query per category: the later passes' and rounds' wider pool holds the first pass's items
+    const count = passes > 1 || rounds > 0 ? retrieve * SECOND_PASS_POOL : retrieve;
+    // the index or the scan answers the categories of the whole catalog in one call
+    const searched = plan.pools.map((ids) => (ids.length <= count || plan.restricted ? 0 : count));
+    const found = searched.some((n) => n > 0) ? await retriever.topPerCategory(userVector, searched, plan.removed.size > 0 ? (id) => plan.removed.has(id) : undefined) : [];
     const pool = plan.pools.map((ids, c) => {
-      const count = passes > 1 || rounds > 0 ? retrieve * SECOND_PASS_POOL : retrieve;
       if (ids.length <= count) return ids;
       if (plan.restricted) return this.topFirstOrder(userVector, ids, count);
-      return retriever.top(userVector, c, count, plan.removed.size > 0 ? (id) => plan.removed.has(id) : undefined);
+      return found[c];
     });
     const retrieved = pool.map((ids) => (ids.length <= retrieve ? ids : this.topFirstOrder(userVector, ids, retrieve)));
     const keepAll = maxShared < this.slotCategories.length;

@@ -15,6 +15,8 @@
  * Both return global item ids, best first; items for which `skip` is true are never returned.
  */
 import { createRequire } from 'node:module';
+import { Graph } from '../engine/graph.js';
+import { CompiledGraph } from '../engine/runtime.js';
 
 export type RetrievalKind = 'exact' | 'ann';
 export const RETRIEVAL_KINDS: readonly RetrievalKind[] = ['exact', 'ann'];
@@ -43,6 +45,11 @@ export interface Retriever {
   readonly kind: RetrievalKind;
   /** The `count` items of `category` with the largest ĥ·query, best first, none for which `skip` holds. */
   top(query: Float32Array, category: number, count: number, skip?: (item: number) => boolean): Int32Array;
+  /**
+   * `top` of every category c with `counts[c]` > 0 at once (an empty list for the others): what a
+   * composition asks for. The same lists as `top`, category by category.
+   */
+  topPerCategory(query: Float32Array, counts: readonly number[], skip?: (item: number) => boolean): Promise<Int32Array[]>;
 }
 
 /** The vectors retrieval searches: ĥ rows of the catalog items, per category. */
@@ -56,15 +63,22 @@ export interface RetrievalVectors {
 }
 
 /**
- * Exhaustive inner products over the category. The whole-category search is usearch's brute-force
- * `exactSearch` (SIMD dot products, one thread: about 0.14 ms for 10,000 items of 64 dimensions)
- * over the category's rows packed once; its best `2·count + 8` are then re-scored here in catalog
- * order, so the result and its tie order are those of a plain scan (`among`, small categories).
+ * Exhaustive inner products over the category. One category (`top`): usearch's brute-force
+ * `exactSearch` (SIMD dot products, one thread) over the category's rows packed once. Every
+ * category at once (`topPerCategory`, a composition): one matrix-vector product on ONNX Runtime over
+ * all the catalog's rows, a constant of its graph, and a selection per category here, which is a
+ * third of the CPU of three `exactSearch` calls on the syn-630 catalog (docs/results.md §3). Either
+ * way the best `2·count + 8` are then re-scored here in catalog order, so the result and its tie
+ * order are those of a plain scan (`among`, small categories).
  */
 export class ExactRetriever implements Retriever {
   readonly kind = 'exact' as const;
   /** Per category, its items' rows back to back in catalog order (null: small enough to scan in JS). */
   private readonly packed: Array<Float32Array | null>;
+  /** The mat-vec graph of `topPerCategory` over every category's rows (built on first use). */
+  private scorer: Promise<CompiledGraph> | null = null;
+  /** First row of each category in the scorer's matrix (categories in order, items in catalog order). */
+  private readonly starts: number[];
 
   constructor(private readonly data: RetrievalVectors) {
     const { dim, vectors, rowOf } = data;
@@ -74,6 +88,41 @@ export class ExactRetriever implements Retriever {
       ids.forEach((id, i) => rows.set(vectors.subarray(rowOf[id] * dim, (rowOf[id] + 1) * dim), i * dim));
       return rows;
     });
+    this.starts = [];
+    let at = 0;
+    for (const ids of data.catalog) {
+      this.starts.push(at);
+      at += ids.length;
+    }
+  }
+
+  async topPerCategory(query: Float32Array, counts: readonly number[], skip?: (item: number) => boolean): Promise<Int32Array[]> {
+    const { catalog, dim } = this.data;
+    const native = catalog.some((ids, c) => counts[c] > 0 && this.packed[c] !== null);
+    if (!native) return catalog.map((_, c) => (counts[c] > 0 ? this.top(query, c, counts[c], skip) : new Int32Array(0)));
+    const [scores] = (await (await this.matVec()).run({ query: { data: query, dims: [dim, 1] } })) as Float32Array[];
+    return catalog.map((ids, c) => {
+      const count = counts[c];
+      if (count <= 0) return new Int32Array(0);
+      if (!this.packed[c]) return this.top(query, c, count, skip);
+      // the best 2·count + 8 by the product's scores, then re-scored in catalog order as `top` does
+      const best = bestPositions(scores, this.starts[c], ids.length, Math.min(ids.length, 2 * count + 8), skip ? (i) => skip(ids[i]) : undefined);
+      return this.scan(Int32Array.from(best).sort().map((i) => ids[i]), count, query);
+    });
+  }
+
+  /** The graph scores = M·query over every category's rows (M a constant [rows, dim]). */
+  private matVec(): Promise<CompiledGraph> {
+    this.scorer ??= (() => {
+      const { catalog, dim, vectors, rowOf } = this.data;
+      const rows = this.starts.length === 0 ? 0 : this.starts[this.starts.length - 1] + catalog[catalog.length - 1].length;
+      const matrix = new Float32Array(rows * dim);
+      catalog.forEach((ids, c) => ids.forEach((id, i) => matrix.set(vectors.subarray(rowOf[id] * dim, (rowOf[id] + 1) * dim), (this.starts[c] + i) * dim)));
+      const g = new Graph('float32');
+      g.output(g.reshape(g.matmul(g.constant(matrix, [rows, dim]), g.input('query', [dim, 1])), [rows]));
+      return CompiledGraph.create(g, { name: 'outfitrec-retrieval' });
+    })();
+    return this.scorer;
   }
 
   /** `among`: score only these items of the category (default: all of it). */
@@ -106,6 +155,56 @@ export class ExactRetriever implements Retriever {
 
 /** Categories with at least this many items are searched natively (below it a JS scan is as fast). */
 const NATIVE_SCAN_FROM = 512;
+
+/**
+ * Positions (0-based, from `start`) of the `want` largest of `scores[start .. start+len)` that
+ * `skip` does not exclude, in no particular order. One comparison per score that cannot enter; `skip`
+ * is asked only of those that can.
+ */
+function bestPositions(scores: Float32Array, start: number, len: number, want: number, skip?: (position: number) => boolean): number[] {
+  // a min-heap of the best so far, by score
+  const heapScores = new Float32Array(want);
+  const heapPos: number[] = [];
+  let size = 0;
+  // the heap's least score once it is full (−∞ until then): most scores stop at this comparison
+  let floor = -Infinity;
+  for (let i = 0; i < len; i++) {
+    const s = scores[start + i];
+    if (!(s > floor)) continue;
+    if (skip?.(i)) continue;
+    if (size < want) {
+      // sift up
+      let j = size++;
+      while (j > 0) {
+        const parent = (j - 1) >> 1;
+        if (!(heapScores[parent] > s)) break;
+        heapScores[j] = heapScores[parent];
+        heapPos[j] = heapPos[parent];
+        j = parent;
+      }
+      heapScores[j] = s;
+      heapPos[j] = i;
+      if (size === want) floor = heapScores[0];
+      continue;
+    }
+    // replace the root, sift down
+    let j = 0;
+    for (;;) {
+      const l = 2 * j + 1;
+      if (l >= size) break;
+      const r = l + 1;
+      const child = r < size && heapScores[r] < heapScores[l] ? r : l;
+      if (!(heapScores[child] < s)) break;
+      heapScores[j] = heapScores[child];
+      heapPos[j] = heapPos[child];
+      j = child;
+    }
+    heapScores[j] = s;
+    heapPos[j] = i;
+    floor = heapScores[0];
+  }
+  return heapPos.slice(0, size);
+}
 
 /**
  * The `count` items of `pool` with the largest score (ties: earlier in the pool first), best first.
@@ -205,6 +304,10 @@ export class AnnRetriever implements Retriever {
       return index;
     });
     this.buildMs = performance.now() - started;
+  }
+
+  topPerCategory(query: Float32Array, counts: readonly number[], skip?: (item: number) => boolean): Promise<Int32Array[]> {
+    return Promise.resolve(this.data.catalog.map((_, c) => (counts[c] > 0 ? this.top(query, c, counts[c], skip) : new Int32Array(0))));
   }
 
   top(query: Float32Array, category: number, count: number, skip?: (item: number) => boolean): Int32Array {

@@ -91,6 +91,49 @@ describe('composition extras on the tiny run (set 630)', () => {
     assert.deepEqual(Array.from(exact.top(query, 0, count + 10)), scan(query, count));
   });
 
+  test('the exact retrieval of every category at once (one matrix-vector product) returns what the scan does per category', async () => {
+    const rng = new Rng(13);
+    const dim = 16;
+    // three categories in shuffled rows: 2,000 items, 100 (scanned in JavaScript), 1,500; every
+    // 10th item repeats the one before it, so equal scores must keep catalog order
+    const sizes = [2000, 100, 1500];
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const vectors = new Float32Array(total * dim);
+    for (let i = 0; i < total; i++) for (let t = 0; t < dim; t++) vectors[i * dim + t] = i % 10 === 9 ? vectors[(i - 1) * dim + t] : rng.normal();
+    const rows = Array.from({ length: total }, (_, i) => i);
+    for (let i = total - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [rows[i], rows[j]] = [rows[j], rows[i]];
+    }
+    const rowOf = Int32Array.from(rows);
+    let next = 0;
+    const catalog = sizes.map((n) => Int32Array.from({ length: n }, () => next++));
+    const exact = new ExactRetriever({ dim, catalog, vectors, rowOf });
+    const scan = (query: Float32Array, c: number, n: number, skip?: (id: number) => boolean): number[] =>
+      Array.from(catalog[c])
+        .filter((id) => !skip?.(id))
+        .map((id) => ({ id, s: vectors.subarray(rowOf[id] * dim, (rowOf[id] + 1) * dim).reduce((a, x, t) => a + x * query[t], 0) }))
+        .sort((a, b) => b.s - a.s || a.id - b.id)
+        .slice(0, n)
+        .map((x) => x.id);
+    const skip = (id: number): boolean => id % 3 === 0;
+    const sparse = (id: number): boolean => id % 25 !== 0;
+    for (let q = 0; q < 30; q++) {
+      const query = q === 0 ? vectors.slice(rowOf[8] * dim, (rowOf[8] + 1) * dim) : Float32Array.from({ length: dim }, () => rng.normal());
+      for (const filter of [undefined, skip, sparse]) {
+        const counts = [16, 16, q % 2 === 0 ? 16 : 0];
+        const got = await exact.topPerCategory(query, counts, filter);
+        counts.forEach((n, c) => assert.deepEqual(Array.from(got[c]), n > 0 ? scan(query, c, n, filter) : [], `query ${q}, category ${c}`));
+      }
+    }
+    // more than a category holds: all of it, best first
+    const query = Float32Array.from({ length: dim }, () => rng.normal());
+    const all = await exact.topPerCategory(query, [3000, 200, 2]);
+    assert.deepEqual(Array.from(all[0]), scan(query, 0, 2000));
+    assert.deepEqual(Array.from(all[1]), scan(query, 1, 100));
+    assert.deepEqual(Array.from(all[2]), scan(query, 2, 2));
+  });
+
   test('two ANN indexes built from the same vectors retrieve the same items (replicas and restarts agree)', () => {
     // settings loose enough that the answer depends on how the graph was linked
     const rng = new Rng(11);
