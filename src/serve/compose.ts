@@ -513,6 +513,7 @@ export class OutfitComposer {
     k: number,
     keepAll: boolean,
     context: Int32Array | null = null,
+    swapScores: ReadonlyMap<number, ReadonlyMap<number, number>> | null = null,
   ): Promise<{ beam: Int32Array[]; scores: Float32Array; scored: number } | null> {
     // 3. beam over the slots; each beam entry is a full slot vector with -1 where not yet chosen
     const slots = this.slotCategories.length;
@@ -562,11 +563,17 @@ export class OutfitComposer {
       await new Promise<void>((resolve) => setImmediate(resolve));
       // (with a context, a lone item is judged in it like any partial outfit)
       const isFirstAlone = context === null && presentItems(beam[0]) === 0 && beam.length === 1;
+      // with a context, the first stage's outfits are the context with one item swapped in this
+      // slot: `retrieveInContext` scored them already (`swapScores`, slot → item → score)
+      const known = stageIndex === 0 && context !== null ? swapScores?.get(slot) : undefined;
+      const reuse = known !== undefined && beam.length === 1 && next.every((c) => known.has(c[slot]));
       // a lone first item's full-model score IS its first-order score: no model pass needed
       const nextScores = isFirstAlone
         ? this.firstOrderScores(userVector, Int32Array.from(next, (c) => c[slot]))
-        : await this.scoreStage(userVector, next, new Set(stages.slice(stageIndex + 1)), context);
-      if (!isFirstAlone) scored += next.length;
+        : reuse
+          ? Float32Array.from(next, (c) => known.get(c[slot])!)
+          : await this.scoreStage(userVector, next, new Set(stages.slice(stageIndex + 1)), context);
+      if (!isFirstAlone && !reuse) scored += next.length;
       const last = stageIndex === stages.length - 1;
       // the last stage keeps every outfit when a diversity constraint will choose among them
       const keep = topIndices(nextScores, last ? (keepAll ? next.length : Math.max(beamWidth, k)) : beamWidth);
@@ -600,7 +607,7 @@ export class OutfitComposer {
     pinned: readonly number[],
     pool: readonly Int32Array[],
     count: number,
-  ): Promise<{ retrieved: Int32Array[]; scored: number }> {
+  ): Promise<{ retrieved: Int32Array[]; scored: number; swapScores: Map<number, Map<number, number>> }> {
     const slots = this.slotCategories.length;
     const free = this.slotCategories.map((_, j) => j).filter((j) => pinned[j] < 0);
     const swapped: Int32Array[] = [];
@@ -616,6 +623,8 @@ export class OutfitComposer {
       }
     }
     const scores = swapped.length > 0 ? await this.scoreItems(userVector, flatten(swapped, slots), slots) : new Float32Array(0);
+    const swapScores = new Map(free.map((j) => [j, new Map<number, number>()]));
+    owners.forEach((o, i) => swapScores.get(o.slot)!.set(o.item, scores[i]));
     const retrieved = pool.slice();
     for (const c of new Set(free.map((j) => this.slotCategories[j]))) {
       // a category of several slots keeps, per item, its best slot's score
@@ -625,7 +634,7 @@ export class OutfitComposer {
       });
       retrieved[c] = topByScore(pool[c], count, (id) => !best.has(id), (id) => best.get(id)!);
     }
-    return { retrieved, scored: swapped.length };
+    return { retrieved, scored: swapped.length, swapScores };
   }
 
   /** The user's top-k outfits by beam search (see the file comment). */
@@ -672,7 +681,7 @@ export class OutfitComposer {
       context = best;
       const contextual = await this.retrieveInContext(userVector, best, plan.pinned, pool, retrieve);
       scored += contextual.scored;
-      const next = await this.beamSearch(userVector, plan.pinned, contextual.retrieved, beamWidth, opts.k, keepAll, best);
+      const next = await this.beamSearch(userVector, plan.pinned, contextual.retrieved, beamWidth, opts.k, keepAll, best, contextual.swapScores);
       if (next !== null) {
         scored += next.scored;
         const merged = mergeRanked(beam, scores, next.beam, next.scores);

@@ -225,6 +225,9 @@ describe('composition extras on the tiny run (set 630)', () => {
       const [score] = await completed(v, [outfit]);
       const expected = score > one.outfits[0].score ? outfit : context;
       assert.deepEqual(two.outfits[0].items, expected, `user ${user}`);
+      // the second pass scores 3 × 9 swaps into the context, then 3 outfits at each later stage: its
+      // first stage's outfits ARE swaps into the context, so they are not scored again
+      assert.equal(two.outfitsScored, one.outfitsScored + 27 + 3 + 3, `user ${user}`);
     }
     await assert.rejects(composer.compose(rec.userVector(0), { ...opts, passes: 4 }), /passes must be an integer in 1\.\.3, got 4/);
   });
