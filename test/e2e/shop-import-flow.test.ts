@@ -54,7 +54,8 @@ describe('shop flow: synth → import → check → train → eval → serve', (
         for (const id of o.items.filter((i) => i >= 0)) {
           const info = rec.itemInfo(id);
           assert.ok(layout.categories.includes(info.category), info.category);
-          assert.ok(names.includes(info.title), `title "${info.title}" from items.csv`);
+          // a title with quotes is written in the CSV with each quote doubled
+          assert.ok(names.includes(info.title.replaceAll('"', '""')), `title "${info.title}" from items.csv`);
         }
       }
     } finally {
