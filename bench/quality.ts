@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/quality.ts --run RUN [--data DIR] [--set NAME] [--max-shared 1]
  *        [--users 100] [--k 5] [--stage-order calibrate|layout] [--passes 1|2|3] [--expand N]
- *        [--retrieve R] [--beam B]
+ *        [--retrieve R] [--beam B] [--probes N]
  *
  * 1. Diversity's NDCG cost: on the test split's candidates of every user (positives + the fixed
  *    negatives, method.md §7), the ranking by score against the same candidates re-ranked under the
@@ -28,7 +28,7 @@ import { selectDiverse } from '../src/serve/compose.js';
 import { Recommender } from '../src/serve/recommender.js';
 import { arg, requiredArg } from './args.js';
 
-const runDir = requiredArg('run', 'node --import tsx bench/quality.ts --run RUN [--data DIR] [--set NAME] [--max-shared 1] [--users N] [--k K] [--stage-order calibrate|layout] [--passes 1|2|3] [--expand N] [--retrieve R] [--beam B]');
+const runDir = requiredArg('run', 'node --import tsx bench/quality.ts --run RUN [--data DIR] [--set NAME] [--max-shared 1] [--users N] [--k K] [--stage-order calibrate|layout] [--passes 1|2|3] [--expand N] [--retrieve R] [--beam B] [--probes N]');
 const maxShared = Number(arg('max-shared') ?? 1);
 const k = Number(arg('k') ?? 5);
 const stageOrder = arg('stage-order') === 'layout' ? 'layout' : 'calibrate';
@@ -37,7 +37,9 @@ const expand = Number(arg('expand') ?? 0);
 /** The search's width (serve --retrieve/--beam); unset: the server's defaults. */
 const retrieve = arg('retrieve') === undefined ? undefined : Number(arg('retrieve'));
 const beam = arg('beam') === undefined ? undefined : Number(arg('beam'));
-const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0, stageOrder, compose: { passes, expand, retrieve, beam } });
+/** Probe outfits per composition (compose.ts PROBE_OUTFITS unless given; 0 = none). */
+const probes = arg('probes') === undefined ? undefined : Number(arg('probes'));
+const rec = await Recommender.open(runDir, { data: arg('data'), set: arg('set'), db: ':memory:', composeCacheSize: 0, stageOrder, compose: { passes, expand, retrieve, beam, probes } });
 const set = loadPolyvoreSet(rec.set.root, rec.set.set, { splits: ['test'] });
 const slots = set.slotCategories.length;
 
@@ -102,7 +104,7 @@ if (oracle) {
       lists[`${name}Items`] += new Set(r.outfits.flatMap((o) => o.items)).size / users;
     }
   }
-  console.log(JSON.stringify({ measure: `composed top-${listK}: plain vs maxShared ${maxShared}`, passes, expand, retrieve, beam, users, ...lists }));
+  console.log(JSON.stringify({ measure: `composed top-${listK}: plain vs maxShared ${maxShared}`, passes, expand, retrieve, beam, probes, users, ...lists }));
 
   const rng = new Rng(5);
   let wins = 0;

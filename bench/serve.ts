@@ -7,7 +7,7 @@
  *   node --import tsx bench/serve.ts --run RUN [--data DIR] [--set NAME] [--duration 10]
  *        [--connections 10,100] [--k 10] [--threads 1]
  *        [--scenarios compose,compose-exact,rank,onboard,mixed,failover] [--server-args "--micro-batch"]
- *        [--db URL] [--replicas N] [--recall-sizes 10,20,30] [--recall-users 20] [--retrieve R --beam B --passes P --expand E]
+ *        [--db URL] [--replicas N] [--recall-sizes 10,20,30] [--recall-users 20] [--retrieve R --beam B --passes P --expand E --probes N]
  *        [--completions mean,none] [--stage-orders all]
  *
  * Scenarios (each with fresh server(s) and, without --db, a throwaway user database):
@@ -99,12 +99,14 @@ const search = {
   beam: arg('beam') === undefined ? undefined : Number(arg('beam')),
   passes: arg('passes') === undefined ? undefined : Number(arg('passes')),
   expand: arg('expand') === undefined ? undefined : Number(arg('expand')),
+  probes: arg('probes') === undefined ? undefined : Number(arg('probes')),
 };
 const searchArgs = [
   ...(search.retrieve ? ['--retrieve', String(search.retrieve)] : []),
   ...(search.beam ? ['--beam', String(search.beam)] : []),
   ...(search.passes ? ['--passes', String(search.passes)] : []),
   ...(search.expand ? ['--expand', String(search.expand)] : []),
+  ...(search.probes !== undefined ? ['--probes', String(search.probes)] : []),
 ];
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'outfitrec.js');
 

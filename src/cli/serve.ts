@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { setEngineThreads } from '../engine/runtime.js';
 import { UserError } from '../errors.js';
 import { isServeProcess, leaveCluster, reportFailed, reportReady, superviseServeProcesses } from '../serve/cluster.js';
-import { MAX_EXPAND_ROUNDS, MAX_PASSES } from '../serve/compose.js';
+import { COMPOSE_DEFAULTS, COMPOSE_DEFAULTS_WITH_PROBES, MAX_EXPAND_ROUNDS, MAX_PASSES, MAX_PROBE_OUTFITS, PROBE_OUTFITS } from '../serve/compose.js';
 import { defaultOnboardWorkers } from '../serve/onboard-pool.js';
 import { Recommender } from '../serve/recommender.js';
 import { RETRIEVAL_KINDS, type RetrievalKind } from '../serve/retrieval.js';
@@ -30,10 +30,11 @@ interface ServeOptions {
   microBatch: boolean;
   composeConcurrency?: string;
   stageOrder: string;
-  retrieve: string;
+  retrieve?: string;
   beam?: string;
   passes: string;
   expand: string;
+  probes: string;
   processes: string;
 }
 
@@ -56,9 +57,10 @@ export function register(command: Command): void {
     .option('--micro-batch', 'merge the model calls of concurrent compositions into one', false)
     .option('--stage-order <how>', 'the order the beam fills the slots: calibrate (measured on a small sample at start, the best kept) or layout', 'calibrate')
     .option('--compose-concurrency <n>', 'compositions run at once per process; the others wait their turn, first come first served (default 1; unbounded with --micro-batch)')
-    .option('--retrieve <n>', 'items retrieved per category before the beam search', '16')
-    .option('--beam <n>', 'partial outfits kept per beam stage (default max(k, 16))')
+    .option('--retrieve <n>', `items retrieved per category before the beam search (default ${COMPOSE_DEFAULTS_WITH_PROBES.retrieve} with probe outfits, ${COMPOSE_DEFAULTS.retrieve} without: --probes 0, fixed items or a restricted catalog)`)
+    .option('--beam <n>', `partial outfits kept per beam stage (default max(k, ${COMPOSE_DEFAULTS_WITH_PROBES.minBeam}) with probe outfits, max(k, ${COMPOSE_DEFAULTS.minBeam}) without)`)
     .option('--passes <n>', 'searches per composition: 1, 2 (a second retrieval judging each item in the first pass\'s best outfit; recalls more of the model\'s best outfits for about twice the scoring) or 3 (a third in the best outfit so far, when it changed)', '1')
+    .option('--probes <n>', 'random outfits of the catalog scored by one matrix-vector product per composition (their embeddings computed at start) and merged into the search: the served list is never worse than the best of them; 0 turns them off', String(PROBE_OUTFITS))
     .option('--expand <n>', 'neighbourhood rounds after the passes, 0 to 6: each scores every outfit one item away from the two best outfits not yet expanded (the first from the best outfit and the outfit of each slot\'s best item alone); recalls more of the model\'s best outfits than a second pass for less scoring', '0')
     .option('--processes <n>', 'server processes sharing the port, each with its own model (composition uses one core per process); users are shared through --db', '1')
     .action(async (opts: ServeOptions) => {
@@ -74,7 +76,7 @@ export function register(command: Command): void {
       if (apiKey !== undefined && apiKey.length < 8) throw new UserError(`${opts.apiKey !== undefined ? '--api-key' : 'OUTFITREC_API_KEY'}: the key must have at least 8 characters`);
       if (!(RETRIEVAL_KINDS as readonly string[]).includes(opts.retrieval)) throw new UserError(`--retrieval: '${opts.retrieval}' is not one of ${RETRIEVAL_KINDS.join(', ')}`);
       const retrieval = opts.retrieval as RetrievalKind;
-      const compose = { retrieve: parseInteger(opts.retrieve, '--retrieve', 1, 10_000), beam: opts.beam === undefined ? undefined : parseInteger(opts.beam, '--beam', 1, 100_000), passes: parseInteger(opts.passes, '--passes', 1, MAX_PASSES), expand: parseInteger(opts.expand, '--expand', 0, MAX_EXPAND_ROUNDS) };
+      const compose = { retrieve: opts.retrieve === undefined ? undefined : parseInteger(opts.retrieve, '--retrieve', 1, 10_000), beam: opts.beam === undefined ? undefined : parseInteger(opts.beam, '--beam', 1, 100_000), passes: parseInteger(opts.passes, '--passes', 1, MAX_PASSES), expand: parseInteger(opts.expand, '--expand', 0, MAX_EXPAND_ROUNDS), probes: parseInteger(opts.probes, '--probes', 0, MAX_PROBE_OUTFITS) };
       if (opts.stageOrder !== 'calibrate' && opts.stageOrder !== 'layout') throw new UserError(`--stage-order: '${opts.stageOrder}' is not one of calibrate, layout`);
       const composeConcurrency = opts.composeConcurrency === undefined ? undefined : parseInteger(opts.composeConcurrency, '--compose-concurrency', 1, 100_000);
       if (processes > 1 && !isServeProcess()) {
@@ -98,7 +100,7 @@ export function register(command: Command): void {
 /** One server process: loads the run, listens, serves until SIGINT / SIGTERM. */
 async function serveHere(
   opts: ServeOptions,
-  p: { port: number; seed: number; composeCacheSize: number; threads: number; rateLimit: number; onboardWorkers: number; apiKey?: string; retrieval: RetrievalKind; compose: { retrieve: number; beam?: number; passes: number; expand: number }; composeConcurrency?: number },
+  p: { port: number; seed: number; composeCacheSize: number; threads: number; rateLimit: number; onboardWorkers: number; apiKey?: string; retrieval: RetrievalKind; compose: { retrieve?: number; beam?: number; passes: number; expand: number; probes: number }; composeConcurrency?: number },
 ): Promise<void> {
   const { port, seed, composeCacheSize, threads, rateLimit, onboardWorkers, apiKey, retrieval, compose, composeConcurrency } = p;
   const started = performance.now();
@@ -120,7 +122,7 @@ async function serveHere(
   const banner =
     `outfitrec serve: set ${info.set}, ${info.runUsers} run users + ${info.onboardedUsers} onboarded, ${info.items} items, ` +
     `ONNX Runtime (${threads} thread${threads > 1 ? 's' : ''}), ${recommender.onboardWorkers} onboarding worker(s), users in ${recommender.store.kind === 'postgres' ? recommender.store.location : 'SQLite'}, ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n` +
-    `composition: ${retrieval} retrieval${retrieval === 'ann' ? ` (index built in ${(recommender.retrievalBuildMs / 1000).toFixed(1)} s)` : ''}${opts.microBatch ? ', micro-batched' : ''}${compose.passes > 1 ? `, ${compose.passes === 2 ? 'two' : 'three'} passes` : ''}${compose.expand > 0 ? `, ${compose.expand} neighbourhood round${compose.expand > 1 ? 's' : ''}` : ''}, ${stageOrderLine(recommender, info)}\n` +
+    `composition: ${retrieval} retrieval${retrieval === 'ann' ? ` (index built in ${(recommender.retrievalBuildMs / 1000).toFixed(1)} s)` : ''}${opts.microBatch ? ', micro-batched' : ''}${compose.passes > 1 ? `, ${compose.passes === 2 ? 'two' : 'three'} passes` : ''}${compose.expand > 0 ? `, ${compose.expand} neighbourhood round${compose.expand > 1 ? 's' : ''}` : ''}${compose.probes > 0 ? `, ${compose.probes} probe outfits` : ', no probe outfits'}, ${stageOrderLine(recommender, info)}\n` +
     `access: ${apiKey !== undefined ? 'API key required (but /health and the page)' : 'no API key'}, ` +
     `${rateLimit > 0 ? `at most ${rateLimit} requests per minute per client` : 'no rate limit'}\n`;
   if (isServeProcess()) reportReady(banner, url);

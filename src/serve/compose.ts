@@ -16,7 +16,10 @@
  *      scored as the set it is (its chosen items only, a graph of that many slots), and every
  *      stage's outfits go through the model in one batched call; with micro-batching
  *      (`ScoreBatcher`) the calls of concurrent compositions are merged into one;
- *   4. diversity (method.md §3.1): with `maxShared` m, the top-k are chosen greedily from the
+ *   4. probe outfits (method.md §3.1): random complete outfits of the catalog, their ĥ computed
+ *      once, scored by one matrix-vector product per composition; the best are merged into the
+ *      beam's (unless items are fixed or the catalog restricted), before any later pass;
+ *   5. diversity (method.md §3.1): with `maxShared` m, the top-k are chosen greedily from the
  *      final stage's outfits, best first, skipping any that shares more than m items with one
  *      already chosen.
  * `fixed` pins items into their category's slots ("complete my outfit"); `exclude` removes items.
@@ -29,7 +32,7 @@ import { UserError } from '../errors.js';
 import type { OutfitModel } from '../model/outfit-model.js';
 import { scoreAgainstVector } from '../model/scoring.js';
 import type { ItemEmbeddingCache } from '../train/item-cache.js';
-import { ANN_DEFAULTS, makeRetriever, topByScore, type AnnSettings, type RetrievalKind, type RetrievalVectors, type Retriever } from './retrieval.js';
+import { ANN_DEFAULTS, makeRetriever, MatVec, topByScore, type AnnSettings, type RetrievalKind, type RetrievalVectors, type Retriever } from './retrieval.js';
 
 /**
  * How the beam scores a partial outfit (method.md §3.1): `none` (the default) as the smaller set
@@ -110,9 +113,9 @@ export interface ComposeOptions {
   exclude?: readonly number[];
   /** Restricts the candidates to these items per category (default: the composer's whole catalog). */
   catalog?: readonly Int32Array[];
-  /** Items retrieved per category by first-order score (default 16). */
+  /** Items retrieved per category by first-order score (default 8 with probe outfits, else 16: COMPOSE_DEFAULTS). */
   retrieve?: number;
-  /** Partial outfits kept per beam stage (default max(k, 16)). */
+  /** Partial outfits kept per beam stage (default max(k, 10) with probe outfits, else max(k, 16)). */
   beam?: number;
   /** Retrieval of stage 2: 'exact' scans every item, 'ann' asks the HNSW index (default: the composer's). */
   retrieval?: RetrievalKind;
@@ -137,6 +140,14 @@ export interface ComposeOptions {
    * outfit so far and the outfit of each slot's best first-order item (method.md §3.1).
    */
   expand?: number;
+  /**
+   * Probe outfits (default PROBE_OUTFITS, 0 = none): random complete outfits of the catalog whose
+   * ĥ the composer computed once; each composition scores them all (dot products, no model call)
+   * and merges the best `beam` into the first pass's outfits, so that a later pass's context and
+   * the returned list are never worse than the best of them (method.md §3.1). Not used with
+   * `fixed` items or a restricted `catalog`.
+   */
+  probes?: number;
 }
 
 export interface ComposedOutfit {
@@ -182,8 +193,19 @@ export const EXPAND_WIDTH = 2;
 /** Most neighbourhood rounds a composition may ask for. */
 export const MAX_EXPAND_ROUNDS = 6;
 
-/** Chosen with bench/compose.ts (recall of the exhaustive top-k against time per request). */
+/**
+ * The beam's width when a call does not choose: `retrieve` items per category and max(k ·
+ * beamPerResult, minBeam) outfits per stage. Without probe outfits (none asked, or fixed items or a
+ * restricted catalog), the width chosen with bench/compose.ts; with them, a narrower beam: the
+ * probes find the better outfits on a large catalog for less CPU (docs/results.md §3).
+ */
 export const COMPOSE_DEFAULTS = { retrieve: 16, minBeam: 16, beamPerResult: 1 };
+export const COMPOSE_DEFAULTS_WITH_PROBES = { retrieve: 8, minBeam: 10, beamPerResult: 1 };
+
+/** Probe outfits a composition scores by default (`ComposeOptions.probes`). */
+export const PROBE_OUTFITS = 16384;
+/** The most probe outfits a composer holds (16 MB of ĥ at d 64). */
+export const MAX_PROBE_OUTFITS = 65536;
 
 /** Complete outfits scored per model pass. */
 const SCORE_BATCH = 4096;
@@ -219,6 +241,8 @@ export class OutfitComposer {
   private referenceHats: Float32Array | null = null;
   /** Sorted reference scores per user vector. */
   private readonly referenceScores = new WeakMap<Float32Array, Float32Array>();
+  /** The probe outfits (`ComposeOptions.probes`) and their ĥ, made on first use for the largest count asked. */
+  private probeSet: Promise<{ outfits: Int32Array; scorer: MatVec; count: number }> | null = null;
 
   private constructor(
     model: OutfitModel,
@@ -344,7 +368,8 @@ export class OutfitComposer {
       sample.setStageOrder(order);
       let hits = 0;
       for (const [u, v] of userVectors.entries()) {
-        const found = (await sample.compose(v, { k })).outfits;
+        // the beam alone: probe outfits would cover much of a sample this small, for every order alike
+        const found = (await sample.compose(v, { k, probes: 0 })).outfits;
         hits += found.filter((o) => exact[u].has(outfitKey(o.items))).length / Math.max(1, exact[u].size);
       }
       tried.push({ order: [...sample.stageOrder], recall: hits / userVectors.length });
@@ -641,8 +666,13 @@ export class OutfitComposer {
   async compose(userVector: Float32Array, opts: ComposeOptions): Promise<ComposeResult> {
     const started = performance.now();
     const plan = this.plan(opts);
-    const retrieve = opts.retrieve ?? COMPOSE_DEFAULTS.retrieve;
-    const beamWidth = opts.beam ?? Math.max(COMPOSE_DEFAULTS.beamPerResult * opts.k, COMPOSE_DEFAULTS.minBeam);
+    const probes = opts.probes ?? PROBE_OUTFITS;
+    if (!(Number.isInteger(probes) && probes >= 0 && probes <= MAX_PROBE_OUTFITS)) throw new UserError(`probes must be an integer in 0..${MAX_PROBE_OUTFITS}, got ${probes}`);
+    // probe outfits hold no fixed item and may hold any catalog item: not used with either
+    const probing = probes > 0 && !plan.restricted && plan.pinned.every((x) => x < 0);
+    const widths = probing ? COMPOSE_DEFAULTS_WITH_PROBES : COMPOSE_DEFAULTS;
+    const retrieve = opts.retrieve ?? widths.retrieve;
+    const beamWidth = opts.beam ?? Math.max(widths.beamPerResult * opts.k, widths.minBeam);
     if (!(Number.isInteger(retrieve) && retrieve >= 1)) throw new UserError(`retrieve must be a positive integer, got ${retrieve}`);
     if (!(Number.isInteger(beamWidth) && beamWidth >= opts.k)) throw new UserError(`beam must be an integer >= k (${opts.k}), got ${beamWidth}`);
 
@@ -670,6 +700,21 @@ export class OutfitComposer {
     const first = await this.beamSearch(userVector, plan.pinned, retrieved, beamWidth, opts.k, keepAll);
     if (first === null) return { outfits: [], outfitsScored: 0, ms: performance.now() - started, relaxed: 0 };
     let { beam, scores, scored } = first;
+    if (probing) {
+      const found = await this.bestProbes(userVector, probes, Math.max(beamWidth, opts.k), plan.removed);
+      // the first pass's outfits are made of retrieved items: a probe with any other item is new
+      const inBeam = new Set(retrieved.flatMap((ids) => Array.from(ids)));
+      const maybeKnown = found.outfits.map((o) => o.every((x) => x < 0 || inBeam.has(x)));
+      const known = maybeKnown.some(Boolean) ? new Set(beam.map((o) => outfitKey(o))) : null;
+      beam = beam.slice();
+      const merged = Array.from(scores);
+      found.outfits.forEach((o, i) => {
+        if (maybeKnown[i] && known!.has(outfitKey(o))) return;
+        beam.push(o);
+        merged.push(found.scores[i]);
+      });
+      scores = Float32Array.from(merged);
+    }
     let context: Int32Array | null = null;
     for (let pass = 2; pass <= passes && beam.length > 0; pass++) {
       // 4. later passes (method.md §3.1): retrieve again, each category's candidates judged in the
@@ -841,10 +886,65 @@ export class OutfitComposer {
   }
 
   /** `count` random complete outfits (fixed seed): one item per required slot, an optional slot filled half the time. */
-  private referenceOutfits(count: number): Int32Array {
+  /**
+   * The `keep` best of the first `count` probe outfits for a user vector, best first, none holding
+   * a `removed` item (`ComposeOptions.probes`).
+   */
+  private async bestProbes(userVector: Float32Array, count: number, keep: number, removed: ReadonlySet<number>): Promise<{ outfits: Int32Array[]; scores: Float32Array }> {
+    const { outfits, scorer } = await this.prepareProbes(count);
+    const slots = this.slotCategories.length;
+    // ĥ·v in one native product (ranked as is, divided by the score divisor once kept)
+    const all = await scorer.times(userVector);
+    const n = Math.min(all.length, count);
+    // best first (ties: the earlier probe first); most probes stop at `floor`
+    const best: number[] = [];
+    let floor = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const s = all[i];
+      if (best.length === keep && !(s > floor)) continue;
+      if (removed.size > 0 && outfits.subarray(i * slots, (i + 1) * slots).some((x) => removed.has(x))) continue;
+      let at = best.length;
+      while (at > 0 && all[best[at - 1]] < s) at--;
+      best.splice(at, 0, i);
+      if (best.length > keep) best.pop();
+      if (best.length === keep) floor = all[best[keep - 1]];
+    }
+    return { outfits: best.map((i) => outfits.slice(i * slots, (i + 1) * slots)), scores: Float32Array.from(best, (i) => all[i] / this.divisor) };
+  }
+
+  /**
+   * Draws `count` probe outfits and computes their ĥ, unless this composer holds as many already
+   * (a server does it at start). Each outfit is kept once, so a small catalog has fewer. They are a
+   * sample apart from the reference outfits (another seed), so that a served probe is not among
+   * the outfits its percentile is measured against.
+   */
+  prepareProbes(count: number): Promise<{ outfits: Int32Array; scorer: MatVec; count: number }> {
+    const held = this.probeSet;
+    this.probeSet = (async () => {
+      const known = held ? await held : null;
+      if (known && known.count >= count) return known;
+      const slots = this.slotCategories.length;
+      const drawn = this.referenceOutfits(count, 0x2545f491);
+      const seen = new Set<string>();
+      const rows: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const key = outfitKey(drawn.subarray(i * slots, (i + 1) * slots));
+        if (seen.has(key)) continue;
+        seen.add(key);
+        rows.push(i);
+      }
+      const made = new Int32Array(rows.length * slots);
+      rows.forEach((i, r) => made.set(drawn.subarray(i * slots, (i + 1) * slots), r * slots));
+      const hats = await this.projectOutfits(made, slots);
+      return { outfits: made, scorer: new MatVec(hats, this.dim, 'outfitrec-probes'), count };
+    })();
+    return this.probeSet;
+  }
+
+  private referenceOutfits(count: number, seed = 0x9e3779b9): Int32Array {
     const slots = this.slotCategories.length;
     const items = new Int32Array(count * slots).fill(-1);
-    let state = 0x9e3779b9;
+    let state = seed;
     const next = (n: number): number => {
       // xorshift32: a fixed sequence whatever the platform
       state ^= state << 13;

@@ -38,7 +38,7 @@ import {
 import { ItemEmbeddingCache } from '../train/item-cache.js';
 import { loadRun } from '../runs/load.js';
 import { RUN_FILES } from '../runs/folder.js';
-import { OutfitComposer, type ComposedOutfit, type ComposeOptions, type ComposeResult, type OutfitExplanation } from './compose.js';
+import { OutfitComposer, PROBE_OUTFITS, type ComposedOutfit, type ComposeOptions, type ComposeResult, type OutfitExplanation } from './compose.js';
 import { readableItemNames } from './item-names.js';
 import { defaultOnboardWorkers, OnboardPool } from './onboard-pool.js';
 import { openUserStore, type StoredUser, type UserStore, type UserSummary } from './store.js';
@@ -134,7 +134,7 @@ export interface RecommenderOptions {
   /** Seed of the onboarding randomness (each new user draws from seed + its id). */
   seed?: number;
   /** Beam-search settings used by `compose` unless a call overrides them. */
-  compose?: Pick<ComposeOptions, 'retrieve' | 'beam' | 'passes' | 'expand'>;
+  compose?: Pick<ComposeOptions, 'retrieve' | 'beam' | 'passes' | 'expand' | 'probes'>;
   /** Composed results remembered per (user, options); user vectors never change, so entries never go stale. 0 disables. */
   composeCacheSize?: number;
   /** Retrieval of composition (retrieval.ts): 'exact' (default) or 'ann' (usearch index built at start). */
@@ -251,6 +251,9 @@ export class Recommender {
         const users = Array.from({ length: count }, (_, i) => rec!.userVector(rec!.runUsers - count + i));
         rec.stageOrderCalibration = await composer.calibrateStageOrder(users);
       }
+      // the probe outfits' ĥ now, not in the first request
+      const probes = opts.compose?.probes ?? PROBE_OUTFITS;
+      if (probes > 0) await composer.prepareProbes(probes);
       await rec.users.warm();
       await rec.startOnboardPool(parts);
       return rec;

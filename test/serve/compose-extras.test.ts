@@ -269,6 +269,34 @@ describe('composition extras on the tiny run (set 630)', () => {
     assert.ok(third > 0, 'no user ran a third pass: the test would check nothing');
   });
 
+  test('probe outfits: scored without a model call and merged into the first pass, unless items are fixed or the catalog restricted', async () => {
+    // 4 items per category: 64 outfits, which 4,096 random probes cover, so that a search that
+    // retrieves 1 item per category (one outfit) still returns the exhaustive top 5
+    const small = await rec.composer.withCatalog(rec.composer.catalog.map((ids) => ids.slice(0, 4)));
+    const opts = { k: 5, retrieve: 1, beam: 5, maxShared: 3 };
+    for (let user = 0; user < 4; user++) {
+      const v = rec.userVector(user);
+      const exact = await small.exhaustive(v, { k: 5 });
+      const probed = await small.compose(v, { ...opts, probes: 4096 });
+      assert.deepEqual(probed.outfits.map((o) => o.items.join()), exact.outfits.map((o) => o.items.join()), `user ${user}`);
+      probed.outfits.forEach((o, i) => assert.ok(Math.abs(o.score - exact.outfits[i].score) < 1e-5));
+      // no model call for the probes: the beam's outfits only are counted
+      const bare = await small.compose(v, { ...opts, probes: 0 });
+      assert.equal(probed.outfitsScored, bare.outfitsScored);
+      assert.equal(bare.outfits.length, 1);
+      // an excluded item is in no probe that is served
+      const banned = exact.outfits[0].items[0];
+      const without = await small.compose(v, { ...opts, probes: 4096, exclude: [banned] });
+      assert.ok(without.outfits.length === 5 && without.outfits.every((o) => !o.items.includes(banned)));
+      // fixed items or a restricted catalog: the probes are not used
+      const fixed = [small.catalog[1][0]];
+      assert.deepEqual(await small.compose(v, { ...opts, probes: 4096, fixed }).then((r) => r.outfits), await small.compose(v, { ...opts, probes: 0, fixed }).then((r) => r.outfits));
+      const catalog = small.catalog.map((ids) => ids.slice(0, 3));
+      assert.deepEqual(await small.compose(v, { ...opts, probes: 4096, catalog }).then((r) => r.outfits), await small.compose(v, { ...opts, probes: 0, catalog }).then((r) => r.outfits));
+    }
+    await assert.rejects(small.compose(rec.userVector(0), { ...opts, probes: -1 }), /probes must be an integer in 0\.\.65536, got -1/);
+  });
+
   test('neighbourhood rounds score every outfit one item from their seeds: the best so far and the first-order outfit, then the best not yet expanded', async () => {
     const composer = rec.composer;
     const catalog = composer.catalog.map((ids) => ids.slice(0, 9));
