@@ -21,6 +21,23 @@ async function firstOrderLists(composer: Recommender['composer'], v: Float32Arra
 
 const shared = (a: readonly number[], b: readonly number[]): number => a.filter((x) => x >= 0 && b.includes(x)).length;
 
+/** `count` random rows of `dim`, every 10th a copy of the one before it: equal scores, whose order must be the catalog's. */
+function rowsWithTies(rng: Rng, count: number, dim: number): Float32Array {
+  const vectors = new Float32Array(count * dim);
+  for (let i = 0; i < count; i++) for (let t = 0; t < dim; t++) vectors[i * dim + t] = i % 10 === 9 ? vectors[(i - 1) * dim + t] : rng.normal();
+  return vectors;
+}
+
+/** What a plain scan returns: the `n` of `ids` with the largest row·query, best first, ties by id. */
+function plainScan(vectors: Float32Array, rowOf: Int32Array, dim: number, ids: Int32Array, query: Float32Array, n: number, skip?: (id: number) => boolean): number[] {
+  return Array.from(ids)
+    .filter((id) => !skip?.(id))
+    .map((id) => ({ id, s: vectors.subarray(rowOf[id] * dim, (rowOf[id] + 1) * dim).reduce((a, x, t) => a + x * query[t], 0) }))
+    .sort((a, b) => b.s - a.s || a.id - b.id)
+    .slice(0, n)
+    .map((x) => x.id);
+}
+
 describe('composition extras on the tiny run (set 630)', () => {
   let run: TinyRun;
   let rec: Recommender;
@@ -63,20 +80,12 @@ describe('composition extras on the tiny run (set 630)', () => {
     const rng = new Rng(12);
     const dim = 16;
     const count = 3000;
-    // every 10th item repeats the one before it: equal scores must keep catalog order
-    const vectors = new Float32Array(count * dim);
-    for (let i = 0; i < count; i++) for (let t = 0; t < dim; t++) vectors[i * dim + t] = i % 10 === 9 ? vectors[(i - 1) * dim + t] : rng.normal();
+    const vectors = rowsWithTies(rng, count, dim);
     const ids = Int32Array.from({ length: count }, (_, i) => 5 + i);
     const rowOf = new Int32Array(count + 5).fill(-1);
     ids.forEach((id, i) => (rowOf[id] = i));
     const exact = new ExactRetriever({ dim, catalog: [ids], vectors, rowOf });
-    const scan = (query: Float32Array, n: number, skip?: (id: number) => boolean): number[] =>
-      Array.from(ids)
-        .filter((id) => !skip?.(id))
-        .map((id) => ({ id, s: vectors.subarray(rowOf[id] * dim, (rowOf[id] + 1) * dim).reduce((a, x, t) => a + x * query[t], 0) }))
-        .sort((a, b) => b.s - a.s || a.id - b.id)
-        .slice(0, n)
-        .map((x) => x.id);
+    const scan = (query: Float32Array, n: number, skip?: (id: number) => boolean): number[] => plainScan(vectors, rowOf, dim, ids, query, n, skip);
     const skip = (id: number): boolean => id % 3 === 0;
     for (let q = 0; q < 40; q++) {
       const query = q === 0 ? vectors.slice(8 * dim, 9 * dim) : Float32Array.from({ length: dim }, () => rng.normal());
@@ -94,12 +103,10 @@ describe('composition extras on the tiny run (set 630)', () => {
   test('the exact retrieval of every category at once (one matrix-vector product) returns what the scan does per category', async () => {
     const rng = new Rng(13);
     const dim = 16;
-    // three categories in shuffled rows: 2,000 items, 100 (scanned in JavaScript), 1,500; every
-    // 10th item repeats the one before it, so equal scores must keep catalog order
+    // three categories in shuffled rows: 2,000 items, 100 (scanned in JavaScript), 1,500
     const sizes = [2000, 100, 1500];
     const total = sizes.reduce((a, b) => a + b, 0);
-    const vectors = new Float32Array(total * dim);
-    for (let i = 0; i < total; i++) for (let t = 0; t < dim; t++) vectors[i * dim + t] = i % 10 === 9 ? vectors[(i - 1) * dim + t] : rng.normal();
+    const vectors = rowsWithTies(rng, total, dim);
     const rows = Array.from({ length: total }, (_, i) => i);
     for (let i = total - 1; i > 0; i--) {
       const j = rng.int(i + 1);
@@ -109,13 +116,7 @@ describe('composition extras on the tiny run (set 630)', () => {
     let next = 0;
     const catalog = sizes.map((n) => Int32Array.from({ length: n }, () => next++));
     const exact = new ExactRetriever({ dim, catalog, vectors, rowOf });
-    const scan = (query: Float32Array, c: number, n: number, skip?: (id: number) => boolean): number[] =>
-      Array.from(catalog[c])
-        .filter((id) => !skip?.(id))
-        .map((id) => ({ id, s: vectors.subarray(rowOf[id] * dim, (rowOf[id] + 1) * dim).reduce((a, x, t) => a + x * query[t], 0) }))
-        .sort((a, b) => b.s - a.s || a.id - b.id)
-        .slice(0, n)
-        .map((x) => x.id);
+    const scan = (query: Float32Array, c: number, n: number, skip?: (id: number) => boolean): number[] => plainScan(vectors, rowOf, dim, catalog[c], query, n, skip);
     const skip = (id: number): boolean => id % 3 === 0;
     const sparse = (id: number): boolean => id % 25 !== 0;
     for (let q = 0; q < 30; q++) {
