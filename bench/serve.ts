@@ -33,7 +33,10 @@
  * on a three-slot set) with the ANN index and with the exact scan, and for each --completions
  * (how the beam scores partial outfits: average items in the slots still to fill, or none), and
  * for the server's stage order (with --stage-orders all, every distinct order too), recall@K of the top-K
- * (diversity off, as the exhaustive list has none) over --recall-users users; then the CPU time
+ * (diversity off, as the exhaustive list has none) over --recall-users users. The composer's probe
+ * outfits (--probes, default compose.ts PROBE_OUTFITS) are drawn from that small catalog and cover
+ * much of it, so the recall is that of retrieval, beam and probes together; `--probes 0` measures
+ * the beam alone. Then the CPU time
  * (process.cpuUsage: all threads, ONNX Runtime's included) of one uncached composition on the
  * whole catalog, which a loaded machine inflates far less than wall-clock time.
  * `--recall-sizes ''` skips both.
