@@ -204,6 +204,11 @@ export const COMPOSE_DEFAULTS_WITH_PROBES = { retrieve: 8, minBeam: 10, beamPerR
 
 /** Probe outfits a composition scores by default (`ComposeOptions.probes`). */
 export const PROBE_OUTFITS = 16384;
+/**
+ * Random completions scored by the model when a call has fixed items or a restricted catalog
+ * (probe outfits cannot serve it): at most this many, and no more than `probes`.
+ */
+export const COMPLETION_PROBES = 256;
 /** The most probe outfits a composer holds (16 MB of ĥ at d 64). */
 export const MAX_PROBE_OUTFITS = 65536;
 
@@ -668,9 +673,11 @@ export class OutfitComposer {
     const plan = this.plan(opts);
     const probes = opts.probes ?? PROBE_OUTFITS;
     if (!(Number.isInteger(probes) && probes >= 0 && probes <= MAX_PROBE_OUTFITS)) throw new UserError(`probes must be an integer in 0..${MAX_PROBE_OUTFITS}, got ${probes}`);
-    // probe outfits hold no fixed item and may hold any catalog item: not used with either
+    // probe outfits hold no fixed item and may hold any catalog item: not used with either; then
+    // random completions of the fixed items from the allowed items are scored by the model instead
     const probing = probes > 0 && !plan.restricted && plan.pinned.every((x) => x < 0);
-    const widths = probing ? COMPOSE_DEFAULTS_WITH_PROBES : COMPOSE_DEFAULTS;
+    const completions = probing ? 0 : Math.min(probes, COMPLETION_PROBES);
+    const widths = probing || completions > 0 ? COMPOSE_DEFAULTS_WITH_PROBES : COMPOSE_DEFAULTS;
     const retrieve = opts.retrieve ?? widths.retrieve;
     const beamWidth = opts.beam ?? Math.max(widths.beamPerResult * opts.k, widths.minBeam);
     if (!(Number.isInteger(retrieve) && retrieve >= 1)) throw new UserError(`retrieve must be a positive integer, got ${retrieve}`);
@@ -714,6 +721,16 @@ export class OutfitComposer {
         merged.push(found.scores[i]);
       });
       scores = Float32Array.from(merged);
+    } else if (completions > 0) {
+      const drawn = this.randomCompletions(plan, completions);
+      if (drawn.length > 0) {
+        const drawnScores = await this.scoreItems(userVector, flatten(drawn, this.slotCategories.length), this.slotCategories.length);
+        scored += drawn.length;
+        const keep = topIndices(drawnScores, Math.max(beamWidth, opts.k));
+        const merged = mergeRanked(beam, scores, keep.map((i) => drawn[i]), Float32Array.from(keep, (i) => drawnScores[i]));
+        beam = merged.beam;
+        scores = merged.scores;
+      }
     }
     let context: Int32Array | null = null;
     for (let pass = 2; pass <= passes && beam.length > 0; pass++) {
@@ -913,6 +930,30 @@ export class OutfitComposer {
   }
 
   /**
+   * Up to `count` distinct random outfits holding the plan's fixed items in their slots and, in
+   * the other slots, items the plan allows (`plan.pools`): the probes of a call with fixed items
+   * or a restricted catalog, scored by the model. The draw is seeded by the fixed items and the
+   * pools' sizes, so the same request draws the same outfits (replicas and restarts agree).
+   */
+  private randomCompletions(plan: { pinned: number[]; pools: Int32Array[] }, count: number): Int32Array[] {
+    const slots = this.slotCategories.length;
+    let seed = 0x85ebca6b;
+    for (const x of [...plan.pinned, ...plan.pools.map((p) => p.length)]) seed = Math.imul(seed ^ (x + 1), 0x27d4eb2d) >>> 0;
+    const drawn = this.referenceOutfits(count, seed || 1, plan.pools, plan.pinned);
+    const seen = new Set<string>();
+    const out: Int32Array[] = [];
+    for (let i = 0; i < count; i++) {
+      const outfit = drawn.slice(i * slots, (i + 1) * slots);
+      if (presentItems(outfit) < this.minItems) continue;
+      const key = outfitKey(outfit);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(outfit);
+    }
+    return out;
+  }
+
+  /**
    * Draws `count` probe outfits and computes their ĥ, unless this composer holds as many already
    * (a server does it at start). Each outfit is kept once, so a small catalog has fewer. They are a
    * sample apart from the reference outfits (another seed), so that a served probe is not among
@@ -941,7 +982,12 @@ export class OutfitComposer {
     return this.probeSet;
   }
 
-  private referenceOutfits(count: number, seed = 0x9e3779b9): Int32Array {
+  /**
+   * `count` random outfits of the layout, drawn by a fixed sequence from `seed`: each slot an item
+   * of `pools` (the catalog by default), optional slots left empty half the time, `pinned` items
+   * (−1 = free) kept in their slots.
+   */
+  private referenceOutfits(count: number, seed = 0x9e3779b9, pools: readonly Int32Array[] = this.catalog, pinned: readonly number[] | null = null): Int32Array {
     const slots = this.slotCategories.length;
     const items = new Int32Array(count * slots).fill(-1);
     let state = seed;
@@ -953,7 +999,7 @@ export class OutfitComposer {
       return (state >>> 0) % n;
     };
     const fillSlot = (r: number, j: number): void => {
-      const pool = this.catalog[this.slotCategories[j]];
+      const pool = pools[this.slotCategories[j]];
       for (let tries = 0; tries < 8; tries++) {
         const item = pool[next(pool.length)];
         if (!items.subarray(r * slots, r * slots + slots).includes(item)) {
@@ -963,14 +1009,15 @@ export class OutfitComposer {
       }
     };
     for (let r = 0; r < count; r++) {
+      if (pinned) items.set(pinned, r * slots);
       this.slotCategories.forEach((c, j) => {
-        const pool = this.catalog[c];
-        if (pool.length === 0 || (this.optionalSlots[j] && next(2) === 0)) return;
+        const pool = pools[c];
+        if (items[r * slots + j] >= 0 || pool.length === 0 || (this.optionalSlots[j] && next(2) === 0)) return;
         fillSlot(r, j);
       });
       // method.md §6.5: optional slots filled in order until the outfit has minItems items (never on the FHN layout)
       for (let j = 0; j < slots && presentItems(items.subarray(r * slots, r * slots + slots)) < this.minItems; j++) {
-        if (items[r * slots + j] < 0 && this.catalog[this.slotCategories[j]].length > 0) fillSlot(r, j);
+        if (items[r * slots + j] < 0 && pools[this.slotCategories[j]].length > 0) fillSlot(r, j);
       }
     }
     return items;

@@ -182,7 +182,8 @@ describe('composition extras on the tiny run (set 630)', () => {
     const slotIds = [0, 1, 2];
     // retrieve 3 of 9 per category; a beam of 12 keeps all 9 pairs and the best 12 of the 27 outfits:
     // each pass's top 12 is exhaustive over what it retrieved, so the result is fixed by the retrievals
-    const opts = { k: 12, catalog, retrieve: 3, beam: 12, maxShared: 3 };
+    // probes 0: the beam's own search (random completions would add outfits of their own)
+    const opts = { k: 12, catalog, retrieve: 3, beam: 12, maxShared: 3, probes: 0 };
     const completed = async (v: Float32Array, outfits: number[][]): Promise<Float32Array> => composer.scoreItems(v, Int32Array.from(outfits.flat()), 3);
     // per slot, the best 3 items of the pool (first-order top 4 × 3 = all 9 here) swapped into `context`
     const inContext = (v: Float32Array, context: number[]): Promise<Int32Array[]> =>
@@ -210,7 +211,7 @@ describe('composition extras on the tiny run (set 630)', () => {
     }
     // the second beam judges partial outfits completed by the first pass's best outfit: with a beam
     // of 1 each stage keeps the one item whose outfit, so completed, scores highest
-    const narrow = { k: 1, catalog, retrieve: 3, beam: 1, maxShared: 3 };
+    const narrow = { k: 1, catalog, retrieve: 3, beam: 1, maxShared: 3, probes: 0 };
     for (const user of [0, 1, 2, 3, 4, 5, 6, 7]) {
       const v = rec.userVector(user);
       const one = await composer.compose(v, { ...narrow, passes: 1 });
@@ -236,7 +237,8 @@ describe('composition extras on the tiny run (set 630)', () => {
   test('a third pass searches again in the best outfit of the first two, unless that is the second pass\'s context', async () => {
     const composer = rec.composer;
     const catalog = composer.catalog.map((ids) => ids.slice(0, 9));
-    const opts = { k: 12, catalog, retrieve: 3, beam: 12, maxShared: 3 };
+    // probes 0: the beam's own search (random completions would add outfits of their own)
+    const opts = { k: 12, catalog, retrieve: 3, beam: 12, maxShared: 3, probes: 0 };
     // as above: each pass's beam is exhaustive over its retrieved lists, so the result is fixed by them
     const inContext = async (v: Float32Array, context: number[]): Promise<Int32Array[]> =>
       Promise.all(
@@ -270,7 +272,7 @@ describe('composition extras on the tiny run (set 630)', () => {
     assert.ok(third > 0, 'no user ran a third pass: the test would check nothing');
   });
 
-  test('probe outfits: scored without a model call and merged into the first pass, unless items are fixed or the catalog restricted', async () => {
+  test('probe outfits: scored without a model call and merged into the first pass; with fixed items or a restricted catalog, random completions scored by the model', async () => {
     // 4 items per category: 64 outfits, which 4,096 random probes cover, so that a search that
     // retrieves 1 item per category (one outfit) still returns the exhaustive top 5
     const small = await rec.composer.withCatalog(rec.composer.catalog.map((ids) => ids.slice(0, 4)));
@@ -289,11 +291,22 @@ describe('composition extras on the tiny run (set 630)', () => {
       const banned = exact.outfits[0].items[0];
       const without = await small.compose(v, { ...opts, probes: 4096, exclude: [banned] });
       assert.ok(without.outfits.length === 5 && without.outfits.every((o) => !o.items.includes(banned)));
-      // fixed items or a restricted catalog: the probes are not used
+      // fixed items or a restricted catalog: random completions from the allowed items, scored by
+      // the model (COMPLETION_PROBES of them: 256 draws cover the 16 completions of one fixed item
+      // and the 27 outfits of 3 items per category), so the search still finds the exhaustive top 5
       const fixed = [small.catalog[1][0]];
-      assert.deepEqual(await small.compose(v, { ...opts, probes: 4096, fixed }).then((r) => r.outfits), await small.compose(v, { ...opts, probes: 0, fixed }).then((r) => r.outfits));
+      const completed = await small.compose(v, { ...opts, probes: 4096, fixed });
+      const exactFixed = await small.exhaustive(v, { k: 5, fixed });
+      assert.deepEqual(completed.outfits.map((o) => o.items.join()), exactFixed.outfits.map((o) => o.items.join()), `user ${user}, fixed`);
+      const bareFixed = await small.compose(v, { ...opts, probes: 0, fixed });
+      assert.equal(bareFixed.outfits.length, 1);
+      assert.ok(completed.outfitsScored > bareFixed.outfitsScored);
       const catalog = small.catalog.map((ids) => ids.slice(0, 3));
-      assert.deepEqual(await small.compose(v, { ...opts, probes: 4096, catalog }).then((r) => r.outfits), await small.compose(v, { ...opts, probes: 0, catalog }).then((r) => r.outfits));
+      const restricted = await small.compose(v, { ...opts, probes: 4096, catalog });
+      assert.deepEqual(restricted.outfits.map((o) => o.items.join()), (await small.exhaustive(v, { k: 5, catalog })).outfits.map((o) => o.items.join()), `user ${user}, restricted`);
+      // the same request draws the same completions
+      const again = await small.compose(v, { ...opts, probes: 4096, fixed });
+      assert.deepEqual([again.outfits, again.outfitsScored], [completed.outfits, completed.outfitsScored]);
     }
     await assert.rejects(small.compose(rec.userVector(0), { ...opts, probes: -1 }), /probes must be an integer in 0\.\.65536, got -1/);
   });
@@ -303,7 +316,8 @@ describe('composition extras on the tiny run (set 630)', () => {
     const catalog = composer.catalog.map((ids) => ids.slice(0, 9));
     // retrieve 3 of 9 with a beam of 12: the first pass is exhaustive over its lists, and the
     // rounds' pool (4 × 3 = 12 ≥ 9) is the whole restricted category
-    const opts = { k: 12, catalog, retrieve: 3, beam: 12, maxShared: 3 };
+    // probes 0: the beam's own search (random completions would add outfits of their own)
+    const opts = { k: 12, catalog, retrieve: 3, beam: 12, maxShared: 3, probes: 0 };
     const key = (items: readonly number[]): string => items.filter((x) => x >= 0).slice().sort((a, b) => a - b).join();
     const neighbours = (o: readonly number[]): number[][] =>
       [0, 1, 2].flatMap((j) => Array.from(catalog[j]).filter((item) => !o.includes(item)).map((item) => o.map((x, i) => (i === j ? item : x))));
