@@ -57,10 +57,10 @@ export function register(command: Command): void {
     .option('--micro-batch', 'merge the model calls of concurrent compositions into one', false)
     .option('--stage-order <how>', 'the order the beam fills the slots: calibrate (measured on a small sample at start, the best kept) or layout', 'calibrate')
     .option('--compose-concurrency <n>', 'compositions run at once per process; the others wait their turn, first come first served (default 1; unbounded with --micro-batch)')
-    .option('--retrieve <n>', `items retrieved per category before the beam search (default ${COMPOSE_DEFAULTS_WITH_PROBES.retrieve} with probe outfits, ${COMPOSE_DEFAULTS.retrieve} without: --probes 0, fixed items or a restricted catalog)`)
-    .option('--beam <n>', `partial outfits kept per beam stage (default max(k, ${COMPOSE_DEFAULTS_WITH_PROBES.minBeam}) with probe outfits, max(k, ${COMPOSE_DEFAULTS.minBeam}) without)`)
+    .option('--retrieve <n>', `items retrieved per category before the beam search (default ${COMPOSE_DEFAULTS_WITH_PROBES.retrieve}, ${COMPOSE_DEFAULTS.retrieve} with --probes 0)`)
+    .option('--beam <n>', `partial outfits kept per beam stage (default max(k, ${COMPOSE_DEFAULTS_WITH_PROBES.minBeam}), max(k, ${COMPOSE_DEFAULTS.minBeam}) with --probes 0)`)
     .option('--passes <n>', 'searches per composition: 1, 2 (a second retrieval judging each item in the first pass\'s best outfit; recalls more of the model\'s best outfits for about twice the scoring) or 3 (a third in the best outfit so far, when it changed)', '1')
-    .option('--probes <n>', 'random outfits of the catalog scored by one matrix-vector product per composition (their embeddings computed at start) and merged into the search: the served list is never worse than the best of them; 0 turns them off', String(PROBE_OUTFITS))
+    .option('--probes <n>', 'random outfits of the catalog scored by one matrix-vector product per composition (their embeddings computed at start) and merged into the search, so the served list is never worse than the best of them; with fixed items, up to 256 random completions scored by the model instead; 0 turns both off', String(PROBE_OUTFITS))
     .option('--expand <n>', 'neighbourhood rounds after the passes, 0 to 6: each scores every outfit one item away from the two best outfits not yet expanded (the first from the best outfit and the outfit of each slot\'s best item alone); recalls more of the model\'s best outfits than a second pass for less scoring', '0')
     .option('--processes <n>', 'server processes sharing the port, each with its own model (composition uses one core per process); users are shared through --db', '1')
     .action(async (opts: ServeOptions) => {

@@ -18,7 +18,8 @@
  *      (`ScoreBatcher`) the calls of concurrent compositions are merged into one;
  *   4. probe outfits (method.md §3.1): random complete outfits of the catalog, their ĥ computed
  *      once, scored by one matrix-vector product per composition; the best are merged into the
- *      beam's (unless items are fixed or the catalog restricted), before any later pass;
+ *      beam's before any later pass; with fixed items or a restricted catalog, random
+ *      completions of the request scored by the model instead;
  *   5. diversity (method.md §3.1): with `maxShared` m, the top-k are chosen greedily from the
  *      final stage's outfits, best first, skipping any that shares more than m items with one
  *      already chosen.
@@ -113,9 +114,9 @@ export interface ComposeOptions {
   exclude?: readonly number[];
   /** Restricts the candidates to these items per category (default: the composer's whole catalog). */
   catalog?: readonly Int32Array[];
-  /** Items retrieved per category by first-order score (default 8 with probe outfits, else 16: COMPOSE_DEFAULTS). */
+  /** Items retrieved per category by first-order score (default 8, or 16 with `probes` 0: COMPOSE_DEFAULTS). */
   retrieve?: number;
-  /** Partial outfits kept per beam stage (default max(k, 10) with probe outfits, else max(k, 16)). */
+  /** Partial outfits kept per beam stage (default max(k, 10), or max(k, 16) with `probes` 0). */
   beam?: number;
   /** Retrieval of stage 2: 'exact' scans every item, 'ann' asks the HNSW index (default: the composer's). */
   retrieval?: RetrievalKind;
@@ -144,8 +145,9 @@ export interface ComposeOptions {
    * Probe outfits (default PROBE_OUTFITS, 0 = none): random complete outfits of the catalog whose
    * ĥ the composer computed once; each composition scores them all (dot products, no model call)
    * and merges the best `beam` into the first pass's outfits, so that a later pass's context and
-   * the returned list are never worse than the best of them (method.md §3.1). Not used with
-   * `fixed` items or a restricted `catalog`.
+   * the returned list are never worse than the best of them (method.md §3.1). With `fixed` items
+   * or a restricted `catalog`, which they cannot serve, up to COMPLETION_PROBES random completions
+   * (no more than `probes`) are scored by the model instead.
    */
   probes?: number;
 }
@@ -195,9 +197,9 @@ export const MAX_EXPAND_ROUNDS = 6;
 
 /**
  * The beam's width when a call does not choose: `retrieve` items per category and max(k ·
- * beamPerResult, minBeam) outfits per stage. Without probe outfits (none asked, or fixed items or a
- * restricted catalog), the width chosen with bench/compose.ts; with them, a narrower beam: the
- * probes find the better outfits on a large catalog for less CPU (docs/results.md §3).
+ * beamPerResult, minBeam) outfits per stage. With `probes` 0, the width chosen with
+ * bench/compose.ts; with probe outfits or random completions, a narrower beam: they find the
+ * better outfits on a large catalog for less CPU (docs/results.md §3).
  */
 export const COMPOSE_DEFAULTS = { retrieve: 16, minBeam: 16, beamPerResult: 1 };
 export const COMPOSE_DEFAULTS_WITH_PROBES = { retrieve: 8, minBeam: 10, beamPerResult: 1 };
