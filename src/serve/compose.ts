@@ -250,6 +250,8 @@ export class OutfitComposer {
   private readonly referenceScores = new WeakMap<Float32Array, Float32Array>();
   /** The probe outfits (`ComposeOptions.probes`) and their ĥ, made on first use for the largest count asked. */
   private probeSet: Promise<{ outfits: Int32Array; scorer: MatVec; count: number }> | null = null;
+  /** `probeSet` once it has resolved. */
+  private probesReady: { outfits: Int32Array; scorer: MatVec; count: number } | null = null;
 
   private constructor(
     model: OutfitModel,
@@ -962,6 +964,8 @@ export class OutfitComposer {
    * the outfits its percentile is measured against.
    */
   prepareProbes(count: number): Promise<{ outfits: Int32Array; scorer: MatVec; count: number }> {
+    // every composition asks: no new promise once enough are held
+    if (this.probesReady !== null && this.probesReady.count >= count) return Promise.resolve(this.probesReady);
     const held = this.probeSet;
     this.probeSet = (async () => {
       const known = held ? await held : null;
@@ -979,7 +983,8 @@ export class OutfitComposer {
       const made = new Int32Array(rows.length * slots);
       rows.forEach((i, r) => made.set(drawn.subarray(i * slots, (i + 1) * slots), r * slots));
       const hats = await this.projectOutfits(made, slots);
-      return { outfits: made, scorer: new MatVec(hats, this.dim, 'outfitrec-probes'), count };
+      this.probesReady = { outfits: made, scorer: new MatVec(hats, this.dim, 'outfitrec-probes'), count };
+      return this.probesReady;
     })();
     return this.probeSet;
   }
