@@ -217,6 +217,18 @@ export const MAX_PROBE_OUTFITS = 65536;
 /** Complete outfits scored per model pass. */
 const SCORE_BATCH = 4096;
 
+/** The probe outfits a composer holds (`OutfitComposer.prepareProbes`). */
+interface ProbeSet {
+  /** [n·slots] global ids, each outfit once. */
+  outfits: Int32Array;
+  /** ĥ of every outfit as a matrix, times a user vector. */
+  scorer: MatVec;
+  /** How many were drawn (n ≤ count after duplicates). */
+  count: number;
+  /** 0..n−1, the outfits' indices (what a selection ranks). */
+  rows: Int32Array;
+}
+
 export class OutfitComposer {
   /**
    * ĥ of each catalog item's first-order outfit, row `rowOf[x]`: [n, d] row-major: the
@@ -249,9 +261,9 @@ export class OutfitComposer {
   /** Sorted reference scores per user vector. */
   private readonly referenceScores = new WeakMap<Float32Array, Float32Array>();
   /** The probe outfits (`ComposeOptions.probes`) and their ĥ, made on first use for the largest count asked. */
-  private probeSet: Promise<{ outfits: Int32Array; scorer: MatVec; count: number }> | null = null;
+  private probeSet: Promise<ProbeSet> | null = null;
   /** `probeSet` once it has resolved. */
-  private probesReady: { outfits: Int32Array; scorer: MatVec; count: number } | null = null;
+  private probesReady: ProbeSet | null = null;
 
   private constructor(
     model: OutfitModel,
@@ -711,31 +723,19 @@ export class OutfitComposer {
     const first = await this.beamSearch(userVector, plan.pinned, retrieved, beamWidth, opts.k, keepAll);
     if (first === null) return { outfits: [], outfitsScored: 0, ms: performance.now() - started, relaxed: 0 };
     let { beam, scores, scored } = first;
-    if (probing) {
-      const found = await this.bestProbes(userVector, probes, Math.max(beamWidth, opts.k), plan.removed);
-      // the first pass's outfits are made of retrieved items: a probe with any other item is new
-      const inBeam = new Set(retrieved.flatMap((ids) => Array.from(ids)));
-      const maybeKnown = found.outfits.map((o) => o.every((x) => x < 0 || inBeam.has(x)));
-      const known = maybeKnown.some(Boolean) ? new Set(beam.map((o) => outfitKey(o))) : null;
-      beam = beam.slice();
-      const merged = Array.from(scores);
-      found.outfits.forEach((o, i) => {
-        if (maybeKnown[i] && known!.has(outfitKey(o))) return;
-        beam.push(o);
-        merged.push(found.scores[i]);
-      });
-      scores = Float32Array.from(merged);
-    } else if (completions > 0) {
+    // the best probes (precomputed ĥ, no model call) or random completions (scored by the model) join the beam's outfits
+    let extra: { outfits: Int32Array[]; scores: Float32Array } | null = null;
+    if (probing) extra = await this.bestProbes(userVector, probes, Math.max(beamWidth, opts.k), plan.removed);
+    else if (completions > 0) {
       const drawn = this.randomCompletions(plan, completions);
       if (drawn.length > 0) {
         const drawnScores = await this.scoreItems(userVector, flatten(drawn, this.slotCategories.length), this.slotCategories.length);
         scored += drawn.length;
         const keep = topIndices(drawnScores, Math.max(beamWidth, opts.k));
-        const merged = mergeRanked(beam, scores, keep.map((i) => drawn[i]), Float32Array.from(keep, (i) => drawnScores[i]));
-        beam = merged.beam;
-        scores = merged.scores;
+        extra = { outfits: keep.map((i) => drawn[i]), scores: Float32Array.from(keep, (i) => drawnScores[i]) };
       }
     }
+    if (extra !== null && extra.outfits.length > 0) ({ beam, scores } = mergeRanked(beam, scores, extra.outfits, extra.scores));
     let context: Int32Array | null = null;
     for (let pass = 2; pass <= passes && beam.length > 0; pass++) {
       // 4. later passes (method.md §3.1): retrieve again, each category's candidates judged in the
@@ -906,31 +906,19 @@ export class OutfitComposer {
     return out;
   }
 
-  /** `count` random complete outfits (fixed seed): one item per required slot, an optional slot filled half the time. */
   /**
    * The `keep` best of the first `count` probe outfits for a user vector, best first, none holding
    * a `removed` item (`ComposeOptions.probes`).
    */
   private async bestProbes(userVector: Float32Array, count: number, keep: number, removed: ReadonlySet<number>): Promise<{ outfits: Int32Array[]; scores: Float32Array }> {
-    const { outfits, scorer } = await this.prepareProbes(count);
+    const { outfits, scorer, rows } = await this.prepareProbes(count);
     const slots = this.slotCategories.length;
     // ĥ·v in one native product (ranked as is, divided by the score divisor once kept)
     const all = await scorer.times(userVector);
-    const n = Math.min(all.length, count);
-    // best first (ties: the earlier probe first); most probes stop at `floor`
-    const best: number[] = [];
-    let floor = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const s = all[i];
-      if (best.length === keep && !(s > floor)) continue;
-      if (removed.size > 0 && outfits.subarray(i * slots, (i + 1) * slots).some((x) => removed.has(x))) continue;
-      let at = best.length;
-      while (at > 0 && all[best[at - 1]] < s) at--;
-      best.splice(at, 0, i);
-      if (best.length > keep) best.pop();
-      if (best.length === keep) floor = all[best[keep - 1]];
-    }
-    return { outfits: best.map((i) => outfits.slice(i * slots, (i + 1) * slots)), scores: Float32Array.from(best, (i) => all[i] / this.divisor) };
+    const skip = removed.size > 0 ? (i: number): boolean => outfits.subarray(i * slots, (i + 1) * slots).some((x) => removed.has(x)) : undefined;
+    // best first, ties: the earlier probe first
+    const best = topByScore(rows.subarray(0, Math.min(rows.length, count)), keep, skip, (i) => all[i]);
+    return { outfits: Array.from(best, (i) => outfits.slice(i * slots, (i + 1) * slots)), scores: Float32Array.from(best, (i) => all[i] / this.divisor) };
   }
 
   /**
@@ -940,13 +928,17 @@ export class OutfitComposer {
    * pools' sizes, so the same request draws the same outfits (replicas and restarts agree).
    */
   private randomCompletions(plan: { pinned: number[]; pools: Int32Array[] }, count: number): Int32Array[] {
-    const slots = this.slotCategories.length;
     let seed = 0x85ebca6b;
     for (const x of [...plan.pinned, ...plan.pools.map((p) => p.length)]) seed = Math.imul(seed ^ (x + 1), 0x27d4eb2d) >>> 0;
-    const drawn = this.referenceOutfits(count, seed || 1, plan.pools, plan.pinned);
+    return this.distinctOutfits(this.referenceOutfits(count, seed || 1, plan.pools, plan.pinned));
+  }
+
+  /** The rows of `drawn` ([n·slots]) that reach minItems, each set of items once, in order. */
+  private distinctOutfits(drawn: Int32Array): Int32Array[] {
+    const slots = this.slotCategories.length;
     const seen = new Set<string>();
     const out: Int32Array[] = [];
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < drawn.length / slots; i++) {
       const outfit = drawn.slice(i * slots, (i + 1) * slots);
       if (presentItems(outfit) < this.minItems) continue;
       const key = outfitKey(outfit);
@@ -963,7 +955,7 @@ export class OutfitComposer {
    * sample apart from the reference outfits (another seed), so that a served probe is not among
    * the outfits its percentile is measured against.
    */
-  prepareProbes(count: number): Promise<{ outfits: Int32Array; scorer: MatVec; count: number }> {
+  prepareProbes(count: number): Promise<ProbeSet> {
     // every composition asks: no new promise once enough are held
     if (this.probesReady !== null && this.probesReady.count >= count) return Promise.resolve(this.probesReady);
     const held = this.probeSet;
@@ -971,19 +963,10 @@ export class OutfitComposer {
       const known = held ? await held : null;
       if (known && known.count >= count) return known;
       const slots = this.slotCategories.length;
-      const drawn = this.referenceOutfits(count, 0x2545f491);
-      const seen = new Set<string>();
-      const rows: number[] = [];
-      for (let i = 0; i < count; i++) {
-        const key = outfitKey(drawn.subarray(i * slots, (i + 1) * slots));
-        if (seen.has(key)) continue;
-        seen.add(key);
-        rows.push(i);
-      }
-      const made = new Int32Array(rows.length * slots);
-      rows.forEach((i, r) => made.set(drawn.subarray(i * slots, (i + 1) * slots), r * slots));
+      const kept = this.distinctOutfits(this.referenceOutfits(count, 0x2545f491));
+      const made = flatten(kept, slots);
       const hats = await this.projectOutfits(made, slots);
-      this.probesReady = { outfits: made, scorer: new MatVec(hats, this.dim, 'outfitrec-probes'), count };
+      this.probesReady = { outfits: made, scorer: new MatVec(hats, this.dim, 'outfitrec-probes'), count, rows: Int32Array.from(kept.keys()) };
       return this.probesReady;
     })();
     return this.probeSet;

@@ -66,8 +66,10 @@ export interface RetrievalVectors {
  * Exhaustive inner products over the category. One category (`top`): usearch's brute-force
  * `exactSearch` (SIMD dot products, one thread) over the category's rows packed once. Every
  * category at once (`topPerCategory`, a composition): one matrix-vector product on ONNX Runtime over
- * all the catalog's rows, a constant of its graph, and a selection per category here, which is a
- * third of the CPU of three `exactSearch` calls on the syn-630 catalog (docs/results.md §3). Either
+ * all the catalog's rows, a constant of its graph, and a selection per category here, which takes
+ * about three quarters of the CPU of three `exactSearch` calls on the syn-630 catalog
+ * (docs/results.md §3). (usearch reads a typed array from its buffer's start, so each category's
+ * rows stay a copy of their own for `top`, not a view of that matrix.) Either
  * way the best `2·count + 8` are then re-scored here in catalog order, so the result and its tie
  * order are those of a plain scan (`among`, small categories).
  */

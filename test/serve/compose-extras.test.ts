@@ -125,6 +125,8 @@ describe('composition extras on the tiny run (set 630)', () => {
         const counts = [16, 16, q % 2 === 0 ? 16 : 0];
         const got = await exact.topPerCategory(query, counts, filter);
         counts.forEach((n, c) => assert.deepEqual(Array.from(got[c]), n > 0 ? scan(query, c, n, filter) : [], `query ${q}, category ${c}`));
+        // and one category at a time, whatever its place among the rows
+        counts.forEach((n, c) => n > 0 && assert.deepEqual(Array.from(exact.top(query, c, n, filter)), scan(query, c, n, filter), `top: query ${q}, category ${c}`));
       }
     }
     // more than a category holds: all of it, best first
