@@ -84,7 +84,7 @@ export {
   type RankedOutfit,
   type RecommenderOptions,
 } from './serve/recommender.js';
-export type { ComposeResult, ComposedOutfit } from './serve/compose.js';
+export type { CalibratedScore, ComposeResult, ComposedOutfit } from './serve/compose.js';
 /** The HTTP service and web page of `outfitrec serve` over a Recommender. */
 export { startServer, type ServerOptions } from './serve/server.js';
 export { COLD_START_STRATEGIES, type ColdStartStrategy } from './train/cold-start.js';

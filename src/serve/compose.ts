@@ -33,7 +33,7 @@ import { UserError } from '../errors.js';
 import type { OutfitModel } from '../model/outfit-model.js';
 import { scoreAgainstVector } from '../model/scoring.js';
 import type { ItemEmbeddingCache } from '../train/item-cache.js';
-import { ANN_DEFAULTS, makeRetriever, MatVec, topByScore, type AnnSettings, type RetrievalKind, type RetrievalVectors, type Retriever } from './retrieval.js';
+import { ANN_DEFAULTS, bestPositions, makeRetriever, MatVec, topByScore, type AnnSettings, type RetrievalKind, type RetrievalVectors, type Retriever } from './retrieval.js';
 
 /**
  * How the beam scores a partial outfit (method.md §3.1): `none` (the default) as the smaller set
@@ -180,8 +180,34 @@ export interface OutfitExplanation {
   anchorCosine: number;
 }
 
-/** Random outfits the calibrated percentile is measured against (method.md §3.1). */
-export const REFERENCE_OUTFITS = 1000;
+/**
+ * Random outfits the calibrated percentile is measured against (method.md §3.1). Served outfits
+ * sit in the top 0.2 % of random outfits, so the sample must be large for the figure to tell them
+ * apart: with 1,000, 655 of 1,000 served outfits beat every one (docs/results.md §3).
+ */
+export const REFERENCE_OUTFITS = 65536;
+
+/** Per user, the highest reference scores kept: above the least of them the calibrated score is exact. */
+export const REFERENCE_TAIL = 1024;
+
+/** Per user, reference scores kept as an evenly spaced sample (by draw) for scores below the tail. */
+export const REFERENCE_SAMPLE = 1024;
+
+/** One user's reference scores as the calibrated scores read them (method.md §3.1), both ascending. */
+interface ReferenceScores {
+  /** The REFERENCE_TAIL highest. */
+  tail: Float32Array;
+  /** Every (R / REFERENCE_SAMPLE)-th reference outfit's: a random sample of them all. */
+  sample: Float32Array;
+}
+
+/** An outfit's score read against the user's scores of the reference outfits (method.md §3.1). */
+export interface CalibratedScore {
+  /** 100 · share of reference outfits scoring below (ties count half). */
+  percentile: number;
+  /** R / #{reference outfits scoring at least as high}: about one random outfit in this many does as well; null when none does. */
+  oneIn: number | null;
+}
 
 /** The second pass's candidates per category, as a multiple of `retrieve`. */
 export const SECOND_PASS_POOL = 4;
@@ -256,10 +282,10 @@ export class OutfitComposer {
   private servingGraph = true;
   /** Merges the model calls of concurrent compositions (null: each call runs alone). */
   private batcher: ScoreBatcher | null = null;
-  /** ĥ of the reference outfits of the calibrated scores (method.md §3.1), [R·d]. */
-  private referenceHats: Float32Array | null = null;
-  /** Sorted reference scores per user vector. */
-  private readonly referenceScores = new WeakMap<Float32Array, Float32Array>();
+  /** ĥ of the reference outfits of the calibrated scores (method.md §3.1), behind one mat-vec. */
+  private reference: Promise<MatVec> | null = null;
+  /** The reference scores the calibrated scores read, per user vector. */
+  private readonly referenceScores = new WeakMap<Float32Array, ReferenceScores>();
   /** The probe outfits (`ComposeOptions.probes`) and their ĥ, made on first use for the largest count asked. */
   private probeSet: Promise<ProbeSet> | null = null;
   /** `probeSet` once it has resolved. */
@@ -874,36 +900,50 @@ export class OutfitComposer {
   // ---- readable scores and explanations (method.md §3.1) ------------------------------------------
 
   /**
-   * Percentile of each score among the user's scores of the reference outfits: `count` random
-   * complete outfits of the catalog (seeded, the same for every user), so 90 means "better than 90 %
-   * of random outfits for this user". The reference ĥ are computed once; per user it is `count`
-   * dot products, remembered per user vector.
+   * Each score read against the user's scores of the reference outfits: `REFERENCE_OUTFITS` random
+   * complete outfits of the catalog (seeded, the same for every user and replica). A percentile of
+   * 90 means "better than 90 % of random outfits for this user"; `oneIn` 5000 means "about one
+   * random outfit in 5,000 scores as high". Above the user's REFERENCE_TAIL-th best reference score
+   * both are exact counts; below it they are read from an even sample of REFERENCE_SAMPLE, capped
+   * at the tail's least figure so that the order of the scores is kept.
    */
-  async percentiles(userVector: Float32Array, scores: ArrayLike<number>): Promise<number[]> {
-    const sorted = await this.referenceScoresOf(userVector);
+  async calibrate(userVector: Float32Array, scores: ArrayLike<number>): Promise<CalibratedScore[]> {
+    const { tail, sample } = await this.referenceScoresOf(userVector);
+    const n = REFERENCE_OUTFITS;
+    const belowTail = n - tail.length;
     return Array.from(scores, (s) => {
-      // below + half of the ties, over the reference count
-      let lo = 0;
-      let hi = sorted.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (sorted[mid] < s) lo = mid + 1;
-        else hi = mid;
+      if (s > tail[0]) {
+        // every reference outside the tail is <= tail[0] < s
+        const [below, ties] = placeIn(tail, s);
+        const lo = belowTail + below;
+        return { percentile: (100 * (lo + ties / 2)) / n, oneIn: lo < n ? n / (n - lo) : null };
       }
-      let ties = lo;
-      while (ties < sorted.length && sorted[ties] === s) ties++;
-      return (100 * (lo + (ties - lo) / 2)) / sorted.length;
+      const [below, ties] = placeIn(sample, s);
+      const share = Math.min((below + ties / 2) / sample.length, belowTail / n);
+      return { percentile: 100 * share, oneIn: 1 / (1 - share) };
     });
   }
 
-  private async referenceScoresOf(userVector: Float32Array): Promise<Float32Array> {
+  /** Draws the reference outfits and computes their ĥ, once (a server does it at start). */
+  prepareReference(): Promise<MatVec> {
+    this.reference ??= (async () => {
+      const hats = await this.projectOutfits(this.referenceOutfits(REFERENCE_OUTFITS), this.slotCategories.length);
+      return new MatVec(hats, this.dim, 'outfitrec-reference');
+    })();
+    return this.reference;
+  }
+
+  /** One mat-vec and a selection, no sort of all R: 8 KB per user instead of R floats. */
+  private async referenceScoresOf(userVector: Float32Array): Promise<ReferenceScores> {
     const known = this.referenceScores.get(userVector);
     if (known) return known;
-    if (this.referenceHats === null) this.referenceHats = await this.projectOutfits(this.referenceOutfits(REFERENCE_OUTFITS), this.slotCategories.length);
-    const out = scoreAgainstVector(this.referenceHats, userVector, this.dim, this.divisor);
-    out.sort();
-    this.referenceScores.set(userVector, out);
-    return out;
+    const raw = await (await this.prepareReference()).times(userVector);
+    const tail = Float32Array.from(bestPositions(raw, 0, raw.length, REFERENCE_TAIL), (i) => raw[i] / this.divisor).sort();
+    const step = raw.length / REFERENCE_SAMPLE;
+    const sample = Float32Array.from({ length: REFERENCE_SAMPLE }, (_, i) => raw[i * step] / this.divisor).sort();
+    const made = { tail, sample };
+    this.referenceScores.set(userVector, made);
+    return made;
   }
 
   /**
@@ -1418,4 +1458,18 @@ class TopK {
   sorted(): Array<[number, Int32Array]> {
     return [...this.items].sort((a, b) => b[0] - a[0]);
   }
+}
+
+/** [#{v < s}, #{v = s}] in the ascending `sorted`. */
+function placeIn(sorted: Float32Array, s: number): [number, number] {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < s) lo = mid + 1;
+    else hi = mid;
+  }
+  let ties = lo;
+  while (ties < sorted.length && sorted[ties] === s) ties++;
+  return [lo, ties - lo];
 }

@@ -38,7 +38,7 @@ import {
 import { ItemEmbeddingCache } from '../train/item-cache.js';
 import { loadRun } from '../runs/load.js';
 import { RUN_FILES } from '../runs/folder.js';
-import { OutfitComposer, PROBE_OUTFITS, type ComposedOutfit, type ComposeOptions, type ComposeResult, type OutfitExplanation } from './compose.js';
+import { OutfitComposer, PROBE_OUTFITS, REFERENCE_OUTFITS, type CalibratedScore, type ComposedOutfit, type ComposeOptions, type ComposeResult, type OutfitExplanation } from './compose.js';
 import { readableItemNames } from './item-names.js';
 import { defaultOnboardWorkers, OnboardPool } from './onboard-pool.js';
 import { openUserStore, type StoredUser, type UserStore, type UserSummary } from './store.js';
@@ -87,13 +87,14 @@ export interface RankedOutfit {
   score: number;
   /** Calibrated score: percentile among the user's scores of random catalog outfits (method.md §3.1). */
   percentile: number;
+  /** About one random catalog outfit in this many scores as high for the user; null when none of the reference outfits does. */
+  oneIn: number | null;
   /** With `explain`: item contributions and the best-matching anchor (method.md §3.1). */
   explanation?: OutfitExplanation;
 }
 
 /** A composed outfit as served: with its calibrated score and, on request, its explanation. */
-export interface ServedOutfit extends ComposedOutfit {
-  percentile: number;
+export interface ServedOutfit extends ComposedOutfit, CalibratedScore {
   explanation?: OutfitExplanation;
 }
 
@@ -251,9 +252,10 @@ export class Recommender {
         const users = Array.from({ length: count }, (_, i) => rec!.userVector(rec!.runUsers - count + i));
         rec.stageOrderCalibration = await composer.calibrateStageOrder(users);
       }
-      // the probe outfits' ĥ now, not in the first request
+      // the probe and reference outfits' ĥ now, not in the first request
       const probes = opts.compose?.probes ?? PROBE_OUTFITS;
       if (probes > 0) await composer.prepareProbes(probes);
+      await composer.prepareReference();
       await rec.users.warm();
       await rec.startOnboardPool(parts);
       return rec;
@@ -582,11 +584,11 @@ export class Recommender {
     return out;
   }
 
-  /** Percentile per outfit and, with `explain`, its explanation. */
-  private async readable(user: ResolvedUser, outfits: ReadonlyArray<{ items: readonly number[]; score: number }>, explain: boolean): Promise<Array<{ percentile: number; explanation?: OutfitExplanation }>> {
-    const percentiles = await this.composer.percentiles(user.vector, outfits.map((o) => o.score));
+  /** Calibrated score per outfit and, with `explain`, its explanation. */
+  private async readable(user: ResolvedUser, outfits: ReadonlyArray<{ items: readonly number[]; score: number }>, explain: boolean): Promise<Array<CalibratedScore & { explanation?: OutfitExplanation }>> {
+    const calibrated = await this.composer.calibrate(user.vector, outfits.map((o) => o.score));
     const explanations = explain ? await this.composer.explain(user.vector, this.anchorsOf(user), outfits.map((o) => o.items)) : undefined;
-    return percentiles.map((percentile, i) => (explanations ? { percentile, explanation: explanations[i] } : { percentile }));
+    return calibrated.map((c, i) => (explanations ? { ...c, explanation: explanations[i] } : c));
   }
 
   private requireBodyItem(ref: ItemRef, field: string): number {
@@ -608,6 +610,7 @@ export class Recommender {
     minItems: number;
     anchorsPerUser: number;
     dim: number;
+    referenceOutfits: number;
   } {
     return {
       set: this.set.set,
@@ -622,6 +625,8 @@ export class Recommender {
       optionalSlots: this.optionalSlots.flatMap((o, j) => (o ? [j] : [])),
       anchorsPerUser: this.model.anchors.userK,
       dim: this.model.config.dim,
+      // what `percentile` and `oneIn` are measured against (method.md §3.1)
+      referenceOutfits: REFERENCE_OUTFITS,
     };
   }
 

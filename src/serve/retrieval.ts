@@ -187,7 +187,7 @@ const NATIVE_SCAN_FROM = 512;
  * `skip` does not exclude, in no particular order. One comparison per score that cannot enter; `skip`
  * is asked only of those that can.
  */
-function bestPositions(scores: Float32Array, start: number, len: number, want: number, skip?: (position: number) => boolean): number[] {
+export function bestPositions(scores: Float32Array, start: number, len: number, want: number, skip?: (position: number) => boolean): number[] {
   // a min-heap of the best so far, by score
   const heapScores = new Float32Array(want);
   const heapPos: number[] = [];

@@ -32,7 +32,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { UserError } from '../errors.js';
 import { COLD_START_STRATEGIES, type ColdStartStrategy } from '../train/cold-start.js';
-import type { OutfitExplanation } from './compose.js';
+import type { CalibratedScore, OutfitExplanation } from './compose.js';
 import { LIMITS, UnknownItemError, UnknownUserError, type ItemRef, type OutfitRefs, type Recommender } from './recommender.js';
 import { DatabaseUnavailableError } from './store.js';
 import { registerUserRoutes, userIdParams } from './user-routes.js';
@@ -349,13 +349,13 @@ const composeQuery = {
 };
 
 /**
- * One outfit in a response: score, calibrated percentile, items (with their contribution when
+ * One outfit in a response: score, calibrated percentile and one-in-N figure, items (with their contribution when
  * explained) and the anchor it matched best.
  */
-function outfitView(recommender: Recommender, o: { items: readonly number[]; score: number; percentile: number; explanation?: OutfitExplanation }): object {
+function outfitView(recommender: Recommender, o: { items: readonly number[]; score: number; explanation?: OutfitExplanation } & CalibratedScore): object {
   const e = o.explanation;
   const items = o.items.flatMap((id, j) => (id < 0 ? [] : [{ ...recommender.itemInfo(id), ...(e ? { contribution: e.contributions[j] } : {}) }]));
-  return { score: o.score, percentile: o.percentile, items, ...(e ? { style: { anchor: e.anchor, cosine: e.anchorCosine } } : {}) };
+  return { score: o.score, percentile: o.percentile, oneIn: o.oneIn, items, ...(e ? { style: { anchor: e.anchor, cosine: e.anchorCosine } } : {}) };
 }
 
 /** A plain decimal integer as typed: no sign, spaces, hex, exponent or leading zeros. */

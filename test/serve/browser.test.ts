@@ -50,8 +50,10 @@ test(
       // the first user's outfits appear on load, as images with scores
       await page.locator('#outfits .outfit').first().waitFor({ timeout: 30_000 });
       assert.equal(await page.locator('#outfits .outfit').count(), 8);
-      // each outfit reads as a percentile, with each item's contribution and the matched style
-      assert.match((await page.locator('#outfits .outfit .score').first().textContent()) ?? '', /beats \d+(\.\d)?% of random outfits/);
+      // each outfit reads as a calibrated score (a percentile, or "1 in N" in the top 1 %), with each
+      // item's contribution and the matched style
+      const calibrated = /beats \d+\.\d% of random outfits|top 1 in [\d,]+ random outfits|beats all 65,536 random outfits/;
+      for (const text of await page.locator('#outfits .outfit .score').allTextContents()) assert.match(text, calibrated);
       assert.equal(await page.locator('#outfits .outfit').first().locator('.contribution').count(), 3);
       assert.match((await page.locator('#outfits .outfit .style').first().textContent()) ?? '', /style #\d+/);
       assert.match((await page.locator('#status').textContent()) ?? '', /set 630 · 8 users/);

@@ -384,7 +384,7 @@ describe('composition extras on the tiny run (set 630)', () => {
     }
   });
 
-  test('percentiles: in 0..100, ordered like the scores, and the composed best beats most random outfits', async () => {
+  test('calibrated scores: percentiles in 0..100 ordered like the scores, the composed best beats most random outfits, and 1 in N agrees', async () => {
     const result = await rec.compose(2, { k: 10, maxShared: 3 });
     for (let i = 1; i < result.outfits.length; i++) assert.ok(result.outfits[i].percentile <= result.outfits[i - 1].percentile);
     assert.ok(result.outfits[0].percentile > 90, `best composed outfit at percentile ${result.outfits[0].percentile}`);
@@ -393,6 +393,21 @@ describe('composition extras on the tiny run (set 630)', () => {
     for (const r of ranked) assert.ok(r.percentile >= 0 && r.percentile <= 100);
     const median = ranked[15].percentile;
     assert.ok(median > 15 && median < 85, `the median of 30 arbitrary outfits sits at percentile ${median}`);
+    // "1 in N": N = R / #{reference outfits scoring at least as high}, so it grows with the
+    // percentile and agrees with it (ties count half in the percentile, fully in N)
+    const all = [...result.outfits, ...ranked].sort((a, b) => b.score - a.score);
+    for (let i = 0; i < all.length; i++) {
+      const { percentile, oneIn } = all[i];
+      if (oneIn === null) assert.equal(percentile, 100, 'beats every reference outfit: percentile 100');
+      else assert.ok(oneIn >= 1 && percentile >= 100 * (1 - 1 / oneIn) - 1e-9, `percentile ${percentile}, 1 in ${oneIn}`);
+      const next = all[i + 1];
+      // null (no reference outfit as high) ranks above every N
+      if (next && next.score < all[i].score) assert.ok(oneIn === null || (next.oneIn !== null && next.oneIn <= oneIn), `1 in ${next.oneIn} after 1 in ${oneIn}`);
+    }
+    // the extremes: below every reference outfit 1 in 1, above every one no N
+    const [low, high] = await rec.composer.calibrate(rec.userVector(2), [-1e9, 1e9]);
+    assert.deepEqual(low, { percentile: 0, oneIn: 1 });
+    assert.deepEqual(high, { percentile: 100, oneIn: null });
   });
 
   test('explanations: the item with the largest contribution is the one whose swap for real items lowers the score most, in >= 90 % of outfits', async () => {

@@ -69,6 +69,7 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
     assert.equal(health.body.set, '630');
     assert.deepEqual(health.body.slotCategories, [0, 1, 2]);
     assert.deepEqual(health.body.categories, ['top', 'bottom', 'shoe']);
+    assert.equal(health.body.referenceOutfits, 65536, 'what the calibrated scores are measured against');
     const users = await get('/users');
     assert.equal(users.body.runUsers, rec.runUsers);
     const page = await fetch(base + '/');
@@ -118,10 +119,11 @@ describe('HTTP service over a real listening server (tiny run, set 630)', () => 
   test('composition and ranking options: maxShared, exact, explain, percentiles; bad values are 400s naming the field', async () => {
     const res = await get('/users/3/outfits?k=6&explain=1&exact=1');
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    const outfits = res.body.outfits as Array<{ score: number; percentile: number; style: { anchor: number; cosine: number }; items: Array<ItemJson & { contribution: number }> }>;
+    const outfits = res.body.outfits as Array<{ score: number; percentile: number; oneIn: number | null; style: { anchor: number; cosine: number }; items: Array<ItemJson & { contribution: number }> }>;
     assert.equal(outfits.length, 6);
     for (const o of outfits) {
       assert.ok(o.percentile >= 0 && o.percentile <= 100);
+      assert.ok(o.oneIn === null ? o.percentile === 100 : o.oneIn >= 1, `1 in ${o.oneIn}`);
       assert.ok(Number.isInteger(o.style.anchor) && typeof o.style.cosine === 'number');
       assert.equal(o.items.length, 3);
       for (const item of o.items) assert.equal(typeof item.contribution, 'number');

@@ -99,11 +99,22 @@ async function showRecommendations() {
     renderOutfits(res);
     $('recommend-note').textContent =
       `Top ${res.outfits.length} outfits for user ${res.user} — composed in ${res.tookMs.toFixed(1)} ms. ` +
-      'The percentage: how many random outfits of the catalog this one beats for this user; under each item, how much it adds.';
+      'Beside each: how it ranks among random outfits of the catalog for this user; under each item, how much it adds.';
   } catch (err) {
     $('recommend-note').textContent = '';
     showError(err);
   }
+}
+
+/**
+ * The calibrated score in words (docs/method.md §3.1): the percentile, and in the top 1 % the
+ * rarer "1 in N", which still tells served outfits apart (they sit in the top 0.2 %).
+ */
+function calibratedText(outfit) {
+  const n = state.info?.referenceOutfits;
+  if (outfit.oneIn === null) return n ? `beats all ${n.toLocaleString('en')} random outfits` : 'beats every random outfit drawn';
+  if (outfit.percentile >= 99) return `top 1 in ${Math.round(outfit.oneIn).toLocaleString('en')} random outfits`;
+  return `beats ${outfit.percentile.toFixed(1)}% of random outfits`;
 }
 
 function renderOutfits(res) {
@@ -118,7 +129,7 @@ function renderOutfits(res) {
     meta.className = 'meta';
     const score = document.createElement('span');
     score.className = 'score';
-    score.textContent = `#${rank + 1} · beats ${outfit.percentile.toFixed(1)}% of random outfits`;
+    score.textContent = `#${rank + 1} · ${calibratedText(outfit)}`;
     score.title = `raw score ${outfit.score.toFixed(3)}` + (outfit.style ? ` · closest style: anchor ${outfit.style.anchor} (cos ${outfit.style.cosine.toFixed(2)})` : '');
     const use = document.createElement('button');
     use.type = 'button';
