@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { setEngineThreads } from '../engine/runtime.js';
 import { UserError } from '../errors.js';
 import { isServeProcess, leaveCluster, reportFailed, reportReady, superviseServeProcesses } from '../serve/cluster.js';
-import { COMPOSE_DEFAULTS, COMPOSE_DEFAULTS_WITH_PROBES, MAX_EXPAND_ROUNDS, MAX_PASSES, MAX_PROBE_OUTFITS, PROBE_OUTFITS } from '../serve/compose.js';
+import { COMPOSE_DEFAULTS, COMPOSE_DEFAULTS_WITH_COMPLETIONS, COMPOSE_DEFAULTS_WITH_PROBES, MAX_EXPAND_ROUNDS, MAX_PASSES, MAX_PROBE_OUTFITS, PROBE_OUTFITS } from '../serve/compose.js';
 import { defaultOnboardWorkers } from '../serve/onboard-pool.js';
 import { Recommender } from '../serve/recommender.js';
 import { RETRIEVAL_KINDS, type RetrievalKind } from '../serve/retrieval.js';
@@ -57,7 +57,7 @@ export function register(command: Command): void {
     .option('--micro-batch', 'merge the model calls of concurrent compositions into one', false)
     .option('--stage-order <how>', 'the order the beam fills the slots: calibrate (measured on a small sample at start, the best kept) or layout', 'calibrate')
     .option('--compose-concurrency <n>', 'compositions run at once per process; the others wait their turn, first come first served (default 1; unbounded with --micro-batch)')
-    .option('--retrieve <n>', `items retrieved per category before the beam search (default ${COMPOSE_DEFAULTS_WITH_PROBES.retrieve}, ${COMPOSE_DEFAULTS.retrieve} with --probes 0)`)
+    .option('--retrieve <n>', `items retrieved per category before the beam search (default ${COMPOSE_DEFAULTS_WITH_PROBES.retrieve}; ${COMPOSE_DEFAULTS_WITH_COMPLETIONS.retrieve} with fixed items or a restricted catalog; ${COMPOSE_DEFAULTS.retrieve} with --probes 0)`)
     .option('--beam <n>', `partial outfits kept per beam stage (default max(k, ${COMPOSE_DEFAULTS_WITH_PROBES.minBeam}), max(k, ${COMPOSE_DEFAULTS.minBeam}) with --probes 0)`)
     .option('--passes <n>', 'searches per composition: 1, 2 (a second retrieval judging each item in the first pass\'s best outfit; recalls more of the model\'s best outfits for about twice the scoring) or 3 (a third in the best outfit so far, when it changed)', '1')
     .option('--probes <n>', 'random outfits of the catalog scored by one matrix-vector product per composition (their embeddings computed at start) and merged into the search, so the served list is never worse than the best of them; with fixed items, up to 256 random completions scored by the model instead; 0 turns both off', String(PROBE_OUTFITS))

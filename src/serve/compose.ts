@@ -114,7 +114,7 @@ export interface ComposeOptions {
   exclude?: readonly number[];
   /** Restricts the candidates to these items per category (default: the composer's whole catalog). */
   catalog?: readonly Int32Array[];
-  /** Items retrieved per category by first-order score (default 8, or 16 with `probes` 0: COMPOSE_DEFAULTS). */
+  /** Items retrieved per category by first-order score (default 2; 8 with fixed items or a restricted catalog; 16 with `probes` 0: COMPOSE_DEFAULTS*). */
   retrieve?: number;
   /** Partial outfits kept per beam stage (default max(k, 10), or max(k, 16) with `probes` 0). */
   beam?: number;
@@ -224,14 +224,18 @@ export const MAX_EXPAND_ROUNDS = 6;
 /**
  * The beam's width when a call does not choose: `retrieve` items per category and max(k ·
  * beamPerResult, minBeam) outfits per stage. With `probes` 0, the width chosen with
- * bench/compose.ts; with probe outfits or random completions, a narrower beam: they find the
- * better outfits on a large catalog for less CPU (docs/results.md §3).
+ * bench/compose.ts. With random completions (fixed items, a restricted catalog), a narrower beam:
+ * they find the better outfits for less CPU. With probe outfits, two items per category: on the
+ * whole syn-630 catalog the probes find nearly all of the served list's quality, and a wider beam
+ * of first-order items added nothing the oracle could see (8 items: −3.19 nats, 2 items and twice
+ * the probes: −2.96, for about a fifth less CPU; docs/results.md §3).
  */
 export const COMPOSE_DEFAULTS = { retrieve: 16, minBeam: 16, beamPerResult: 1 };
-export const COMPOSE_DEFAULTS_WITH_PROBES = { retrieve: 8, minBeam: 10, beamPerResult: 1 };
+export const COMPOSE_DEFAULTS_WITH_COMPLETIONS = { retrieve: 8, minBeam: 10, beamPerResult: 1 };
+export const COMPOSE_DEFAULTS_WITH_PROBES = { retrieve: 2, minBeam: 10, beamPerResult: 1 };
 
 /** Probe outfits a composition scores by default (`ComposeOptions.probes`). */
-export const PROBE_OUTFITS = 16384;
+export const PROBE_OUTFITS = 32768;
 /**
  * Random completions scored by the model when a call has fixed items or a restricted catalog
  * (probe outfits cannot serve it): at most this many, and no more than `probes`.
@@ -719,7 +723,7 @@ export class OutfitComposer {
     // random completions of the fixed items from the allowed items are scored by the model instead
     const probing = probes > 0 && !plan.restricted && plan.pinned.every((x) => x < 0);
     const completions = probing ? 0 : Math.min(probes, COMPLETION_PROBES);
-    const widths = probing || completions > 0 ? COMPOSE_DEFAULTS_WITH_PROBES : COMPOSE_DEFAULTS;
+    const widths = probing ? COMPOSE_DEFAULTS_WITH_PROBES : completions > 0 ? COMPOSE_DEFAULTS_WITH_COMPLETIONS : COMPOSE_DEFAULTS;
     const retrieve = opts.retrieve ?? widths.retrieve;
     const beamWidth = opts.beam ?? Math.max(widths.beamPerResult * opts.k, widths.minBeam);
     if (!(Number.isInteger(retrieve) && retrieve >= 1)) throw new UserError(`retrieve must be a positive integer, got ${retrieve}`);
