@@ -932,7 +932,9 @@ export class OutfitComposer {
   prepareReference(): Promise<MatVec> {
     this.reference ??= (async () => {
       const hats = await this.projectOutfits(this.referenceOutfits(REFERENCE_OUTFITS), this.slotCategories.length);
-      return new MatVec(hats, this.dim, 'outfitrec-reference');
+      const scorer = new MatVec(hats, this.dim, 'outfitrec-reference');
+      await scorer.compile();
+      return scorer;
     })();
     return this.reference;
   }
@@ -941,13 +943,40 @@ export class OutfitComposer {
   private async referenceScoresOf(userVector: Float32Array): Promise<ReferenceScores> {
     const known = this.referenceScores.get(userVector);
     if (known) return known;
-    const raw = await (await this.prepareReference()).times(userVector);
-    const tail = Float32Array.from(bestPositions(raw, 0, raw.length, REFERENCE_TAIL), (i) => raw[i] / this.divisor).sort();
-    const step = raw.length / REFERENCE_SAMPLE;
-    const sample = Float32Array.from({ length: REFERENCE_SAMPLE }, (_, i) => raw[i * step] / this.divisor).sort();
-    const made = { tail, sample };
+    const made = this.summarizeReference(await (await this.prepareReference()).times(userVector), 0, 1);
     this.referenceScores.set(userVector, made);
     return made;
+  }
+
+  /**
+   * The reference scores of these users, one product per 64 of them: a server does it at start
+   * for the run's users, whose first request would otherwise wait about 2.5 ms for its own
+   * mat-vec (docs/results.md §3). The same figures up to float rounding.
+   */
+  async prepareReferenceScores(userVectors: readonly Float32Array[]): Promise<void> {
+    const scorer = await this.prepareReference();
+    const todo = userVectors.filter((v) => !this.referenceScores.has(v));
+    const d = this.dim;
+    for (let start = 0; start < todo.length; start += 64) {
+      const chunk = todo.slice(start, start + 64);
+      const n = chunk.length;
+      const queries = new Float32Array(d * n);
+      chunk.forEach((v, j) => {
+        for (let t = 0; t < d; t++) queries[t * n + j] = v[t];
+      });
+      const raw = await scorer.timesMany(queries, n);
+      chunk.forEach((v, j) => this.referenceScores.set(v, this.summarizeReference(raw, j, n)));
+    }
+  }
+
+  /** ReferenceScores from column `column` of `raw` [R, columns] (raw products, before the divisor). */
+  private summarizeReference(raw: Float32Array, column: number, columns: number): ReferenceScores {
+    const scores = new Float32Array(raw.length / columns);
+    for (let r = 0; r < scores.length; r++) scores[r] = raw[r * columns + column];
+    const tail = Float32Array.from(bestPositions(scores, 0, scores.length, REFERENCE_TAIL), (i) => scores[i] / this.divisor).sort();
+    const step = scores.length / REFERENCE_SAMPLE;
+    const sample = Float32Array.from({ length: REFERENCE_SAMPLE }, (_, i) => scores[i * step] / this.divisor).sort();
+    return { tail, sample };
   }
 
   /**
@@ -1010,7 +1039,9 @@ export class OutfitComposer {
       const kept = this.distinctOutfits(this.referenceOutfits(count, 0x2545f491));
       const made = flatten(kept, slots);
       const hats = await this.projectOutfits(made, slots);
-      this.probesReady = { outfits: made, scorer: new MatVec(hats, this.dim, 'outfitrec-probes'), count, rows: Int32Array.from(kept.keys()) };
+      const scorer = new MatVec(hats, this.dim, 'outfitrec-probes');
+      await scorer.compile();
+      this.probesReady = { outfits: made, scorer, count, rows: Int32Array.from(kept.keys()) };
       return this.probesReady;
     })();
     return this.probeSet;

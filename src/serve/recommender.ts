@@ -170,6 +170,9 @@ export interface RecommenderParts {
   runConfig?: RunConfig;
 }
 
+/** Run users whose calibrated-score references a server computes at start (8 KB each). */
+export const REFERENCE_WARM_USERS = 4096;
+
 export const LIMITS = {
   /** Outfits per compose request. */
   maxK: 50,
@@ -256,6 +259,16 @@ export class Recommender {
       const probes = opts.compose?.probes ?? PROBE_OUTFITS;
       if (probes > 0) await composer.prepareProbes(probes);
       await composer.prepareReference();
+      // the run users' reference scores in a few products, not one per user in their first request
+      await composer.prepareReferenceScores(Array.from({ length: Math.min(rec.runUsers, REFERENCE_WARM_USERS) }, (_, u) => rec!.userVector(u)));
+      // one composition builds the search's remaining ONNX Runtime sessions (retrieval's product,
+      // the serving graph of partial outfits): about 0.1 s that the first request would wait
+      try {
+        await composer.compose(new Float32Array(model.config.dim), { k: 1, probes });
+      } catch (err) {
+        // a catalog that cannot compose (say, an empty category) still serves ranking; its requests say why
+        if (!(err instanceof UserError)) throw err;
+      }
       await rec.users.warm();
       await rec.startOnboardPool(parts);
       return rec;

@@ -168,14 +168,27 @@ export class MatVec {
 
   /** M·query, [rows]. */
   async times(query: Float32Array): Promise<Float32Array> {
+    return this.timesMany(query, 1);
+  }
+
+  /** M·Q for `count` queries at once, Q [dim, count] row-major: [rows, count] row-major. */
+  async timesMany(queries: Float32Array, count: number): Promise<Float32Array> {
+    const [out] = await (await this.compile()).run({ query: { data: queries, dims: [this.dim, count] } });
+    return out as Float32Array;
+  }
+
+  /**
+   * Builds the ONNX Runtime session (done by the first `times` otherwise). With M in the tens of
+   * MB that takes tens of ms, which a server does at start rather than in a request.
+   */
+  compile(): Promise<CompiledGraph> {
     this.compiled ??= (() => {
       const rows = this.matrix.length / this.dim;
       const g = new Graph('float32');
-      g.output(g.reshape(g.matmul(g.constant(this.matrix, [rows, this.dim]), g.input('query', [this.dim, 1])), [rows]));
+      g.output(g.matmul(g.constant(this.matrix, [rows, this.dim]), g.input('query', [this.dim, 'queries'])));
       return CompiledGraph.create(g, { name: this.name });
     })();
-    const [out] = await (await this.compiled).run({ query: { data: query, dims: [this.dim, 1] } });
-    return out as Float32Array;
+    return this.compiled;
   }
 }
 
