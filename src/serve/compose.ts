@@ -990,7 +990,7 @@ export class OutfitComposer {
     const all = await scorer.times(userVector);
     const skip = removed.size > 0 ? (i: number): boolean => outfits.subarray(i * slots, (i + 1) * slots).some((x) => removed.has(x)) : undefined;
     // best first, ties: the earlier probe first
-    const best = topByScore(rows.subarray(0, Math.min(rows.length, count)), keep, skip, (i) => all[i]);
+    const best = topByScore(rows.subarray(0, Math.min(rows.length, count)), keep, skip, all);
     return { outfits: Array.from(best, (i) => outfits.slice(i * slots, (i + 1) * slots)), scores: Float32Array.from(best, (i) => all[i] / this.divisor) };
   }
 
