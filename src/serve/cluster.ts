@@ -33,15 +33,6 @@ export type ServeProcessMessage =
       detail: string;
     };
 
-/**
- * V8 flag of every server process: an old generation of 128 MB before the first full collection.
- * A server's JavaScript heap is small (about 20 MB live; the model and tables are outside it), and
- * V8 then set its limit so close that it ran a full collection about every 45 compositions (2–10
- * ms pauses); with this flag, 6 in 3,000 instead of 78–84, and the in-process p99 of a composition
- * fell from about 6 to 3.8 ms (docs/results.md §3). It must be given when the process starts.
- */
-export const SERVE_PROCESS_V8_FLAGS = ['--initial-old-space-size=128'];
-
 /** Deaths after start-up tolerated within RESTART_WINDOW_MS before the service gives up. */
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
@@ -76,9 +67,6 @@ export async function superviseServeProcesses(processes: number, out: (line: str
   const alive = new Set<Worker>();
   let stopping = false;
   const deaths: number[] = [];
-  // the processes run this command line with the primary's node options and the server's V8 flags
-  const own = process.execArgv.filter((a) => !SERVE_PROCESS_V8_FLAGS.some((f) => a.startsWith(f.split('=')[0])));
-  cluster.setupPrimary({ execArgv: [...own, ...SERVE_PROCESS_V8_FLAGS] });
   const fork = (): Worker => {
     const w = cluster.fork();
     alive.add(w);
