@@ -79,16 +79,13 @@ export interface ItemInfo {
   categoryId: number;
 }
 
-export interface RankedOutfit {
+/** A ranked outfit with its calibrated score (`percentile`, `oneIn`: method.md §3.1). */
+export interface RankedOutfit extends CalibratedScore {
   /** Position of the outfit in the request. */
   index: number;
   /** Global item ids in slot order, -1 = empty slot. */
   items: number[];
   score: number;
-  /** Calibrated score: percentile among the user's scores of random catalog outfits (method.md §3.1). */
-  percentile: number;
-  /** About one random catalog outfit in this many scores as high for the user; null when none of the reference outfits does. */
-  oneIn: number | null;
   /** With `explain`: item contributions and the best-matching anchor (method.md §3.1). */
   explanation?: OutfitExplanation;
 }
