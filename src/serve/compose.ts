@@ -971,8 +971,9 @@ export class OutfitComposer {
 
   /** ReferenceScores from column `column` of `raw` [R, columns] (raw products, before the divisor). */
   private summarizeReference(raw: Float32Array, column: number, columns: number): ReferenceScores {
-    const scores = new Float32Array(raw.length / columns);
-    for (let r = 0; r < scores.length; r++) scores[r] = raw[r * columns + column];
+    // one user's product is its column already
+    const scores = columns === 1 ? raw : new Float32Array(raw.length / columns);
+    if (columns > 1) for (let r = 0; r < scores.length; r++) scores[r] = raw[r * columns + column];
     const tail = Float32Array.from(bestPositions(scores, 0, scores.length, REFERENCE_TAIL), (i) => scores[i] / this.divisor).sort();
     const step = scores.length / REFERENCE_SAMPLE;
     const sample = Float32Array.from({ length: REFERENCE_SAMPLE }, (_, i) => scores[i * step] / this.divisor).sort();
